@@ -1,0 +1,1 @@
+//! Integration tests: drive the rt binary as root on busybox bundles.

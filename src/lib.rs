@@ -1,0 +1,2 @@
+//! rt: a low-level OCI container runtime.
+pub mod cli;
