@@ -1,2 +1,18 @@
-//! rt: a low-level OCI container runtime.
+//! rt: a low-level OCI container runtime, compatible with runc's command
+//! line, usable as a library (`container::{create, start, kill, delete}`).
+
+pub mod cgroups;
 pub mod cli;
+pub mod container;
+pub mod error;
+pub mod hooks;
+pub mod init;
+pub mod logging;
+pub mod mounts;
+pub mod process;
+pub mod seccomp;
+pub mod spec;
+pub mod state;
+pub mod sys;
+
+pub use error::{Error, Result};

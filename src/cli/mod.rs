@@ -1,5 +1,173 @@
-//! Command line: parse flags, call the library, map errors to exit codes.
+//! Command line, flag for flag compatible with runc: parse, call the
+//! library, turn errors into runc-shaped log records and exit code 1.
+
+mod args;
+mod commands;
+mod run;
+
+use crate::error::Result;
+use crate::logging;
+use args::{Cli, Command};
+use clap::Parser;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// runc (urfave/cli) accepts long flags with a single dash, and go-runc
+/// relies on it (`restore -no-subreaper`). Rewrite those to `--flag`.
+fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    const LONG: &[&str] = &[
+        "no-subreaper",
+        "no-pivot",
+        "no-new-keyring",
+        "bundle",
+        "pid-file",
+        "console-socket",
+        "preserve-fds",
+        "root",
+        "log",
+        "log-format",
+        "debug",
+        "systemd-cgroup",
+        "rootless",
+        "detach",
+        "keep",
+        "force",
+        "all",
+        "format",
+        "process",
+        "tty",
+        "cwd",
+        "env",
+        "user",
+        "cap",
+        "resources",
+    ];
+    args.map(|a| {
+        let name = a
+            .strip_prefix('-')
+            .filter(|r| !r.starts_with('-'))
+            .map(|r| r.split('=').next().unwrap_or(r));
+        match name {
+            Some(n) if LONG.contains(&n) => format!("-{a}"),
+            _ => a,
+        }
+    })
+    .collect()
+}
+
+/// `--version` as Docker and go-runc parse it: "<name> version X",
+/// then "commit:" and "spec:" lines.
+fn print_version() {
+    println!("rt version {VERSION}");
+    println!("commit: {}", option_env!("RT_COMMIT").unwrap_or("unknown"));
+    println!("spec: {}", crate::state::OCI_VERSION);
+}
+
 pub fn main() -> i32 {
-    eprintln!("rt: not implemented yet");
-    1
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() == 2 && (argv[1] == "--version" || argv[1] == "-v" || argv[1] == "version") {
+        print_version();
+        return 0;
+    }
+    let cli = match Cli::try_parse_from(normalize_args(argv.into_iter())) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let format = if cli.log_format == "json" {
+        logging::Format::Json
+    } else {
+        logging::Format::Text
+    };
+    if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
+        eprintln!("{e}");
+        return 1;
+    }
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e, format);
+            1
+        }
+    }
+}
+
+/// The final error: a log record (containerd reads the last error line of
+/// --log) and the plain text on stderr (conmon and people read that).
+fn report(e: &crate::Error, format: logging::Format) {
+    let msg = e.to_string();
+    if logging::logs_to_file() {
+        log::error!("{msg}");
+        eprintln!("{msg}");
+    } else if format == logging::Format::Json {
+        eprint!(
+            "{}",
+            logging::format_record(format, log::Level::Error, &msg)
+        );
+    } else {
+        eprintln!("{msg}");
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<i32> {
+    let root = cli.state_root();
+    match &cli.command {
+        Command::Create(a) => commands::create(&root, a),
+        Command::Start(a) => commands::start(&root, a),
+        Command::State(a) => commands::state(&root, a),
+        Command::Kill(a) => commands::kill(&root, a),
+        Command::Delete(a) => commands::delete(&root, a),
+        Command::Run(a) => run::run(&root, a),
+        Command::List(a) => commands::list(&root, a),
+        Command::Spec(a) => commands::spec(a),
+        Command::Exec(a) => commands::exec(&root, a),
+        Command::Ps(a) => commands::ps(&root, a),
+        Command::Pause(a) => commands::pause(&root, a, true),
+        Command::Resume(a) => commands::pause(&root, a, false),
+        Command::Update(a) => commands::update(&root, a),
+        Command::Features => commands::features(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_dash_long_flags_become_double() {
+        let v = normalize_args(
+            ["rt", "-no-subreaper", "-b", "-root=/x", "--debug", "-"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        assert_eq!(
+            v,
+            ["rt", "--no-subreaper", "-b", "--root=/x", "--debug", "-"]
+        );
+    }
+
+    #[test]
+    fn go_runc_argv_parses() {
+        let argv = "rt --root /run/x --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid --console-socket /tmp/s id1";
+        let cli = Cli::try_parse_from(normalize_args(argv.split(' ').map(String::from))).unwrap();
+        assert_eq!(cli.log_format, "json");
+        match cli.command {
+            Command::Create(a) => {
+                assert_eq!(a.id, "id1");
+                assert_eq!(a.bundle.as_deref(), Some(std::path::Path::new("/b")));
+            }
+            _ => panic!("not create"),
+        }
+        let cli = Cli::try_parse_from("rt kill --all id1 9".split(' ')).unwrap();
+        match cli.command {
+            Command::Kill(k) => {
+                assert!(k.all);
+                assert_eq!(k.signal.as_deref(), Some("9"));
+            }
+            _ => panic!("not kill"),
+        }
+    }
 }

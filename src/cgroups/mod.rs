@@ -1,0 +1,292 @@
+//! Cgroup placement: which hierarchies this host has, where the container's
+//! cgroup lives in each, creating and removing it, and the few knobs the
+//! lifecycle needs (freeze, list pids). Works on v1, hybrid (v1
+//! controllers plus a controller-less cgroup2 at /sys/fs/cgroup/unified,
+//! like this project's CI host) and pure v2.
+//!
+//! We only ever create and remove directories we made ourselves, recorded
+//! in [`Placement::created`]; parents that existed are never touched.
+
+mod hierarchy;
+mod resources;
+
+pub use hierarchy::{Hierarchy, Layout, detect};
+pub use resources::{apply_resources, with_default_device_rules};
+
+use crate::error::{Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where a container's cgroup is, in each hierarchy.
+#[derive(Serialize, Deserialize, Default, Clone, Debug)]
+pub struct Placement {
+    /// One directory per hierarchy, with the hierarchy's mount point name
+    /// (e.g. "memory", "cpu,cpuacct", "unified" or "" for pure v2).
+    pub dirs: Vec<CgroupDir>,
+    /// Directories rt created, parents first; removed in reverse order.
+    pub created: Vec<PathBuf>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct CgroupDir {
+    /// Mount point of the hierarchy on the host.
+    pub mount: PathBuf,
+    /// Path of the container's cgroup inside the hierarchy ("/a/b").
+    pub path: String,
+    /// Controllers of a v1 hierarchy (empty for cgroup2).
+    pub controllers: Vec<String>,
+    pub v2: bool,
+}
+
+impl CgroupDir {
+    pub fn full(&self) -> PathBuf {
+        self.mount.join(self.path.trim_start_matches('/'))
+    }
+    fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+/// Resolves the container's cgroup path per hierarchy: an absolute
+/// `cgroupsPath` is taken from each hierarchy's root; a relative one (and
+/// the default, the container id) from rt's own cgroup, as runc's cgroupfs
+/// driver does.
+pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Placement> {
+    let wanted = cgroups_path
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| id.to_string());
+    if wanted.split('/').any(|c| c == "..") {
+        return Err(Error::new(format!(
+            "linux.cgroupsPath: {wanted:?} must not contain \"..\""
+        )));
+    }
+    if wanted.contains(':') && !wanted.starts_with('/') {
+        return Err(Error::new(format!(
+            "linux.cgroupsPath: {wanted:?} looks like a systemd slice:prefix:name path; \
+             the systemd cgroup driver is not implemented yet (drop --systemd-cgroup)"
+        )));
+    }
+    let mut dirs = Vec::new();
+    for h in &layout.hierarchies {
+        let path = if wanted.starts_with('/') {
+            normalize(&wanted)
+        } else {
+            normalize(&format!("{}/{}", h.own_path, wanted))
+        };
+        if path == "/" {
+            return Err(Error::new("linux.cgroupsPath: must not be the root cgroup"));
+        }
+        dirs.push(CgroupDir {
+            mount: h.mount.clone(),
+            path,
+            controllers: h.controllers.clone(),
+            v2: h.v2,
+        });
+    }
+    Ok(Placement {
+        dirs,
+        created: Vec::new(),
+    })
+}
+
+fn normalize(p: &str) -> String {
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
+impl Placement {
+    /// Creates every missing directory, remembering which ones we made.
+    /// On failure, what was created so far is removed again.
+    pub fn create_dirs(&mut self) -> Result<()> {
+        let dirs = self.dirs.clone();
+        for d in &dirs {
+            if let Err(e) = self.create_one(d) {
+                self.remove();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn create_one(&mut self, d: &CgroupDir) -> Result<()> {
+        let mut cur = d.mount.clone();
+        for comp in d.path.split('/').filter(|c| !c.is_empty()) {
+            let parent = cur.clone();
+            cur.push(comp);
+            match std::fs::create_dir(&cur) {
+                Ok(()) => {
+                    self.created.push(cur.clone());
+                    if d.has("cpuset") {
+                        // A new v1 cpuset starts empty and refuses tasks.
+                        copy_cpuset(&parent, &cur)?;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::from(e).context(format!("create cgroup {}", cur.display())));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into the container's cgroup in every hierarchy.
+    pub fn enter(&self, pid: i32) -> Result<()> {
+        for d in &self.dirs {
+            let procs = d.full().join("cgroup.procs");
+            std::fs::write(&procs, pid.to_string())
+                .with_ctx(|| format!("join cgroup {}", procs.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The cgroup2 directory, if the host has a cgroup2 hierarchy.
+    pub fn unified(&self) -> Option<PathBuf> {
+        self.dirs.iter().find(|d| d.v2).map(|d| d.full())
+    }
+
+    /// Removes the directories rt created, deepest first. Processes that
+    /// just died may keep a cgroup busy for a moment, so EBUSY is retried.
+    pub fn remove(&mut self) -> bool {
+        let mut all = true;
+        while let Some(dir) = self.created.pop() {
+            let mut ok = false;
+            for attempt in 0..100 {
+                match std::fs::remove_dir(&dir) {
+                    Ok(()) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        ok = true;
+                        break;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 99 => {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                    Err(e) => {
+                        log::warn!("remove cgroup {}: {e}", dir.display());
+                        break;
+                    }
+                }
+            }
+            all &= ok;
+        }
+        all
+    }
+
+    /// Pids in the container's cgroup (from the first hierarchy that has them).
+    pub fn pids(&self) -> Vec<i32> {
+        for d in &self.dirs {
+            if let Ok(text) = std::fs::read_to_string(d.full().join("cgroup.procs")) {
+                return text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            }
+        }
+        Vec::new()
+    }
+
+    fn freezer(&self) -> Option<(PathBuf, bool)> {
+        if let Some(d) = self.dirs.iter().find(|d| d.has("freezer")) {
+            return Some((d.full().join("freezer.state"), false));
+        }
+        let d = self.dirs.iter().find(|d| d.v2)?;
+        let f = d.full().join("cgroup.freeze");
+        f.exists().then_some((f, true))
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        match self.freezer() {
+            Some((f, v2)) => std::fs::read_to_string(f)
+                .map(|s| {
+                    if v2 {
+                        s.trim() == "1"
+                    } else {
+                        s.trim() == "FROZEN"
+                    }
+                })
+                .unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Freezes or thaws every process of the container.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let (file, v2) = self
+            .freezer()
+            .ok_or_else(|| Error::new("no freezer cgroup for this container"))?;
+        let value = match (v2, frozen) {
+            (true, true) => "1",
+            (true, false) => "0",
+            (false, true) => "FROZEN",
+            (false, false) => "THAWED",
+        };
+        std::fs::write(&file, value).with_ctx(|| format!("write {}", file.display()))?;
+        if !v2 {
+            // v1 reports FREEZING until every task stopped.
+            for _ in 0..1000 {
+                let now = std::fs::read_to_string(&file).unwrap_or_default();
+                if now.trim() == if frozen { "FROZEN" } else { "THAWED" } {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn copy_cpuset(parent: &Path, dir: &Path) -> Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v = std::fs::read_to_string(parent.join(f))
+            .with_ctx(|| format!("read {}", parent.join(f).display()))?;
+        std::fs::write(dir.join(f), v.trim())
+            .with_ctx(|| format!("write {}", dir.join(f).display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Layout {
+        Layout {
+            hierarchies: vec![
+                Hierarchy {
+                    mount: "/sys/fs/cgroup/memory".into(),
+                    controllers: vec!["memory".into()],
+                    own_path: "/agent/x".into(),
+                    v2: false,
+                },
+                Hierarchy {
+                    mount: "/sys/fs/cgroup/unified".into(),
+                    controllers: vec![],
+                    own_path: "/".into(),
+                    v2: true,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn absolute_path_from_root_relative_from_own() {
+        let p = plan(&layout(), Some(Path::new("/a/b")), "id").unwrap();
+        assert_eq!(p.dirs[0].full(), PathBuf::from("/sys/fs/cgroup/memory/a/b"));
+        assert_eq!(
+            p.dirs[1].full(),
+            PathBuf::from("/sys/fs/cgroup/unified/a/b")
+        );
+        let p = plan(&layout(), None, "c1").unwrap();
+        assert_eq!(p.dirs[0].path, "/agent/x/c1");
+        assert_eq!(p.dirs[1].path, "/c1");
+    }
+
+    #[test]
+    fn dotdot_and_root_refused() {
+        assert!(plan(&layout(), Some(Path::new("/a/../../b")), "x").is_err());
+        assert!(plan(&layout(), Some(Path::new("/")), "x").is_err());
+    }
+}

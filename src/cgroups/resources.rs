@@ -1,0 +1,211 @@
+//! Writing `linux.resources` into the container's cgroup. This is the
+//! common subset (memory, pids, cpu, cpuset, v1 devices, cgroup2
+//! `unified`); the full controller matrix is a later piece of work.
+
+use super::{CgroupDir, Placement};
+use crate::error::{Context, Result};
+use oci_spec::runtime::LinuxResources;
+
+fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
+    let path = d.full().join(file);
+    std::fs::write(&path, value.to_string()).with_ctx(|| format!("write {}", path.display()))
+}
+
+pub fn apply_resources(p: &Placement, r: &LinuxResources) -> Result<()> {
+    for d in &p.dirs {
+        if d.v2 {
+            apply_v2(d, r)?;
+        } else {
+            apply_v1(d, r)?;
+        }
+    }
+    Ok(())
+}
+
+fn has(d: &CgroupDir, c: &str) -> bool {
+    d.controllers.iter().any(|x| x == c)
+}
+
+fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
+    if let (true, Some(m)) = (has(d, "memory"), r.memory()) {
+        if let Some(limit) = m.limit() {
+            write(d, "memory.limit_in_bytes", limit)?;
+        }
+        if let Some(res) = m.reservation() {
+            write(d, "memory.soft_limit_in_bytes", res)?;
+        }
+        if let Some(swap) = m.swap() {
+            write(d, "memory.memsw.limit_in_bytes", swap)?;
+        }
+        if let Some(s) = m.swappiness() {
+            write(d, "memory.swappiness", s)?;
+        }
+        if m.disable_oom_killer() == Some(true) {
+            write(d, "memory.oom_control", 1)?;
+        }
+    }
+    if let (true, Some(pids)) = (has(d, "pids"), r.pids()) {
+        let limit = pids.limit();
+        write(
+            d,
+            "pids.max",
+            if limit > 0 {
+                limit.to_string()
+            } else {
+                "max".into()
+            },
+        )?;
+    }
+    if let (true, Some(cpu)) = (has(d, "cpu"), r.cpu()) {
+        if let Some(s) = cpu.shares() {
+            write(d, "cpu.shares", s)?;
+        }
+        if let Some(p) = cpu.period() {
+            write(d, "cpu.cfs_period_us", p)?;
+        }
+        if let Some(q) = cpu.quota() {
+            write(d, "cpu.cfs_quota_us", q)?;
+        }
+    }
+    if let (true, Some(cpu)) = (has(d, "cpuset"), r.cpu()) {
+        if let Some(c) = cpu.cpus() {
+            write(d, "cpuset.cpus", c)?;
+        }
+        if let Some(m) = cpu.mems() {
+            write(d, "cpuset.mems", m)?;
+        }
+    }
+    if has(d, "devices") {
+        for rule in r.devices().iter().flatten() {
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            let typ = rule
+                .typ()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "a".into());
+            let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+            let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
+            let line = if typ == "a" {
+                "a".to_string()
+            } else {
+                format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
+            };
+            write(d, file, line)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_v2(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
+    // On a hybrid host the cgroup2 tree has no controllers: skip quietly
+    // when a knob's file does not exist there.
+    let exists = |f: &str| d.full().join(f).exists();
+    if let Some(m) = r.memory() {
+        if let (Some(limit), true) = (m.limit(), exists("memory.max")) {
+            write(
+                d,
+                "memory.max",
+                if limit < 0 {
+                    "max".into()
+                } else {
+                    limit.to_string()
+                },
+            )?;
+        }
+        if let (Some(swap), Some(limit), true) = (m.swap(), m.limit(), exists("memory.swap.max")) {
+            let v = if swap < 0 {
+                "max".to_string()
+            } else {
+                (swap - limit).max(0).to_string()
+            };
+            write(d, "memory.swap.max", v)?;
+        }
+    }
+    if let (Some(pids), true) = (r.pids(), exists("pids.max")) {
+        let limit = pids.limit();
+        write(
+            d,
+            "pids.max",
+            if limit > 0 {
+                limit.to_string()
+            } else {
+                "max".into()
+            },
+        )?;
+    }
+    if let (Some(cpu), true) = (r.cpu(), exists("cpu.max")) {
+        if let Some(shares) = cpu.shares() {
+            // runc's conversion of v1 shares (2..262144) to v2 weight (1..10000).
+            let w = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
+            write(d, "cpu.weight", w)?;
+        }
+        if cpu.quota().is_some() || cpu.period().is_some() {
+            let q = cpu
+                .quota()
+                .filter(|q| *q > 0)
+                .map(|q| q.to_string())
+                .unwrap_or("max".into());
+            write(
+                d,
+                "cpu.max",
+                format!("{q} {}", cpu.period().unwrap_or(100_000)),
+            )?;
+        }
+    }
+    for (k, v) in r.unified().iter().flatten() {
+        if k.contains('/') || k.starts_with('.') {
+            return Err(crate::Error::new(format!(
+                "linux.resources.unified: invalid key {k:?}"
+            )));
+        }
+        write(d, k, v)?;
+    }
+    Ok(())
+}
+
+/// The device rules the container's cgroup gets: the spec's own, then what
+/// every container needs (runc's default allow list) and an allow for each
+/// `linux.devices` entry, so the nodes rt creates are usable.
+pub fn with_default_device_rules(
+    r: &LinuxResources,
+    devices: &[oci_spec::runtime::LinuxDevice],
+) -> LinuxResources {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut d = LinuxDeviceCgroup::default();
+        d.set_allow(true);
+        d.set_typ(Some(typ));
+        d.set_major(major);
+        d.set_minor(minor);
+        d.set_access(Some(access.to_string()));
+        d
+    };
+    let mut rules = r.devices().clone().unwrap_or_default();
+    if rules.is_empty() {
+        return r.clone();
+    }
+    use LinuxDeviceType::{B, C};
+    rules.extend([
+        rule(C, None, None, "m"),
+        rule(B, None, None, "m"),
+        rule(C, Some(1), Some(3), "rwm"),
+        rule(C, Some(1), Some(5), "rwm"),
+        rule(C, Some(1), Some(7), "rwm"),
+        rule(C, Some(1), Some(8), "rwm"),
+        rule(C, Some(1), Some(9), "rwm"),
+        rule(C, Some(5), Some(0), "rwm"),
+        rule(C, Some(5), Some(1), "rwm"),
+        rule(C, Some(5), Some(2), "rwm"),
+        rule(C, Some(136), None, "rwm"),
+        rule(C, Some(10), Some(200), "rwm"),
+    ]);
+    for d in devices {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    let mut out = r.clone();
+    out.set_devices(Some(rules));
+    out
+}

@@ -1,0 +1,351 @@
+//! One function per subcommand: turn flags into library calls.
+
+use super::args::*;
+use crate::container::{self, CreateOptions, ExecOptions};
+use crate::error::{Context, Error, Result};
+use crate::state::{self, ContainerDir, status_of};
+use std::path::{Path, PathBuf};
+
+/// runc passes stdio + $LISTEN_FDS + --preserve-fds to the container.
+fn preserved(extra: u32) -> u32 {
+    let listen = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    extra + listen
+}
+
+/// `rt run ./path/to/bundle`: an id containing '/' names the bundle, and
+/// the id is derived from the directory name.
+pub fn resolve_id_and_bundle(a: &CreateArgs) -> Result<(String, PathBuf)> {
+    if a.id.contains('/') && a.bundle.is_none() {
+        let dir = std::fs::canonicalize(&a.id)
+            .map_err(|e| Error::from(e).context(format!("bundle {}", a.id)))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let id: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_+-.".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        return Ok((id, dir));
+    }
+    let bundle = match &a.bundle {
+        Some(b) => b.clone(),
+        None => std::env::current_dir()?,
+    };
+    Ok((a.id.clone(), bundle))
+}
+
+pub fn create_options(root: &Path, a: &CreateArgs) -> Result<CreateOptions> {
+    let (id, bundle) = resolve_id_and_bundle(a)?;
+    Ok(CreateOptions {
+        root: root.to_path_buf(),
+        id,
+        bundle,
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: preserved(a.preserve_fds),
+    })
+}
+
+pub fn create(root: &Path, a: &CreateArgs) -> Result<i32> {
+    container::create(&create_options(root, a)?)?;
+    Ok(0)
+}
+
+pub fn start(root: &Path, a: &IdArg) -> Result<i32> {
+    container::start(root, &a.id)?;
+    Ok(0)
+}
+
+pub fn state(root: &Path, a: &IdArg) -> Result<i32> {
+    let st = container::state(root, &a.id)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&st).map_err(|e| Error::new(e.to_string()))?
+    );
+    Ok(0)
+}
+
+pub fn kill(root: &Path, a: &KillArgs) -> Result<i32> {
+    let sig = container::parse_signal(a.signal.as_deref().unwrap_or("SIGTERM"))?;
+    container::kill(root, &a.id, sig, a.all)?;
+    Ok(0)
+}
+
+pub fn delete(root: &Path, a: &DeleteArgs) -> Result<i32> {
+    container::delete(root, &a.id, a.force)?;
+    Ok(0)
+}
+
+pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
+    let mut rows = Vec::new();
+    for id in state::list_ids(root)? {
+        let Ok(dir) = ContainerDir::open(root, &id) else {
+            continue;
+        };
+        let Ok(st) = dir.load() else { continue };
+        rows.push(st.oci(status_of(&dir.path, &st)));
+    }
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r.id);
+        }
+    } else if a.format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string(&rows).map_err(|e| Error::new(e.to_string()))?
+        );
+    } else {
+        let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
+        println!(
+            "{:<w$}   {:<8} {:<10} {:<40} {:<30} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        );
+        for r in &rows {
+            println!(
+                "{:<w$}   {:<8} {:<10} {:<40} {:<30} {}",
+                r.id,
+                r.pid,
+                r.status,
+                r.bundle.display(),
+                r.created,
+                r.owner
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub fn spec(a: &SpecArgs) -> Result<i32> {
+    let dir = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+    let path = dir.join("config.json");
+    if path.exists() {
+        return Err(Error::new(format!(
+            "File {} exists. Remove it first",
+            path.display()
+        )));
+    }
+    let text = serde_json::to_string_pretty(&crate::spec::default_spec_json(a.rootless))
+        .map_err(|e| Error::new(e.to_string()))?;
+    std::fs::write(&path, text + "\n").with_ctx(|| format!("write {}", path.display()))?;
+    Ok(0)
+}
+
+/// The exec process: --process FILE, or the container's process with the
+/// command line's args and overrides (runc's rules).
+fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process> {
+    if let Some(p) = &a.process {
+        let text = std::fs::read(p).with_ctx(|| format!("read {}", p.display()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&text);
+        let proc: oci_spec::runtime::Process = serde_path_to_error::deserialize(de)
+            .map_err(|e| Error::new(format!("{}: {}: {}", p.display(), e.path(), e.inner())))?;
+        if proc.args().as_ref().is_none_or(|a| a.is_empty()) {
+            return Err(Error::new(format!(
+                "{}: args: must not be empty",
+                p.display()
+            )));
+        }
+        return Ok(proc);
+    }
+    if a.command.is_empty() {
+        return Err(Error::new(
+            "exec: no command given (use --process FILE or COMMAND [ARG...])",
+        ));
+    }
+    let dir = ContainerDir::open(root, &a.id)?;
+    let st = dir.load()?;
+    let mut p = st.process.clone().unwrap_or_default();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(c) = &a.cwd {
+        p.set_cwd(c.clone());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(a.env.iter().cloned());
+    p.set_env(Some(env));
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u.as_str(), None),
+        };
+        let uid: u32 = uid
+            .parse()
+            .map_err(|_| Error::new(format!("--user: {u:?} is not uid[:gid]")))?;
+        let gid: u32 = match gid {
+            Some(g) => g
+                .parse()
+                .map_err(|_| Error::new(format!("--user: {u:?} is not uid[:gid]")))?,
+            None => 0,
+        };
+        p.user_mut().set_uid(uid);
+        p.user_mut().set_gid(gid);
+    }
+    if !a.additional_gids.is_empty() {
+        p.user_mut()
+            .set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !a.cap.is_empty() {
+        // --cap adds to bounding, effective, permitted and ambient, never
+        // inheritable (CVE-2022-29162).
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &a.cap {
+            let c: oci_spec::runtime::Capability =
+                serde_json::from_value(serde_json::Value::String(name.clone()))
+                    .map_err(|_| Error::new(format!("--cap: unknown capability {name}")))?;
+            for set in [
+                caps.bounding().clone(),
+                caps.effective().clone(),
+                caps.permitted().clone(),
+                caps.ambient().clone(),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let mut s = set.1.clone().unwrap_or_default();
+                s.insert(c);
+                match set.0 {
+                    0 => caps.set_bounding(Some(s)),
+                    1 => caps.set_effective(Some(s)),
+                    2 => caps.set_permitted(Some(s)),
+                    _ => caps.set_ambient(Some(s)),
+                };
+            }
+        }
+        p.set_capabilities(Some(caps));
+    }
+    Ok(p)
+}
+
+pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
+    let process = exec_process(root, a)?;
+    let opts = ExecOptions {
+        root: root.to_path_buf(),
+        id: a.id.clone(),
+        process,
+        console_socket: a.console_socket.clone(),
+        pid_file: a.pid_file.clone(),
+        detach: a.detach,
+        preserve_fds: preserved(a.preserve_fds),
+    };
+    // runc: a failure to start the process exits 255 in the foreground,
+    // so it cannot be mistaken for the process's own exit status.
+    match container::exec(&opts) {
+        Ok(code) => Ok(code),
+        Err(e) if !a.detach => {
+            super::report(
+                &e,
+                if crate::logging::logs_to_file() {
+                    crate::logging::Format::Json
+                } else {
+                    crate::logging::Format::Text
+                },
+            );
+            Ok(255)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub fn ps(root: &Path, a: &PsArgs) -> Result<i32> {
+    let pids = container::pids(root, &a.id)?;
+    if a.format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string(&pids).map_err(|e| Error::new(e.to_string()))?
+        );
+        return Ok(0);
+    }
+    let mut cmd = std::process::Command::new("ps");
+    cmd.args(if a.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        a.ps_args.clone()
+    });
+    let out = cmd.output().ctx("run ps")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::new("ps output has no PID column"))?;
+    println!("{header}");
+    for l in lines {
+        if let Some(pid) = l
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            if pids.contains(&pid) {
+                println!("{l}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn pause(root: &Path, a: &IdArg, paused: bool) -> Result<i32> {
+    container::set_paused(root, &a.id, paused)?;
+    Ok(0)
+}
+
+pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
+    let text = match a.resources.as_deref() {
+        Some("-") | None => {
+            let mut s = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut s)?;
+            s
+        }
+        Some(f) => std::fs::read(f).with_ctx(|| format!("read {f}"))?,
+    };
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    let r: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(de)
+        .map_err(|e| Error::new(format!("resources: {}: {}", e.path(), e.inner())))?;
+    let dir = ContainerDir::open(root, &a.id)?;
+    let st = dir.load()?;
+    crate::cgroups::apply_resources(&st.cgroup, &r)?;
+    Ok(0)
+}
+
+pub fn features() -> Result<i32> {
+    let v = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": crate::state::OCI_VERSION,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
+            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
+            "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime",
+            "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow",
+            "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid",
+            "rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid",
+            "sync", "unbindable", "loud"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}}
+        },
+        "annotations": {"org.opencontainers.runc.version": super::VERSION}
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&v).map_err(|e| Error::new(e.to_string()))?
+    );
+    Ok(0)
+}

@@ -1,0 +1,60 @@
+//! `run`: create + start, then (unless --detach) wait for the container,
+//! forward signals to it, and delete it unless --keep.
+
+use super::args::RunArgs;
+use super::commands::create_options;
+use crate::container;
+use crate::error::{Error, Result};
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static INIT_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = INIT_PID.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn forward_signals() {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
+        // SAFETY: installing a handler that only calls kill(2).
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+}
+
+pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
+    let opts = create_options(root, &a.create)?;
+    if !a.detach && !a.no_subreaper {
+        // Processes the container leaves behind are reparented to us.
+        crate::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
+            .map_err(|e| Error::errno("set subreaper", e))?;
+    }
+    let st = container::create(&opts)?;
+    if !a.detach {
+        INIT_PID.store(st.pid, Ordering::Relaxed);
+        forward_signals();
+    }
+    if let Err(e) = container::start(root, &opts.id) {
+        let _ = container::delete(root, &opts.id, true);
+        return Err(e);
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let code = container::exec_wait_child(st.pid);
+    if !a.keep {
+        container::delete(root, &opts.id, true)?;
+    }
+    Ok(code)
+}

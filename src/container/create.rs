@@ -1,0 +1,330 @@
+//! `create`: from a bundle to an init process waiting for `start`.
+//!
+//! Data flow: load + validate config.json → reserve the state dir → plan
+//! and create the cgroup → clone the init into its namespaces → (maps,
+//! cgroup placement, "go") → createRuntime hooks when the init asks →
+//! init reports Ready → state file, pid file. Any failure undoes what was
+//! done, so nothing is left behind.
+
+use crate::cgroups::{self, Placement};
+use crate::error::{Context, Error, Result};
+use crate::init::{self, InitConfig};
+use crate::process::namespaces::NamespacePlan;
+use crate::process::{Channel, Msg, idmap};
+use crate::spec::{Bundle, load_bundle};
+use crate::state::{self, ContainerDir, ContainerState};
+use crate::sys;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Default, Clone, Debug)]
+pub struct CreateOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// Extra fds (from 3 on) handed to the container process.
+    pub preserve_fds: u32,
+}
+
+/// Everything `create` made so far, undone on drop unless committed.
+struct Undo {
+    dir: Option<ContainerDir>,
+    cgroup: Placement,
+    child: Option<i32>,
+}
+
+impl Undo {
+    fn commit(mut self) -> ContainerDir {
+        self.child = None;
+        self.cgroup.created.clear();
+        self.dir.take().expect("state dir")
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            // SAFETY: signalling and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        self.cgroup.remove();
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// Creates the container and returns its state. The init is left waiting
+/// for `start`; when this returns, the pid file exists.
+pub fn create(opts: &CreateOptions) -> Result<ContainerState> {
+    state::validate_id(&opts.id)?;
+    let bundle = load_bundle(&opts.bundle)?;
+    let dir = ContainerDir::create(&opts.root, &opts.id)?;
+    let mut undo = Undo {
+        dir: Some(dir),
+        cgroup: Placement::default(),
+        child: None,
+    };
+    let st = build(opts, &bundle, &mut undo)?;
+    let dir = undo.commit();
+    dir.save(&st)?;
+    if let Some(pf) = &opts.pid_file {
+        if let Err(e) = write_pid_file(pf, st.pid) {
+            // Leave nothing behind: the caller will never learn this pid.
+            let mut cg = st.cgroup.clone();
+            // SAFETY: killing the init we just created.
+            unsafe { libc::kill(st.pid, libc::SIGKILL) };
+            sys::wait_exit(st.pid, 1000);
+            cg.remove();
+            let _ = dir.remove();
+            return Err(e);
+        }
+    }
+    Ok(st)
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).ctx("pid file")
+}
+
+fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<ContainerState> {
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref();
+    let dir_path = undo.dir.as_ref().expect("state dir").path.clone();
+
+    // Cgroup.
+    let layout = cgroups::detect()?;
+    undo.cgroup = cgroups::plan(
+        &layout,
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        &opts.id,
+    )?;
+    undo.cgroup.create_dirs()?;
+    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+        let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+        let r = cgroups::with_default_device_rules(r, &devices);
+        cgroups::apply_resources(&undo.cgroup, &r).ctx("linux.resources")?;
+    }
+
+    // Start handshake: a fifo the init opens for writing after Ready.
+    let fifo_path = dir_path.join(state::EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::errno("create exec fifo", e))?;
+    let fifo = sys::openat(libc::AT_FDCWD, &sys::cpath(&fifo_path)?, libc::O_PATH, 0)
+        .map_err(|e| Error::errno("open exec fifo", e))?;
+
+    let console: Option<OwnedFd> = match &opts.console_socket {
+        Some(p) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(|e| {
+                    Error::from(e).context(format!("connect to console socket {}", p.display()))
+                })?
+                .into(),
+        ),
+        None => None,
+    };
+
+    let ns_list = linux
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let mut plan = NamespacePlan::from_spec(&ns_list)?;
+    // The pid and time namespaces apply to children only: join them here,
+    // around the clone, and switch back afterwards.
+    let mut for_children: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
+    plan.join.retain_mut(|(t, fd)| {
+        if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+            let owned = nix::unistd::dup(&*fd).ok();
+            if let Some(o) = owned {
+                for_children.push((*t, o));
+            }
+            false
+        } else {
+            true
+        }
+    });
+    let new_user = plan.has_new(LinuxNamespaceType::User);
+    // A cgroup namespace must be created once the init is in its cgroup.
+    let want_cgroupns = plan.has_new(LinuxNamespaceType::Cgroup);
+    let clone_flags = plan.new_flags & !libc::CLONE_NEWCGROUP;
+    let state_template = ContainerState {
+        id: opts.id.clone(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: owner_name(),
+        cgroup: undo.cgroup.clone(),
+        own_pid_ns: ns_list
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()),
+        has_process: spec.process().is_some(),
+        hooks: spec.hooks().clone(),
+        namespaces: Vec::new(),
+        no_new_privileges: spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.no_new_privileges())
+            .unwrap_or(false),
+        process: spec.process().clone(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
+    };
+    #[allow(deprecated)]
+    let create_runtime_hooks: Vec<_> = spec
+        .hooks()
+        .as_ref()
+        .map(|h| {
+            let mut v = h.prestart().clone().unwrap_or_default();
+            v.extend(h.create_runtime().clone().unwrap_or_default());
+            v
+        })
+        .unwrap_or_default();
+
+    let (parent_chan, child_chan) = Channel::pair()?;
+    let pid_cell = std::cell::Cell::new(0);
+    let state_json = |status: &str| {
+        let mut s = state_template.clone();
+        s.pid = pid_cell.get();
+        let mut oci = s.oci(crate::state::Status::Created);
+        oci.status = status.to_string();
+        oci.pid = if s.pid == 0 {
+            nix::unistd::getpid().as_raw()
+        } else {
+            s.pid
+        };
+        serde_json::to_string(&oci).unwrap_or_default()
+    };
+    let placement = undo.cgroup.clone();
+    let cfg = InitConfig {
+        spec,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        cgroup: &placement,
+        pure_v2: layout.is_pure_v2(),
+        new_namespaces: clone_flags,
+        join: &plan.join,
+        wait_for_go: true,
+        unshare_cgroup_ns: want_cgroupns,
+        state_lock_fd: undo.dir.as_ref().expect("state dir").lock_fd(),
+        fifo: &fifo,
+        console_socket: console.as_ref(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        has_create_runtime_hooks: !create_runtime_hooks.is_empty(),
+        state_json: &state_json,
+    };
+
+    let saved = switch_for_children(&for_children)?;
+    let cloned = sys::clone_process(clone_flags as u64, None);
+    if let Err(e) = restore_for_children(saved) {
+        if let Ok(0) = cloned {
+            // SAFETY: leave the child immediately; the parent reports.
+            unsafe { libc::_exit(1) };
+        }
+        return Err(e);
+    }
+    let pid = cloned.map_err(|e| Error::errno("clone init", e))?;
+    if pid == 0 {
+        drop(parent_chan);
+        init::run(&cfg, &child_chan);
+    }
+    drop(child_chan);
+    undo.child = Some(pid);
+    pid_cell.set(pid);
+
+    if new_user {
+        let l = linux.expect("user namespace implies linux section");
+        idmap::write_maps(
+            pid,
+            l.uid_mappings().as_deref().unwrap_or(&[]),
+            l.gid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    undo.cgroup.enter(pid)?;
+    parent_chan.send(&Msg::Go)?;
+
+    loop {
+        match parent_chan.recv()? {
+            Some(Msg::Ready) => break,
+            Some(Msg::CreateRuntimeHooks) => {
+                crate::hooks::run_all(
+                    "createRuntime",
+                    &create_runtime_hooks,
+                    &state_json("creating"),
+                )?;
+                parent_chan.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::Error(e)) => return Err(Error::new(e)),
+            Some(other) => {
+                return Err(Error::new(format!(
+                    "unexpected message from init: {other:?}"
+                )));
+            }
+            None => return Err(Error::new("container init exited before it was ready")),
+        }
+    }
+
+    let start_time = crate::state::status::proc_stat(pid)
+        .map(|(_, t)| t)
+        .unwrap_or(0);
+    let mut st = state_template.clone();
+    st.pid = pid;
+    st.init_start_time = start_time;
+    st.namespaces = ns_list
+        .iter()
+        .map(|n| crate::process::namespaces::proc_name(n.typ()).to_string())
+        .collect();
+    drop(cfg);
+    Ok(st)
+}
+
+type Saved = Vec<(i32, OwnedFd)>;
+
+fn switch_for_children(join: &[(LinuxNamespaceType, OwnedFd)]) -> Result<Saved> {
+    let mut saved = Vec::new();
+    for (t, fd) in join {
+        let name = match t {
+            LinuxNamespaceType::Pid => "pid_for_children",
+            _ => "time_for_children",
+        };
+        let flag = crate::process::namespaces::clone_flag(*t);
+        let own: OwnedFd = std::fs::File::open(format!("/proc/self/ns/{name}"))
+            .ctx(format!("open own {name}"))?
+            .into();
+        sys::setns(fd.as_raw_fd(), flag)
+            .map_err(|e| Error::errno(format!("join {name} namespace"), e))?;
+        saved.push((flag, own));
+    }
+    Ok(saved)
+}
+
+fn restore_for_children(saved: Saved) -> Result<()> {
+    for (flag, fd) in saved {
+        sys::setns(fd.as_raw_fd(), flag).map_err(|e| Error::errno("restore namespace", e))?;
+    }
+    Ok(())
+}
+
+fn owner_name() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}

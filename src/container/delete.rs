@@ -1,0 +1,63 @@
+//! `delete`: stop what is left, run poststop hooks, remove cgroup and state.
+
+use super::signal::signal_container;
+use crate::error::{Error, Result};
+use crate::state::{ContainerDir, Status, status_of};
+use crate::sys;
+use std::path::Path;
+
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let dir = match ContainerDir::open(root, id) {
+        Ok(d) => d,
+        Err(e) => {
+            if force {
+                // A half-created leftover without state.json: clear it out.
+                if crate::state::validate_id(id).is_ok() {
+                    let _ = std::fs::remove_dir_all(root.join(id));
+                }
+                return Ok(());
+            }
+            return Err(e);
+        }
+    };
+    let st = dir.load()?;
+    match status_of(&dir.path, &st) {
+        Status::Stopped => {}
+        // runc destroys a container that was never started, force or not.
+        Status::Created => kill_and_wait(&st)?,
+        s if force => {
+            let _ = s;
+            kill_and_wait(&st)?;
+        }
+        _ => {
+            return Err(Error::new(format!(
+                "cannot delete container {id} that is not stopped"
+            )));
+        }
+    }
+    let mut cg = st.cgroup.clone();
+    if !cg.remove() {
+        log::warn!("some cgroups of {id} could not be removed");
+    }
+    if let Some(hooks) = st.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
+        let state_json = serde_json::to_string(&st.oci(Status::Stopped)).unwrap_or_default();
+        if let Err(e) = crate::hooks::run_all("poststop", hooks, &state_json) {
+            log::warn!("{e}");
+        }
+    }
+    dir.remove()
+}
+
+fn kill_and_wait(st: &crate::state::ContainerState) -> Result<()> {
+    if st.cgroup.is_frozen() {
+        let _ = st.cgroup.set_frozen(false);
+    }
+    signal_container(st, libc::SIGKILL, !st.own_pid_ns).ok();
+    if !sys::wait_exit(st.pid, 10_000) {
+        return Err(Error::new(format!(
+            "container init {} did not exit after SIGKILL",
+            st.pid
+        )));
+    }
+    Ok(())
+}

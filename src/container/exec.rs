@@ -1,0 +1,162 @@
+//! `exec`: run another process inside a running container.
+
+use crate::error::{Error, Result};
+use crate::init::setns_init::{self, ExecInit};
+use crate::process::{Channel, Msg};
+use crate::state::{self, ContainerDir, Status, status_of};
+use crate::sys;
+use oci_spec::runtime::Process;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+pub struct ExecOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub detach: bool,
+    pub preserve_fds: u32,
+}
+
+/// Starts the process; with `detach` returns 0 once it runs, otherwise
+/// waits and returns its exit status (128+n when killed by signal n).
+pub fn exec(opts: &ExecOptions) -> Result<i32> {
+    let dir = ContainerDir::open(&opts.root, &opts.id)?;
+    let st = dir.load()?;
+    match status_of(&dir.path, &st) {
+        Status::Running | Status::Created => {}
+        Status::Paused => return Err(Error::new("cannot exec in a paused container")),
+        _ => return Err(Error::new("cannot exec in a stopped container")),
+    }
+    drop(dir); // the lock must not be held while the process runs
+
+    // Namespaces of the container init, minus those we already share.
+    let order = ["user", "ipc", "uts", "net", "pid", "time", "cgroup", "mnt"];
+    let mut join: Vec<(i32, OwnedFd)> = Vec::new();
+    let mut for_children: Vec<(i32, OwnedFd)> = Vec::new();
+    for name in order {
+        let theirs = format!("/proc/{}/ns/{name}", st.pid);
+        let (Ok(a), Ok(b)) = (
+            std::fs::metadata(&theirs),
+            std::fs::metadata(format!("/proc/self/ns/{name}")),
+        ) else {
+            continue;
+        };
+        if a.ino() == b.ino() {
+            continue;
+        }
+        let fd: OwnedFd = std::fs::File::open(&theirs)
+            .map_err(|e| Error::from(e).context(format!("open {theirs}")))?
+            .into();
+        let flag = flag_of(name);
+        if name == "pid" || name == "time" {
+            for_children.push((flag, fd));
+        } else {
+            join.push((flag, fd));
+        }
+    }
+    let console: Option<OwnedFd> = match &opts.console_socket {
+        Some(p) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(|e| {
+                    Error::from(e).context(format!("connect to console socket {}", p.display()))
+                })?
+                .into(),
+        ),
+        None => None,
+    };
+    let cfg = ExecInit {
+        process: &opts.process,
+        join: &join,
+        console_socket: console.as_ref(),
+        seccomp: st.seccomp.as_ref(),
+        preserve_fds: opts.preserve_fds,
+    };
+    let (parent, child) = Channel::pair()?;
+    let mut saved = Vec::new();
+    for (flag, fd) in &for_children {
+        let name = if *flag == libc::CLONE_NEWPID {
+            "pid_for_children"
+        } else {
+            "time_for_children"
+        };
+        let own: OwnedFd = std::fs::File::open(format!("/proc/self/ns/{name}"))?.into();
+        sys::setns(fd.as_raw_fd(), *flag).map_err(|e| Error::errno(format!("join {name}"), e))?;
+        saved.push((*flag, own));
+    }
+    let cloned = sys::clone_process(0, None);
+    if let Ok(0) = cloned {
+        drop(parent);
+        setns_init::run(&cfg, &child);
+    }
+    for (flag, fd) in saved {
+        sys::setns(fd.as_raw_fd(), flag).map_err(|e| Error::errno("restore namespace", e))?;
+    }
+    let pid = cloned.map_err(|e| Error::errno("clone exec process", e))?;
+    drop(child);
+    let fail = |e: Error| -> Error {
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        e
+    };
+    st.cgroup.enter(pid).map_err(fail)?;
+    parent.send(&Msg::Go).map_err(fail)?;
+    match parent.recv() {
+        Ok(Some(Msg::Ready)) => {}
+        Ok(Some(Msg::Error(e))) => return Err(fail(Error::new(e))),
+        Ok(_) => return Err(fail(Error::new("exec process exited before it was ready"))),
+        Err(e) => return Err(fail(e)),
+    }
+    if let Some(pf) = &opts.pid_file {
+        let abs = if pf.is_absolute() {
+            pf.clone()
+        } else {
+            std::env::current_dir()?.join(pf)
+        };
+        state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).map_err(fail)?;
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    Ok(wait_child(pid))
+}
+
+/// Waits for our child, mapping a signal death to 128+n like a shell.
+pub fn wait_child(pid: i32) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child into a local.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            break;
+        }
+        if rc < 0 && nix::Error::last() != nix::Error::EINTR {
+            return 255;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+fn flag_of(name: &str) -> i32 {
+    match name {
+        "user" => libc::CLONE_NEWUSER,
+        "ipc" => libc::CLONE_NEWIPC,
+        "uts" => libc::CLONE_NEWUTS,
+        "net" => libc::CLONE_NEWNET,
+        "pid" => libc::CLONE_NEWPID,
+        "time" => libc::CLONE_NEWTIME,
+        "cgroup" => libc::CLONE_NEWCGROUP,
+        _ => libc::CLONE_NEWNS,
+    }
+}

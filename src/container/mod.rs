@@ -1,0 +1,49 @@
+//! The runtime as a library: create, start, state, kill, delete, exec.
+//! The CLI and rt-build call these; nothing here parses flags.
+
+mod create;
+mod delete;
+mod exec;
+mod signal;
+mod start;
+
+pub use create::{CreateOptions, create};
+pub use delete::delete;
+pub use exec::{ExecOptions, exec, wait_child as exec_wait_child};
+pub use signal::{kill, parse_signal};
+pub use start::start;
+
+use crate::error::Result;
+use crate::state::{ContainerDir, OciState, status_of};
+use std::path::Path;
+
+/// `state`: the OCI state of one container.
+pub fn state(root: &Path, id: &str) -> Result<OciState> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    Ok(st.oci(status_of(&dir.path, &st)))
+}
+
+/// Freezes (`pause`) or thaws (`resume`) the container's cgroup.
+pub fn set_paused(root: &Path, id: &str, paused: bool) -> Result<()> {
+    use crate::state::Status;
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    let status = status_of(&dir.path, &st);
+    match (paused, status) {
+        (true, Status::Running) | (false, Status::Paused) => st.cgroup.set_frozen(paused),
+        (true, _) => Err(crate::Error::new("container not running")),
+        (false, _) => Err(crate::Error::new("container not paused")),
+    }
+}
+
+/// Host pids of every process in the container (`ps`).
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let dir = ContainerDir::open(root, id)?;
+    let st = dir.load()?;
+    let mut p = st.cgroup.pids();
+    if p.is_empty() && crate::state::status::init_alive(&st) {
+        p.push(st.pid);
+    }
+    Ok(p)
+}

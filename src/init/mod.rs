@@ -1,0 +1,302 @@
+//! The container's init: the process `create` clones into the new
+//! namespaces. It sets itself up in the order the runtime spec applies
+//! things, reports `Ready` (or the failing step) to `create`, waits for
+//! `start` on the exec fifo, and execs the container process.
+
+mod capabilities;
+mod console;
+mod exec;
+mod limits;
+pub mod setns_init;
+mod user;
+
+use crate::cgroups::Placement;
+use crate::error::{Context, Error, Result};
+use crate::mounts::{self, RootfsContext};
+use crate::process::{Channel, Msg};
+use crate::sys;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Everything the init needs, prepared by `create` before the clone; the
+/// init inherits it with the copied address space.
+pub struct InitConfig<'a> {
+    pub spec: &'a Spec,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub cgroup: &'a Placement,
+    pub pure_v2: bool,
+    /// Namespaces created by the clone.
+    pub new_namespaces: i32,
+    /// Existing namespaces to join (user first).
+    pub join: &'a [(LinuxNamespaceType, OwnedFd)],
+    /// The parent must write id maps / join the cgroup before we go on.
+    pub wait_for_go: bool,
+    /// Create a cgroup namespace once we are inside our cgroup.
+    pub unshare_cgroup_ns: bool,
+    /// rt's lock on the state dir: closed first thing in the init.
+    pub state_lock_fd: std::os::fd::RawFd,
+    /// O_PATH fd of the exec fifo in the state dir.
+    pub fifo: &'a OwnedFd,
+    /// Connected --console-socket.
+    pub console_socket: Option<&'a OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// createRuntime/prestart hooks exist: stop before pivot_root for them.
+    pub has_create_runtime_hooks: bool,
+    /// State JSON for createContainer/startContainer hooks.
+    pub state_json: &'a dyn Fn(&str) -> String,
+}
+
+/// Entry point in the cloned child. Never returns.
+pub fn run(cfg: &InitConfig, chan: &Channel) -> ! {
+    // SAFETY: closing our copy of the lock fd; the parent keeps its own.
+    unsafe { libc::close(cfg.state_lock_fd) };
+    match setup(cfg, chan) {
+        Ok(ready) => {
+            let err = ready.wait_for_start_and_exec(cfg);
+            // Past Ready nobody waits for our messages: stderr is all there is.
+            eprintln!("rt init: {err}");
+            // SAFETY: _exit ends the child without running the parent's atexit
+            // handlers or flushing its copied stdio buffers.
+            unsafe { libc::_exit(127) }
+        }
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            // SAFETY: as above.
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// The init's state between `Ready` and exec.
+struct Prepared {
+    exec: exec::Program,
+    seccomp: Option<crate::seccomp::SeccompProgram>,
+}
+
+fn has_ns(cfg: &InitConfig, t: LinuxNamespaceType) -> bool {
+    cfg.new_namespaces & crate::process::namespaces::clone_flag(t) != 0
+        || cfg.join.iter().any(|(k, _)| *k == t)
+}
+
+/// Steps up to `Ready`, in spec order.
+fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
+    let spec = cfg.spec;
+    // Nobody in the container may ptrace us while we hold host fds.
+    sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    // Device nodes and files get exactly the modes the spec asks for.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+
+    if cfg.wait_for_go {
+        chan.expect(Msg::Go).ctx("wait for parent")?;
+    }
+    if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
+        // Become root of the new user namespace now that it is mapped.
+        user::become_root().ctx("setresuid(0) in user namespace")?;
+    }
+    for (t, fd) in cfg.join {
+        sys::setns(fd.as_raw_fd(), crate::process::namespaces::clone_flag(*t)).map_err(|e| {
+            Error::errno(
+                format!(
+                    "join {} namespace",
+                    crate::process::namespaces::proc_name(*t)
+                ),
+                e,
+            )
+        })?;
+    }
+    if cfg.unshare_cgroup_ns {
+        sys::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
+    }
+    if !cfg.no_new_keyring {
+        limits::new_session_keyring()?;
+    }
+
+    let process = spec.process().as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
+    if terminal {
+        nix::unistd::setsid().map_err(|e| Error::errno("setsid", e))?;
+    }
+
+    // Filesystem: mounts and /dev, hooks, pivot_root.
+    let ctx = RootfsContext {
+        spec,
+        rootfs: &cfg.rootfs,
+        bundle: &cfg.bundle,
+        cgroup: cfg.cgroup,
+        pure_v2: cfg.pure_v2,
+        new_mount_ns: cfg.new_namespaces & libc::CLONE_NEWNS != 0,
+        new_user_ns: has_ns(cfg, LinuxNamespaceType::User),
+        new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
+    };
+    let _root = mounts::prepare(&ctx).ctx("rootfs")?;
+    if cfg.has_create_runtime_hooks {
+        chan.send(&Msg::CreateRuntimeHooks)?;
+        chan.expect(Msg::HooksDone)?;
+    }
+    if let Some(hooks) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
+        crate::hooks::run_all("createContainer", hooks, &(cfg.state_json)("created"))?;
+    }
+    if !ctx.new_mount_ns {
+        mounts::pivot::chroot_only(&cfg.rootfs)?;
+    } else if cfg.no_pivot {
+        mounts::pivot::move_root(&cfg.rootfs)?;
+    } else {
+        mounts::pivot::pivot_root(&cfg.rootfs)?;
+    }
+
+    if terminal {
+        let sock = cfg.console_socket.ok_or_else(|| {
+            Error::new("process.terminal is true but no --console-socket was given")
+        })?;
+        console::setup(sock, process.and_then(|p| p.console_size()))?;
+    }
+
+    finish_rootfs(cfg)?;
+
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| Error::errno("sethostname", e))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        limits::set_domainname(d)?;
+    }
+    let linux = spec.linux().as_ref();
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        limits::write_sysctls(sysctl)?;
+    }
+    mounts::paths::readonly(
+        linux
+            .and_then(|l| l.readonly_paths().as_deref())
+            .unwrap_or(&[]),
+    )?;
+    mounts::paths::mask(
+        linux
+            .and_then(|l| l.masked_paths().as_deref())
+            .unwrap_or(&[]),
+    )?;
+
+    let Some(process) = process else {
+        // No process: create succeeds, start will refuse (runtime spec).
+        chan.send(&Msg::Ready)?;
+        wait_forever();
+    };
+
+    limits::apply_process_limits(process)?;
+    let cwd = process.cwd();
+    // As root first (the user may lack search permission on the way).
+    let chdir_early = nix::unistd::chdir(cwd.as_path()).is_ok();
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
+        None => None,
+    };
+    capabilities::drop_bounding(process.capabilities().as_ref())?;
+    user::switch(process.user())?;
+    capabilities::apply(process.capabilities().as_ref())?;
+    if !chdir_early {
+        nix::unistd::chdir(cwd.as_path())
+            .map_err(|e| Error::errno(format!("chdir to cwd ({})", cwd.display()), e))?;
+    }
+    verify_cwd()?;
+    if process.no_new_privileges().unwrap_or(false) {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+            .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
+    }
+    let exec = exec::Program::resolve(process)?;
+    chan.send(&Msg::Ready)?;
+    Ok(Prepared { exec, seccomp })
+}
+
+/// After pivot_root: the root's own propagation and read-only flag.
+fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
+    if cfg.new_namespaces & libc::CLONE_NEWNS == 0 {
+        return Ok(());
+    }
+    let linux = cfg.spec.linux().as_ref();
+    if let Some(p) = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(mounts::options::propagation)
+    {
+        sys::mount(None, "/", None, p | libc::MS_REC, None)
+            .map_err(|e| Error::errno("set rootfs propagation", e))?;
+    }
+    if cfg
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        let root = sys::openat(libc::AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map_err(|e| Error::errno("open /", e))?;
+        mounts::remount(&root, libc::MS_BIND | libc::MS_RDONLY).ctx("make rootfs read-only")?;
+    }
+    Ok(())
+}
+
+/// CVE-2024-21626: a cwd reached through a leaked host fd shows up as
+/// "(unreachable)/..." — refuse to run there.
+fn verify_cwd() -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) => Err(Error::new(format!(
+            "current working directory {} is outside the container",
+            p.display()
+        ))),
+        Err(e) => Err(Error::errno(
+            "getcwd: current working directory is outside the container",
+            e,
+        )),
+    }
+}
+
+fn wait_forever() -> ! {
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+impl Prepared {
+    /// Blocks until `rt start` opens the fifo, then runs startContainer hooks
+    /// and execs. Returns only on failure.
+    fn wait_for_start_and_exec(self, cfg: &InitConfig) -> Error {
+        // Opening for writing blocks until `start` opens for reading. The
+        // write end stays open (close-on-exec) so `start` sees EOF exactly
+        // when the exec happened.
+        let path = sys::cstr(sys::fd_path(cfg.fifo)).unwrap_or_default();
+        let fifo = match sys::openat(libc::AT_FDCWD, &path, libc::O_WRONLY, 0) {
+            Ok(f) => f,
+            Err(e) => return Error::errno("open exec fifo", e),
+        };
+        if let Err(e) = sys::write_all(fifo.as_raw_fd(), b"0") {
+            return Error::errno("write exec fifo", e);
+        }
+        if let Some(hooks) = cfg
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.start_container().as_ref())
+        {
+            if let Err(e) =
+                crate::hooks::run_all("startContainer", hooks, &(cfg.state_json)("running"))
+            {
+                return e;
+            }
+        }
+        // Only stdio and the preserved fds cross into the container.
+        sys::cloexec_from(3 + cfg.preserve_fds);
+        if let Some(prog) = &self.seccomp {
+            if let Err(e) = prog.install() {
+                return Error::new(format!("seccomp: {e}"));
+            }
+        }
+        self.exec.exec()
+    }
+}

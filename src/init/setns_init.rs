@@ -1,0 +1,83 @@
+//! The init of `exec`: a process that joins a running container's
+//! namespaces and cgroup, takes on the exec process's identity and execs.
+
+use super::{capabilities, console, exec, limits, user};
+use crate::error::{Context, Error, Result};
+use crate::process::{Channel, Msg};
+use crate::sys;
+use oci_spec::runtime::{LinuxSeccomp, Process};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+pub struct ExecInit<'a> {
+    pub process: &'a Process,
+    /// (CLONE_NEW* flag, fd) in join order, user namespace first.
+    pub join: &'a [(i32, OwnedFd)],
+    pub console_socket: Option<&'a OwnedFd>,
+    pub seccomp: Option<&'a LinuxSeccomp>,
+    pub preserve_fds: u32,
+}
+
+pub fn run(cfg: &ExecInit, chan: &Channel) -> ! {
+    match setup(cfg, chan) {
+        Ok((program, filter)) => {
+            sys::cloexec_from(3 + cfg.preserve_fds);
+            if let Some(f) = &filter {
+                if let Err(e) = f.install() {
+                    eprintln!("rt exec: seccomp: {e}");
+                    // SAFETY: end the child without running inherited atexit handlers.
+                    unsafe { libc::_exit(255) };
+                }
+            }
+            let e = program.exec();
+            eprintln!("rt exec: {e}");
+            // SAFETY: as above.
+            unsafe { libc::_exit(255) }
+        }
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            // SAFETY: as above.
+            unsafe { libc::_exit(255) }
+        }
+    }
+}
+
+fn setup(
+    cfg: &ExecInit,
+    chan: &Channel,
+) -> Result<(exec::Program, Option<crate::seccomp::SeccompProgram>)> {
+    sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    chan.expect(Msg::Go).ctx("wait for parent")?;
+    for (flag, fd) in cfg.join {
+        sys::setns(fd.as_raw_fd(), *flag)
+            .map_err(|e| Error::errno("join container namespace", e))?;
+    }
+    let p = cfg.process;
+    if p.terminal().unwrap_or(false) {
+        nix::unistd::setsid().map_err(|e| Error::errno("setsid", e))?;
+        let sock = cfg
+            .console_socket
+            .ok_or_else(|| Error::new("terminal requested but no --console-socket was given"))?;
+        console::setup_pty_only(sock, p.console_size())?;
+    }
+    limits::apply_process_limits(p)?;
+    let chdir_early = nix::unistd::chdir(p.cwd().as_path()).is_ok();
+    let filter = match cfg.seccomp {
+        Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
+        None => None,
+    };
+    capabilities::drop_bounding(p.capabilities().as_ref())?;
+    user::switch(p.user())?;
+    capabilities::apply(p.capabilities().as_ref())?;
+    if !chdir_early {
+        nix::unistd::chdir(p.cwd().as_path())
+            .map_err(|e| Error::errno(format!("chdir to cwd ({})", p.cwd().display()), e))?;
+    }
+    super::verify_cwd()?;
+    if p.no_new_privileges().unwrap_or(false) {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+            .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
+    }
+    let program = exec::Program::resolve(p)?;
+    chan.send(&Msg::Ready)?;
+    Ok((program, filter))
+}

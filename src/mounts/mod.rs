@@ -1,0 +1,368 @@
+//! Building the container's filesystem view: rootfs propagation, the
+//! spec's mounts, /dev, pivot_root, and the masked / read-only paths.
+//! Every target is resolved inside the rootfs by fd and mounted onto
+//! through that fd (see resolve.rs).
+
+pub mod devices;
+pub mod options;
+pub mod paths;
+pub mod pivot;
+pub mod resolve;
+
+use crate::cgroups::Placement;
+use crate::error::{Error, Result};
+use crate::sys;
+use oci_spec::runtime::{Mount, Spec};
+use options::MountOptions;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What the mount steps need to know besides the spec.
+pub struct RootfsContext<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub cgroup: &'a Placement,
+    pub pure_v2: bool,
+    pub new_mount_ns: bool,
+    pub new_user_ns: bool,
+    pub new_cgroup_ns: bool,
+}
+
+/// Before pivot_root: propagation, the rootfs bind, the spec's mounts and
+/// /dev. Returns an fd of the rootfs.
+pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
+    let rootfs = ctx.rootfs.to_string_lossy().into_owned();
+    if ctx.new_mount_ns {
+        // Nothing we mount may propagate back to the host: make every mount
+        // a slave (or what rootfsPropagation asks) first.
+        let prop = ctx
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.rootfs_propagation().as_deref())
+            .and_then(options::propagation)
+            .map(|p| p | libc::MS_REC)
+            .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+        // "shared" at the root would leak our mounts to the host; the
+        // requested mode is applied to the container root after pivot.
+        let first = if prop & libc::MS_SHARED != 0 {
+            libc::MS_SLAVE | libc::MS_REC
+        } else {
+            prop
+        };
+        sys::mount(None, "/", None, first, None).map_err(|e| Error::errno("make / rslave", e))?;
+        make_parent_private(ctx.rootfs)?;
+        // pivot_root needs the new root to be a mount point.
+        sys::mount(
+            Some(&rootfs),
+            &rootfs,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(|e| Error::errno(format!("bind rootfs {rootfs}"), e))?;
+    }
+    let root: OwnedFd = std::fs::File::open(ctx.rootfs)
+        .map_err(|e| Error::from(e).context(format!("open rootfs {rootfs}")))?
+        .into();
+    for (i, m) in ctx.spec.mounts().iter().flatten().enumerate() {
+        mount_one(ctx, &root, m)
+            .map_err(|e| e.context(format!("mounts[{i}] ({})", m.destination().display())))?;
+    }
+    if needs_dev_setup(ctx.spec) {
+        devices::setup(&root, ctx.spec, ctx.new_user_ns)?;
+    }
+    Ok(root)
+}
+
+/// pivot_root refuses a new root whose parent mount is shared.
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut best: Option<(usize, String, bool)> = None;
+    for line in info.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let mp = f[4];
+        let shared = f[6..]
+            .iter()
+            .take_while(|x| **x != "-")
+            .any(|x| x.starts_with("shared:"));
+        if rootfs.starts_with(mp) && best.as_ref().is_none_or(|b| mp.len() >= b.0) {
+            best = Some((mp.len(), mp.to_string(), shared));
+        }
+    }
+    if let Some((_, mp, true)) = best {
+        sys::mount(None, &mp, None, libc::MS_PRIVATE, None)
+            .map_err(|e| Error::errno(format!("make {mp} private"), e))?;
+    }
+    Ok(())
+}
+
+/// runc creates the default devices unless /dev is bind-mounted from the host.
+fn needs_dev_setup(spec: &Spec) -> bool {
+    !spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/dev")
+            && MountOptions::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+    })
+}
+
+fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let dest = m.destination();
+    refuse_symlinked_system_dir(root, dest, typ)?;
+    if opts.is_bind() || typ == "bind" {
+        return bind_mount(ctx, root, m, &opts);
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroup(ctx, root, dest, &opts);
+    }
+    let target = resolve::ensure_target(root, dest, true)?;
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| typ.to_string());
+    let data = opts.data.join(",");
+    let res = sys::mount(
+        Some(&source),
+        &sys::fd_path(&target),
+        Some(typ),
+        opts.flags,
+        Some(&data),
+    );
+    match res {
+        Ok(()) => {}
+        // sysfs cannot be mounted in a user namespace that does not own the
+        // network namespace; runc binds the host's /sys instead.
+        Err(nix::Error::EPERM) if typ == "sysfs" => {
+            sys::mount(
+                Some("/sys"),
+                &sys::fd_path(&target),
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )
+            .map_err(|e| Error::errno("bind /sys", e))?;
+            let t = reopen(root, dest)?;
+            remount(&t, opts.flags | libc::MS_BIND | libc::MS_REC)?;
+        }
+        Err(e) => {
+            return Err(Error::errno(
+                format!("mount {typ} on {}", dest.display()),
+                e,
+            ));
+        }
+    }
+    finish(root, dest, &opts)
+}
+
+/// Propagation changes and recursive attributes, applied to the new mount.
+fn finish(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    if opts.propagation.is_empty() && opts.attr_set == 0 && opts.attr_clr == 0 {
+        return Ok(());
+    }
+    let t = reopen(root, dest)?;
+    for p in &opts.propagation {
+        sys::mount(None, &sys::fd_path(&t), None, *p, None)
+            .map_err(|e| Error::errno(format!("set propagation of {}", dest.display()), e))?;
+    }
+    if opts.attr_set != 0 || opts.attr_clr != 0 {
+        sys::mount_setattr_recursive(t.as_raw_fd(), opts.attr_set, opts.attr_clr)
+            .map_err(|e| Error::errno(format!("mount_setattr {}", dest.display()), e))?;
+    }
+    Ok(())
+}
+
+/// After mounting onto a target fd, that fd still names the covered inode;
+/// the new mount is reached by resolving the path again.
+fn reopen(root: &OwnedFd, dest: &Path) -> Result<OwnedFd> {
+    resolve::open_in_root(root, dest, libc::O_PATH)
+        .map_err(|e| Error::errno(format!("open {}", dest.display()), e))
+}
+
+/// CVE-2019-19921 / CVE-2023-27561: /proc, /sys (and /dev) in the image must
+/// not be symlinks, or a mount meant for them lands elsewhere.
+fn refuse_symlinked_system_dir(root: &OwnedFd, dest: &Path, typ: &str) -> Result<()> {
+    let system = ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|d| dest == Path::new(d));
+    if !(system || typ == "proc" || typ == "sysfs") {
+        return Ok(());
+    }
+    let rel = resolve::relative(dest);
+    let parent = rel
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let Ok(dir) = resolve::open_in_root(root, &parent, libc::O_PATH | libc::O_DIRECTORY) else {
+        return Ok(());
+    };
+    let name = rel
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    let c = sys::cstr(name.as_encoded_bytes())?;
+    if let Ok(fd) = sys::openat(dir.as_raw_fd(), &c, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::errno("stat", e))?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            return Err(Error::new(format!(
+                "mount destination {} is a symlink in the rootfs: refusing ({typ})",
+                dest.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn bind_mount(ctx: &RootfsContext, root: &OwnedFd, m: &Mount, opts: &MountOptions) -> Result<()> {
+    let dest = m.destination();
+    let src = m
+        .source()
+        .as_ref()
+        .ok_or_else(|| Error::new("bind mount without source"))?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        ctx.bundle.join(src)
+    };
+    let src_fd: OwnedFd = std::fs::File::options()
+        .read(true)
+        .custom_flags_path()
+        .open(&src)
+        .map_err(|e| Error::from(e).context(format!("open bind source {}", src.display())))?
+        .into();
+    let is_dir = nix::sys::stat::fstat(&src_fd)
+        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(false);
+    let target = resolve::ensure_target(root, dest, is_dir)?;
+    let rec = opts.flags & libc::MS_REC;
+    sys::mount(
+        Some(&sys::fd_path(&src_fd)),
+        &sys::fd_path(&target),
+        None,
+        libc::MS_BIND | rec,
+        None,
+    )
+    .map_err(|e| Error::errno(format!("bind {} to {}", src.display(), dest.display()), e))?;
+    let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+    if extra != 0 {
+        let t = reopen(root, dest)?;
+        remount(&t, libc::MS_BIND | extra)?;
+    }
+    finish(root, dest, opts)
+}
+
+/// Bind-remount with new flags. Inside a user namespace the kernel refuses
+/// to drop flags the mount was locked with (nosuid, nodev, noexec, atime):
+/// on EPERM, retry keeping the mount's current flags.
+pub fn remount(target: &OwnedFd, flags: libc::c_ulong) -> Result<()> {
+    let path = sys::fd_path(target);
+    match sys::mount(None, &path, None, flags | libc::MS_REMOUNT, None) {
+        Err(nix::Error::EPERM) => {
+            let st = nix::sys::statvfs::fstatvfs(target).map_err(|e| Error::errno("statvfs", e))?;
+            use nix::sys::statvfs::FsFlags;
+            let f = st.flags();
+            let mut keep = 0;
+            for (fs, ms) in [
+                (FsFlags::ST_NOSUID, libc::MS_NOSUID),
+                (FsFlags::ST_NODEV, libc::MS_NODEV),
+                (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+                (FsFlags::ST_NOATIME, libc::MS_NOATIME),
+                (FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
+                (FsFlags::ST_RELATIME, libc::MS_RELATIME),
+                (FsFlags::ST_RDONLY, libc::MS_RDONLY),
+            ] {
+                if f.contains(fs) {
+                    keep |= ms;
+                }
+            }
+            sys::mount(None, &path, None, flags | keep | libc::MS_REMOUNT, None)
+                .map_err(|e| Error::errno("remount", e))
+        }
+        other => other.map_err(|e| Error::errno("remount", e)),
+    }
+}
+
+trait OpenPath {
+    fn custom_flags_path(&mut self) -> &mut Self;
+}
+impl OpenPath for std::fs::OpenOptions {
+    fn custom_flags_path(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+    }
+}
+
+/// `type: cgroup`: cgroup2 (or a bind of our cgroup) on pure v2; on v1 and
+/// hybrid hosts a tmpfs holding one bind of the container's cgroup per
+/// hierarchy, as runc lays it out.
+fn mount_cgroup(
+    ctx: &RootfsContext,
+    root: &OwnedFd,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<()> {
+    let ro = opts.flags & libc::MS_RDONLY;
+    let base =
+        opts.flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RELATIME);
+    let target = resolve::ensure_target(root, dest, true)?;
+    if ctx.pure_v2 {
+        if ctx.new_cgroup_ns {
+            sys::mount(
+                Some("cgroup2"),
+                &sys::fd_path(&target),
+                Some("cgroup2"),
+                opts.flags,
+                None,
+            )
+            .map_err(|e| Error::errno("mount cgroup2", e))?;
+        } else if let Some(dir) = ctx.cgroup.unified() {
+            bind_path(&dir, &target)?;
+            remount(&reopen(root, dest)?, libc::MS_BIND | base | ro)?;
+        }
+        return Ok(());
+    }
+    sys::mount(
+        Some("tmpfs"),
+        &sys::fd_path(&target),
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .map_err(|e| Error::errno("mount tmpfs for cgroups", e))?;
+    for d in &ctx.cgroup.dirs {
+        let name = d
+            .mount
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.is_empty() {
+            continue;
+        }
+        let sub = dest.join(&name);
+        let t = resolve::ensure_target(root, &sub, true)?;
+        bind_path(&d.full(), &t)?;
+        remount(&reopen(root, &sub)?, libc::MS_BIND | base | ro)?;
+    }
+    if ro != 0 {
+        remount(&reopen(root, dest)?, base | ro)?;
+    }
+    Ok(())
+}
+
+fn bind_path(src: &Path, target: &OwnedFd) -> Result<()> {
+    let s = src.to_string_lossy();
+    sys::mount(
+        Some(&s),
+        &sys::fd_path(target),
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| Error::errno(format!("bind {s}"), e))
+}

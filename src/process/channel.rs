@@ -1,0 +1,101 @@
+//! The typed channel between `rt create` and the container's init: a
+//! SOCK_SEQPACKET socketpair, one JSON-encoded message per datagram, so a
+//! message is never split or merged and a protocol slip is a type error.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+pub enum Msg {
+    /// parent → init: id maps written and cgroup joined; go on.
+    Go,
+    /// init → parent: mounts are done; run createRuntime/prestart hooks.
+    CreateRuntimeHooks,
+    /// parent → init: those hooks succeeded.
+    HooksDone,
+    /// init → parent: set up and waiting for `start`.
+    Ready,
+    /// init → parent: setup failed at this step.
+    Error(String),
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two fds into the array we pass.
+        let rc = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if rc < 0 {
+            return Err(Error::errno("socketpair", nix::Error::last()));
+        }
+        // SAFETY: both fds are fresh and owned by us from here on.
+        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    pub fn send(&self, msg: &Msg) -> Result<()> {
+        let data = serde_json::to_vec(msg).map_err(|e| Error::new(e.to_string()))?;
+        crate::sys::write_all(self.fd.as_raw_fd(), &data)
+            .map_err(|e| Error::errno("send to init channel", e))
+    }
+
+    /// Receives one message; `None` when the other side closed the channel.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            // SAFETY: reading into a buffer we own, of the given length.
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                let e = nix::Error::last();
+                if e == nix::Error::EINTR {
+                    continue;
+                }
+                return Err(Error::errno("read init channel", e));
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            return serde_json::from_slice(&buf[..n as usize])
+                .map(Some)
+                .map_err(|e| Error::new(format!("bad message on init channel: {e}")));
+        }
+    }
+
+    /// Waits for one specific message; anything else is a protocol error,
+    /// and an `Error` from the other side is returned as ours.
+    pub fn expect(&self, want: Msg) -> Result<()> {
+        match self.recv()? {
+            Some(m) if m == want => Ok(()),
+            Some(Msg::Error(e)) => Err(Error::new(e)),
+            Some(other) => Err(Error::new(format!(
+                "init channel: expected {want:?}, got {other:?}"
+            ))),
+            None => Err(Error::new(format!(
+                "init channel closed while waiting for {want:?}"
+            ))),
+        }
+    }
+}
+
+impl AsRawFd for Channel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}

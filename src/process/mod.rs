@@ -1,0 +1,8 @@
+//! Processes rt starts: the container's init (clone into namespaces) and
+//! the channel it reports back on.
+
+pub mod channel;
+pub mod idmap;
+pub mod namespaces;
+
+pub use channel::{Channel, Msg};

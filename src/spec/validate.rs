@@ -1,0 +1,327 @@
+//! Semantic checks the JSON schema cannot express. Each error starts with
+//! the JSON path of the field at fault.
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashSet;
+use std::path::Path;
+
+fn fail<T>(path: impl std::fmt::Display, why: impl std::fmt::Display) -> Result<T> {
+    Err(Error::new(format!("{path}: {why}")))
+}
+
+pub fn validate(spec: &Spec) -> Result<()> {
+    match spec.root() {
+        None => return fail("root", "must be set"),
+        Some(r) if r.path().as_os_str().is_empty() => return fail("root.path", "must be set"),
+        _ => {}
+    }
+    if let Some(p) = spec.process() {
+        validate_process(p)?;
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            return fail(
+                format!("mounts[{i}].destination"),
+                format!("{:?} must be an absolute path", m.destination()),
+            );
+        }
+    }
+    let linux = spec.linux().as_ref();
+    let namespaces = linux.and_then(|l| l.namespaces().as_ref());
+    let mut seen = HashSet::new();
+    let mut new_or_joined = HashSet::new();
+    for (i, ns) in namespaces.into_iter().flatten().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return fail(
+                format!("linux.namespaces[{i}].type"),
+                format!("duplicate namespace {:?}", ns.typ()),
+            );
+        }
+        if let Some(p) = ns.path() {
+            if !p.is_absolute() {
+                return fail(format!("linux.namespaces[{i}].path"), "must be absolute");
+            }
+        }
+        new_or_joined.insert(ns.typ());
+    }
+    let has = |t: LinuxNamespaceType| new_or_joined.contains(&t);
+    if let Some(linux) = linux {
+        let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        let new_userns = namespaces
+            .into_iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+        if new_userns && !maps {
+            return fail(
+                "linux.uidMappings",
+                "a new user namespace needs uid and gid mappings",
+            );
+        }
+        if maps && !has(LinuxNamespaceType::User) {
+            return fail(
+                "linux.uidMappings",
+                "mappings are set but there is no user namespace",
+            );
+        }
+        for (key, _) in linux.sysctl().iter().flatten() {
+            validate_sysctl(key, &has)?;
+        }
+        if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
+            && !has(LinuxNamespaceType::Time)
+        {
+            return fail("linux.timeOffsets", "needs a time namespace");
+        }
+        if let Some(p) = linux.rootfs_propagation() {
+            if !matches!(
+                p.as_str(),
+                "" | "private"
+                    | "rprivate"
+                    | "slave"
+                    | "rslave"
+                    | "shared"
+                    | "rshared"
+                    | "unbindable"
+                    | "runbindable"
+            ) {
+                return fail("linux.rootfsPropagation", format!("unknown value {p:?}"));
+            }
+        }
+        for (i, d) in linux.devices().iter().flatten().enumerate() {
+            if !d.path().is_absolute() {
+                return fail(format!("linux.devices[{i}].path"), "must be absolute");
+            }
+        }
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        return fail("hostname", "needs a private UTS namespace");
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
+        return fail("domainname", "needs a private UTS namespace");
+    }
+    if let Some(h) = spec.hooks() {
+        #[allow(deprecated)]
+        let kinds = [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+            ("poststart", h.poststart()),
+            ("poststop", h.poststop()),
+        ];
+        for (kind, hooks) in kinds {
+            for (i, hook) in hooks.iter().flatten().enumerate() {
+                if !hook.path().is_absolute() {
+                    return fail(format!("hooks.{kind}[{i}].path"), "must be absolute");
+                }
+                if hook.timeout().is_some_and(|t| t <= 0) {
+                    return fail(format!("hooks.{kind}[{i}].timeout"), "must be positive");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
+    match p.args() {
+        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+        _ => return fail("process.args", "must not be empty"),
+    }
+    if !p.cwd().is_absolute() {
+        return fail(
+            "process.cwd",
+            format!("{:?} must be an absolute path", p.cwd()),
+        );
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        if !e.contains('=') || e.starts_with('=') {
+            return fail(
+                format!("process.env[{i}]"),
+                format!("{e:?} is not KEY=VALUE"),
+            );
+        }
+    }
+    let mut kinds = HashSet::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        if !kinds.insert(format!("{:?}", r.typ())) {
+            return fail(
+                format!("process.rlimits[{i}].type"),
+                format!("duplicate {:?}", r.typ()),
+            );
+        }
+        if r.soft() > r.hard() {
+            return fail(
+                format!("process.rlimits[{i}]"),
+                "soft limit exceeds hard limit",
+            );
+        }
+    }
+    if let Some(adj) = p.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            return fail("process.oomScoreAdj", "must be within -1000..1000");
+        }
+    }
+    Ok(())
+}
+
+/// Only namespaced sysctls may be set, and only when the container has its
+/// own namespace of that kind (the same rules as runc).
+fn validate_sysctl(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<()> {
+    let path = format!("linux.sysctl.{key}");
+    if key.is_empty() || key.contains("..") || key.starts_with('/') || Path::new(key).is_absolute()
+    {
+        return fail(path, "invalid sysctl name");
+    }
+    let ipc = key.starts_with("fs.mqueue.")
+        || matches!(
+            key,
+            "kernel.msgmax"
+                | "kernel.msgmnb"
+                | "kernel.msgmni"
+                | "kernel.sem"
+                | "kernel.shmall"
+                | "kernel.shmmax"
+                | "kernel.shmmni"
+                | "kernel.shm_rmid_forced"
+        );
+    if ipc {
+        if !has(LinuxNamespaceType::Ipc) {
+            return fail(path, "needs a private IPC namespace");
+        }
+        return Ok(());
+    }
+    if key.starts_with("net.") {
+        if !has(LinuxNamespaceType::Network) {
+            return fail(path, "needs a private network namespace");
+        }
+        return Ok(());
+    }
+    if key == "kernel.hostname" || key == "kernel.domainname" {
+        if !has(LinuxNamespaceType::Uts) {
+            return fail(path, "needs a private UTS namespace");
+        }
+        return Ok(());
+    }
+    if key.starts_with("user.") {
+        if !has(LinuxNamespaceType::User) {
+            return fail(path, "needs a private user namespace");
+        }
+        return Ok(());
+    }
+    fail(path, "is not in a separate kernel namespace")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{default_spec_json, parse, validate};
+
+    fn check(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut v = default_spec_json(false);
+        edit(&mut v);
+        match parse(&serde_json::to_vec(&v).unwrap()) {
+            Err(e) => e.to_string(),
+            Ok(spec) => validate(&spec)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn empty_args_named() {
+        assert_eq!(
+            check(|v| v["process"]["args"] = serde_json::json!([])),
+            "process.args: must not be empty"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_json_path() {
+        let e = check(|v| v["process"]["user"]["uid"] = serde_json::json!("x"));
+        assert!(e.starts_with("process.user.uid: invalid type"), "{e}");
+    }
+
+    #[test]
+    fn unknown_namespace_named() {
+        let e = check(|v| v["linux"]["namespaces"][0]["type"] = serde_json::json!("bogus"));
+        assert!(
+            e.starts_with("linux.namespaces[0].type: unknown variant"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn relative_mount_destination_rejected() {
+        let e = check(|v| v["mounts"][0]["destination"] = serde_json::json!("proc"));
+        assert!(e.starts_with("mounts[0].destination:"), "{e}");
+    }
+
+    #[test]
+    fn relative_cwd_rejected() {
+        let e = check(|v| v["process"]["cwd"] = serde_json::json!("tmp"));
+        assert!(e.starts_with("process.cwd:"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let e = parse(b"{\n  \"ociVersion\": \"1\",\n  oops\n}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn user_namespace_needs_mappings() {
+        let e = check(|v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "user"}))
+        });
+        assert!(e.starts_with("linux.uidMappings:"), "{e}");
+    }
+
+    #[test]
+    fn sysctl_rules() {
+        let ok = check(|v| v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"}));
+        assert_eq!(ok, "");
+        let e = check(|v| v["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"}));
+        assert!(e.starts_with("linux.sysctl.vm.swappiness:"), "{e}");
+        let e = check(|v| {
+            v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
+            v["hostname"] = serde_json::json!("");
+            v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+        });
+        assert!(e.contains("network namespace"), "{e}");
+    }
+
+    #[test]
+    fn hostname_needs_uts() {
+        let e = check(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]));
+        assert!(e.starts_with("hostname:"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_namespace_rejected() {
+        let e = check(|v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "pid"}))
+        });
+        assert!(e.starts_with("linux.namespaces[6].type: duplicate"), "{e}");
+    }
+
+    #[test]
+    fn bad_env_and_rlimits() {
+        let e = check(|v| v["process"]["env"] = serde_json::json!(["NOEQUALS"]));
+        assert!(e.starts_with("process.env[0]:"), "{e}");
+        let e = check(|v| {
+            v["process"]["rlimits"] =
+                serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 2}])
+        });
+        assert!(e.starts_with("process.rlimits[0]:"), "{e}");
+    }
+}

@@ -1,0 +1,309 @@
+//! Thin, checked wrappers around the raw syscalls rt needs. Every `unsafe`
+//! block of the runtime lives here or next to a syscall it wraps, each with
+//! the reason it is sound.
+
+use crate::error::{Error, Result};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub fn cstr(s: impl AsRef<[u8]>) -> Result<CString> {
+    CString::new(s.as_ref().to_vec()).map_err(|_| Error::new("path contains a NUL byte"))
+}
+
+pub fn cpath(p: &Path) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    cstr(p.as_os_str().as_bytes())
+}
+
+fn check(rc: libc::c_long) -> nix::Result<libc::c_long> {
+    if rc < 0 {
+        Err(nix::Error::last())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `clone3` arguments (include/uapi/linux/sched.h).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Forks like fork(2) but into new namespaces (and optionally straight into
+/// a cgroup2 directory). Returns 0 in the child, the child's pid in the
+/// parent. rt is single-threaded, so the child may allocate freely.
+pub fn clone_process(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<i32> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: clone3 with no stack behaves like fork: the child gets a
+    // copy-on-write copy of our single-threaded address space. `args` lives
+    // for the duration of the call and its size is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if rc < 0 {
+        let err = nix::Error::last();
+        if err == nix::Error::ENOSYS && cgroup_fd.is_none() {
+            // Kernels before 5.3: the classic clone with the same flags.
+            // SAFETY: as above, fork semantics (null stack, SIGCHLD).
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    (flags as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                    0,
+                )
+            };
+            return check(rc).map(|r| r as i32);
+        }
+        return Err(err);
+    }
+    Ok(rc as i32)
+}
+
+pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let rc = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: on success the kernel returned a new fd we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(2). Returns ENOSYS on old kernels (callers fall back).
+pub fn openat2(
+    dir: RawFd,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> nix::Result<OwnedFd> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    // SAFETY: `path` is NUL-terminated, `how` is a valid open_how whose size
+    // is passed; the result is a new fd or -1.
+    let rc = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })?;
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+pub fn openat(dir: RawFd, path: &CStr, flags: i32, mode: u32) -> nix::Result<OwnedFd> {
+    // SAFETY: NUL-terminated path; returns a new fd or -1.
+    let rc = unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if rc < 0 {
+        return Err(nix::Error::last());
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc) })
+}
+
+/// The path through which the kernel reaches an open fd; mounting onto it
+/// mounts onto exactly the inode we opened and checked.
+pub fn fd_path(fd: &impl AsRawFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+pub fn mount(
+    src: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> nix::Result<()> {
+    let src = src.map(|s| CString::new(s).unwrap_or_default());
+    let target = CString::new(target).unwrap_or_default();
+    let fstype = fstype.map(|s| CString::new(s).unwrap_or_default());
+    let data = data
+        .filter(|d| !d.is_empty())
+        .map(|s| CString::new(s).unwrap_or_default());
+    let p = |c: &Option<CString>| c.as_ref().map(|c| c.as_ptr()).unwrap_or(std::ptr::null());
+    // SAFETY: every pointer is NUL-terminated or null, as mount(2) allows.
+    let rc = unsafe {
+        libc::mount(
+            p(&src),
+            target.as_ptr(),
+            p(&fstype),
+            flags,
+            p(&data) as *const libc::c_void,
+        )
+    };
+    if rc < 0 {
+        Err(nix::Error::last())
+    } else {
+        Ok(())
+    }
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) with AT_RECURSIVE on the mount at `target` (an fd path).
+pub fn mount_setattr_recursive(dirfd: RawFd, attr_set: u64, attr_clr: u64) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set,
+        attr_clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    // SAFETY: empty path with AT_EMPTY_PATH acts on `dirfd`; `attr` is valid
+    // for the call and its size is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            empty.as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(rc).map(|_| ())
+}
+
+pub fn setns(fd: RawFd, nstype: i32) -> nix::Result<()> {
+    // SAFETY: setns on an fd; no memory involved.
+    check(unsafe { libc::setns(fd, nstype) } as libc::c_long).map(|_| ())
+}
+
+pub fn unshare(flags: i32) -> nix::Result<()> {
+    // SAFETY: no memory involved.
+    check(unsafe { libc::unshare(flags) } as libc::c_long).map(|_| ())
+}
+
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> nix::Result<()> {
+    // SAFETY: NUL-terminated paths.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+        .map(|_| ())
+}
+
+/// Marks every fd from `first` up close-on-exec (close_range(2)), falling
+/// back to walking /proc/self/fd on kernels without CLOSE_RANGE_CLOEXEC.
+pub fn cloexec_from(first: u32) {
+    // SAFETY: close_range only changes fd flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return;
+    }
+    if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<i32> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        for fd in fds.into_iter().filter(|fd| *fd >= first as i32) {
+            // SAFETY: setting FD_CLOEXEC on an fd number; harmless if closed.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+pub fn prctl(option: i32, arg: libc::c_ulong) -> nix::Result<()> {
+    // SAFETY: integer-only prctl options.
+    check(unsafe { libc::prctl(option, arg, 0, 0, 0) } as libc::c_long).map(|_| ())
+}
+
+pub fn set_dumpable(on: bool) -> nix::Result<()> {
+    prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong)
+}
+
+/// SCM_RIGHTS: sends `fd` with `payload` over a connected unix socket.
+pub fn send_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> nix::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let iov = [std::io::IoSlice::new(payload)];
+    let fds = [fd];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).map(|_| ())
+}
+
+pub fn write_all(fd: RawFd, mut data: &[u8]) -> nix::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: `data` is a valid buffer of the given length.
+        let n = unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) };
+        if n < 0 {
+            let e = nix::Error::last();
+            if e == nix::Error::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+/// Waits for a process to exit using its pidfd (works for processes that
+/// are not our children). Returns false on timeout.
+pub fn wait_exit(pid: i32, timeout_ms: i32) -> bool {
+    let Ok(fd) = pidfd_open(pid) else { return true };
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if rc < 0 && nix::Error::last() == nix::Error::EINTR {
+            continue;
+        }
+        return rc > 0;
+    }
+}
