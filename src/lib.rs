@@ -1,2 +1,3 @@
 //! rt: a low-level OCI container runtime.
 pub mod cli;
+pub mod seccomp;
