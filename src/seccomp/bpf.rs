@@ -246,7 +246,7 @@ pub fn validate(prog: &[sock_filter]) -> Result<(), String> {
         let in_range = |off: usize| pc + 1 + off < len;
         match insn.code {
             OP_LD_W_ABS => {
-                if insn.k % 4 != 0 || insn.k >= SECCOMP_DATA_LEN {
+                if !insn.k.is_multiple_of(4) || insn.k >= SECCOMP_DATA_LEN {
                     return Err(format!("insn {pc}: load at bad offset {}", insn.k));
                 }
             }

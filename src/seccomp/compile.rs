@@ -26,7 +26,7 @@ use oci_spec::runtime::{
 
 use super::SeccompError;
 use super::bpf::{self, Assembler, Cmp, Label};
-use super::syscalls::{self, Abi, X32_SYSCALL_BIT};
+use super::syscalls::{self, Abi, Syscall, X32_SYSCALL_BIT};
 
 /// `AUDIT_ARCH_*` as the kernel reports it in `seccomp_data.arch`. x32 shares
 /// AUDIT_ARCH_X86_64 and is told apart by the x32 bit in the syscall number.
@@ -136,9 +136,10 @@ pub fn compile(cfg: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
                      (the runtime needs write to hand over the notify fd)",
                 ));
             }
+            let syscall = Syscall::lookup(name);
             let mut resolved = false;
             for &abi in &abis {
-                if let Some(nr) = abi.resolve(name) {
+                if let Some(nr) = syscall.as_ref().and_then(|s| s.nr(abi)) {
                     resolved = true;
                     let max = max_nr.entry(abi).or_insert(nr);
                     *max = (*max).max(nr);
@@ -366,8 +367,9 @@ fn points(
         .filter(|(abi, _, _)| abis.contains(abi))
         .map(|&(_, nr, rule)| (nr, rule))
         .collect();
-    // Stable: keeps config order within one number.
-    by_nr.sort_by_key(|&(nr, _)| nr);
+    // Rule indexes grow in config order, so sorting the pairs keeps config
+    // order within one number.
+    by_nr.sort_unstable();
     let mut out = Vec::new();
     for group in by_nr.chunk_by(|a, b| a.0 == b.0) {
         let nr = group[0].0;
@@ -406,7 +408,8 @@ fn ranges(background: &[(u32, Target)], points: &[(u32, Target)]) -> Vec<(u32, T
             starts.push((next, false, background_at(next)));
         }
     }
-    starts.sort_by_key(|&(start, is_point, _)| (start, !is_point));
+    // Equal (start, is_point) keys carry equal targets, so unstable is fine.
+    starts.sort_unstable_by_key(|&(start, is_point, _)| (start, !is_point));
     starts.dedup_by_key(|&mut (start, _, _)| start);
     let mut out: Vec<(u32, Target)> = Vec::with_capacity(starts.len());
     for (start, _, target) in starts {
@@ -482,7 +485,6 @@ fn emit(
             }
         }
     }
-    drop(target_label);
     for (value, label) in rets {
         asm.mark(label);
         asm.ret(value);

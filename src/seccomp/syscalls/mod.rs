@@ -4,12 +4,20 @@
 //! All tables are sorted by name and searched with a binary search, so
 //! resolving Docker's ~350 names costs a few microseconds.
 
-mod i386;
-mod x32;
-mod x86_64;
+mod table;
+
+use table::{NONE, TABLE};
 
 /// The x32 ABI marks its syscall numbers with this bit (`__X32_SYSCALL_BIT`).
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// One syscall's number on each ABI (`NONE` where it does not exist).
+struct Row {
+    name: &'static str,
+    x86_64: u32,
+    i386: u32,
+    x32: u32,
+}
 
 /// One of the syscall ABIs that can reach an x86_64 kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,31 +27,39 @@ pub enum Abi {
     X32,
 }
 
-impl Abi {
-    /// The syscall number of `name` as the kernel reports it in
-    /// `seccomp_data.nr` for this ABI (x32 numbers carry the x32 bit).
-    pub fn resolve(self, name: &str) -> Option<u32> {
-        match self {
-            Abi::X86_64 => lookup_stripped(x86_64::X86_64_LIBC, x86_64::LIBC_PREFIX, name)
-                .or_else(|| lookup(x86_64::X86_64_EXTRA, name)),
-            Abi::I386 => lookup(i386::I386, name),
-            Abi::X32 => lookup(x32::X32, name).map(|nr| nr | X32_SYSCALL_BIT),
+/// The table row of `name`: one binary search serves all three ABIs.
+pub struct Syscall(&'static Row);
+
+impl Syscall {
+    pub fn lookup(name: &str) -> Option<Syscall> {
+        TABLE
+            .binary_search_by(|row| row.name.cmp(name))
+            .ok()
+            .map(|i| Syscall(&TABLE[i]))
+    }
+
+    /// The number the kernel reports in `seccomp_data.nr` for this ABI (x32
+    /// numbers carry the x32 bit), or None if the ABI lacks this syscall.
+    pub fn nr(&self, abi: Abi) -> Option<u32> {
+        let nr = match abi {
+            Abi::X86_64 => self.0.x86_64,
+            Abi::I386 => self.0.i386,
+            Abi::X32 => self.0.x32,
+        };
+        match (nr, abi) {
+            (NONE, _) => None,
+            (nr, Abi::X32) => Some(nr | X32_SYSCALL_BIT),
+            (nr, _) => Some(nr),
         }
     }
 }
 
-fn lookup(table: &[(&str, u32)], name: &str) -> Option<u32> {
-    table
-        .binary_search_by(|(entry, _)| (*entry).cmp(name))
-        .ok()
-        .map(|i| table[i].1)
-}
-
-fn lookup_stripped(table: &[(&str, u32)], prefix: &str, name: &str) -> Option<u32> {
-    table
-        .binary_search_by(|(entry, _)| entry[prefix.len()..].cmp(name))
-        .ok()
-        .map(|i| table[i].1)
+impl Abi {
+    /// Convenience for one-off lookups; the compiler uses [`Syscall`].
+    #[cfg(test)]
+    pub fn resolve(self, name: &str) -> Option<u32> {
+        Syscall::lookup(name)?.nr(self)
+    }
 }
 
 /// Syscalls that exist only on architectures other than x86: a profile written
@@ -101,10 +117,7 @@ const OTHER_ARCH_ONLY: &[&str] = &[
 
 /// Whether `name` is a real Linux syscall on some architecture.
 pub fn is_known_anywhere(name: &str) -> bool {
-    [Abi::X86_64, Abi::I386, Abi::X32]
-        .iter()
-        .any(|abi| abi.resolve(name).is_some())
-        || OTHER_ARCH_ONLY.binary_search(&name).is_ok()
+    Syscall::lookup(name).is_some() || OTHER_ARCH_ONLY.binary_search(&name).is_ok()
 }
 
 #[cfg(test)]
@@ -119,25 +132,17 @@ mod tests {
 
     #[test]
     fn tables_are_sorted_for_binary_search() {
-        assert_sorted(
-            "x86_64 libc",
-            x86_64::X86_64_LIBC.iter().map(|(n, _)| &n[4..]).collect(),
-        );
-        assert_sorted(
-            "x86_64 extra",
-            x86_64::X86_64_EXTRA.iter().map(|(n, _)| *n).collect(),
-        );
-        assert_sorted("i386", i386::I386.iter().map(|(n, _)| *n).collect());
-        assert_sorted("x32", x32::X32.iter().map(|(n, _)| *n).collect());
+        assert_sorted("syscall table", TABLE.iter().map(|r| r.name).collect());
         assert_sorted("other arch", OTHER_ARCH_ONLY.to_vec());
     }
 
     #[test]
-    fn extra_x86_64_names_do_not_shadow_libc() {
-        for (name, _) in x86_64::X86_64_EXTRA {
+    fn every_row_exists_on_some_x86_abi() {
+        for row in TABLE {
             assert!(
-                lookup_stripped(x86_64::X86_64_LIBC, "SYS_", name).is_none(),
-                "{name} is in both tables"
+                [row.x86_64, row.i386, row.x32].iter().any(|&nr| nr != NONE),
+                "{} has no number",
+                row.name
             );
         }
     }

@@ -59,7 +59,11 @@ pub fn run(prog: &[libc::sock_filter], data: &SeccompData) -> u32 {
         };
         pc = match insn.code {
             OP_LD_W_ABS => {
-                assert!(insn.k % 4 == 0 && insn.k < 64, "bad load offset {}", insn.k);
+                assert!(
+                    insn.k.is_multiple_of(4) && insn.k < 64,
+                    "bad load offset {}",
+                    insn.k
+                );
                 a = data.word(insn.k);
                 pc + 1
             }
