@@ -200,7 +200,12 @@ impl Assembler {
                     } else {
                         target(jf, after)? + far_t as u32 + far_f as u32
                     };
-                    out.push(jump(cmp.opcode(), k, jt_off as u8, jf_off as u8));
+                    let short = |off: u32| {
+                        u8::try_from(off).map_err(|_| {
+                            AssembleError(format!("jump offset {off} at insn {}", pos[i]))
+                        })
+                    };
+                    out.push(jump(cmp.opcode(), k, short(jt_off)?, short(jf_off)?));
                     if far_t {
                         let from = pos[i] + 2;
                         out.push(stmt(OP_JA, target(jt, from)?));
