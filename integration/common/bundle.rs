@@ -195,6 +195,12 @@ impl Bundle {
         self
     }
 
+    /// Drops the mount whose destination is `dest`.
+    pub fn without_mount(&mut self, dest: &str) -> &mut Self {
+        self.spec["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != dest);
+        self
+    }
+
     /// Appends a hook of `kind` (prestart, createRuntime, ...).
     pub fn hook(&mut self, kind: &str, hook: Value) -> &mut Self {
         if self.spec.pointer(&format!("/hooks/{kind}")).is_none() {

@@ -188,6 +188,16 @@ impl TestCtx {
         );
     }
 
+    /// Runs a fresh container from `bundle` in the foreground, asserts it
+    /// exited 0 and left nothing behind, and returns its stdout.
+    pub fn output_of(&self, bundle: &mut Bundle, label: &str) -> String {
+        let id = self.id(label);
+        let out = self.run(bundle, &id);
+        out.ok();
+        self.assert_nothing_left(&id);
+        out.stdout
+    }
+
     /// Create + start + wait for exit; returns the container's stdout.
     pub fn create_start_wait(&self, bundle: &mut Bundle, id: &str) -> String {
         let created = self.create(bundle, id);

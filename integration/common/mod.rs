@@ -1,6 +1,8 @@
 //! Shared infrastructure: bundles, the per-test context, runtime invocation,
-#![allow(dead_code)] // helpers are shared; not every test binary module uses each one
 //! cgroup bookkeeping and small parsers for what containers print.
+
+// Shared helpers: not every test module uses each one.
+#![allow(dead_code)]
 
 pub mod bundle;
 pub mod cgroups;
