@@ -7,4 +7,5 @@
 mod common;
 
 mod lifecycle;
+mod mounts;
 mod namespaces;

@@ -5,7 +5,10 @@ use std::fs;
 use std::process::Command;
 
 fn host_ns(kind: &str) -> String {
-    fs::read_link(format!("/proc/self/ns/{kind}")).unwrap().to_string_lossy().into_owned()
+    fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Lines `key=value` printed by the container, as a lookup.
@@ -25,11 +28,23 @@ fn default_namespaces_are_new() {
           echo hostname=$(cat /proc/sys/kernel/hostname); \
           for n in ipc mnt net uts pid; do echo $n=$(readlink /proc/self/ns/$n); done");
     let out = ctx.output_of(&mut b, "ns");
-    assert_eq!(field(&out, "pid"), "1", "process is not pid 1 of a new pid namespace");
-    assert_eq!(field(&out, "ifaces"), "lo,", "new network namespace has only lo");
+    assert_eq!(
+        field(&out, "pid"),
+        "1",
+        "process is not pid 1 of a new pid namespace"
+    );
+    assert_eq!(
+        field(&out, "ifaces"),
+        "lo,",
+        "new network namespace has only lo"
+    );
     assert_eq!(field(&out, "hostname"), "rt-host");
     for kind in ["ipc", "mnt", "net", "uts", "pid"] {
-        assert_ne!(field(&out, kind), host_ns(kind), "{kind} namespace is the host's");
+        assert_ne!(
+            field(&out, kind),
+            host_ns(kind),
+            "{kind} namespace is the host's"
+        );
     }
 }
 
@@ -41,7 +56,8 @@ fn uts_namespace_sets_domainname() {
     }
     let ctx = TestCtx::new("namespaces::domainname");
     let mut b = ctx.bundle();
-    b.hostname("rt-host").set("/domainname", json!("rt.example"));
+    b.hostname("rt-host")
+        .set("/domainname", json!("rt.example"));
     b.sh("echo hostname=$(cat /proc/sys/kernel/hostname); echo domainname=$(cat /proc/sys/kernel/domainname)");
     let out = ctx.output_of(&mut b, "dom");
     assert_eq!(field(&out, "hostname"), "rt-host");
@@ -65,13 +81,21 @@ fn user_namespace_applies_id_mappings() {
     let ctx = TestCtx::new("namespaces::user");
     let mut b = ctx.bundle();
     b.namespace("user", None)
-        .set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]))
-        .set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 200000, "size": 65536}]))
+        .set(
+            "/linux/uidMappings",
+            json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+        )
+        .set(
+            "/linux/gidMappings",
+            json!([{"containerID": 0, "hostID": 200000, "size": 65536}]),
+        )
         // A v1 cgroup bind mount is not allowed from a new user namespace.
         .without_mount("/sys/fs/cgroup");
-    b.sh("echo uid_map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'); \
+    b.sh(
+        "echo uid_map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'); \
           echo gid_map=$(cat /proc/self/gid_map | tr -s ' ' | sed 's/^ //'); \
-          echo id=$(id -u):$(id -g); echo user=$(readlink /proc/self/ns/user)");
+          echo id=$(id -u):$(id -g); echo user=$(readlink /proc/self/ns/user)",
+    );
     let id = ctx.id("userns");
     let out = ctx.run(&mut b, &id);
     out.ok();
@@ -86,7 +110,8 @@ fn user_namespace_applies_id_mappings() {
 fn cgroup_namespace_hides_the_cgroup_path() {
     let ctx = TestCtx::new("namespaces::cgroup");
     let mut b = ctx.bundle();
-    b.namespace("cgroup", None).args(&["cat", "/proc/self/cgroup"]);
+    b.namespace("cgroup", None)
+        .args(&["cat", "/proc/self/cgroup"]);
     let id = ctx.id("cgns");
     let out = ctx.run(&mut b, &id);
     out.ok();
@@ -98,11 +123,16 @@ fn cgroup_namespace_hides_the_cgroup_path() {
 
     // Control: without the namespace the test's cgroup path is visible.
     let mut b = ctx.bundle();
-    b.without_namespace("cgroup").args(&["cat", "/proc/self/cgroup"]);
+    b.without_namespace("cgroup")
+        .args(&["cat", "/proc/self/cgroup"]);
     let id = ctx.id("nocgns");
     let out = ctx.run(&mut b, &id);
     out.ok();
-    assert!(out.stdout.contains(&ctx.cgroups_path(&id)), "no cgroup ns but path hidden:\n{}", out.stdout);
+    assert!(
+        out.stdout.contains(&ctx.cgroups_path(&id)),
+        "no cgroup ns but path hidden:\n{}",
+        out.stdout
+    );
     ctx.assert_nothing_left(&id);
 }
 
@@ -119,11 +149,24 @@ fn time_namespace_applies_offsets() {
         .set("/linux/timeOffsets", json!({"monotonic": {"secs": 86400, "nanosecs": 0}, "boottime": {"secs": 172800, "nanosecs": 0}}))
         .sh("cat /proc/self/timens_offsets; echo uptime=$(cut -d. -f1 /proc/uptime)");
     let out = ctx.output_of(&mut b, "timens");
-    let offsets: Vec<String> = out.lines().filter(|l| !l.contains('=')).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
-    assert!(offsets.contains(&"monotonic 86400 0".to_string()), "offsets: {out}");
-    assert!(offsets.contains(&"boottime 172800 0".to_string()), "offsets: {out}");
+    let offsets: Vec<String> = out
+        .lines()
+        .filter(|l| !l.contains('='))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        offsets.contains(&"monotonic 86400 0".to_string()),
+        "offsets: {out}"
+    );
+    assert!(
+        offsets.contains(&"boottime 172800 0".to_string()),
+        "offsets: {out}"
+    );
     let uptime: u64 = field(&out, "uptime").parse().unwrap();
-    assert!(uptime >= 172800, "boottime offset not applied: uptime {uptime}");
+    assert!(
+        uptime >= 172800,
+        "boottime offset not applied: uptime {uptime}"
+    );
 }
 
 #[test]
@@ -135,10 +178,14 @@ fn joins_network_namespace_of_running_container() {
     ctx.create(&mut first, &first_id).ok();
     let pid = ctx.state(&first_id)["pid"].as_i64().unwrap();
     let ns_path = format!("/proc/{pid}/ns/net");
-    let owner_ns = fs::read_link(&ns_path).unwrap().to_string_lossy().into_owned();
+    let owner_ns = fs::read_link(&ns_path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
 
     let mut b = ctx.bundle();
-    b.namespace("network", Some(&ns_path)).sh("echo net=$(readlink /proc/self/ns/net)");
+    b.namespace("network", Some(&ns_path))
+        .sh("echo net=$(readlink /proc/self/ns/net)");
     let out = ctx.output_of(&mut b, "joiner");
     assert_eq!(field(&out, "net"), owner_ns);
     assert_ne!(owner_ns, host_ns("net"));
@@ -152,7 +199,10 @@ struct NamedNetns(String);
 
 impl NamedNetns {
     fn add(name: &str) -> NamedNetns {
-        let st = Command::new("ip").args(["netns", "add", name]).status().expect("ip(8) from iproute2");
+        let st = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .expect("ip(8) from iproute2");
         assert!(st.success(), "ip netns add {name} failed");
         NamedNetns(name.to_string())
     }
@@ -175,7 +225,8 @@ fn joins_named_network_namespace_by_path() {
     // The netns file is an nsfs bind mount: its inode is the namespace id.
     let ino = fs::metadata(netns.path()).unwrap().ino();
     let mut b = ctx.bundle();
-    b.namespace("network", Some(&netns.path())).sh("echo net=$(readlink /proc/self/ns/net)");
+    b.namespace("network", Some(&netns.path()))
+        .sh("echo net=$(readlink /proc/self/ns/net)");
     let out = ctx.output_of(&mut b, "named");
     assert_eq!(field(&out, "net"), format!("net:[{ino}]"));
 }
@@ -188,6 +239,10 @@ fn joining_a_missing_namespace_path_fails_cleanly() {
     let id = ctx.id("nonet");
     let out = ctx.run(&mut b, &id);
     out.fails_with(1);
-    assert!(out.stderr.contains("rt-itest-does-not-exist"), "error should name the path: {}", out.stderr);
+    assert!(
+        out.stderr.contains("rt-itest-does-not-exist"),
+        "error should name the path: {}",
+        out.stderr
+    );
     ctx.assert_nothing_left(&id);
 }

@@ -197,7 +197,10 @@ impl Bundle {
 
     /// Drops the mount whose destination is `dest`.
     pub fn without_mount(&mut self, dest: &str) -> &mut Self {
-        self.spec["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != dest);
+        self.spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != dest);
         self
     }
 

@@ -242,7 +242,11 @@ impl TestCtx {
         if !pids.is_empty() {
             problems.push(format!("processes left in {scope}: {pids:?}"));
         }
-        for m in mounts_under(&self.dir) {
+        // Bundles are dir/bundleN; tests may mount sources elsewhere in dir.
+        for m in mounts_under(&self.dir)
+            .into_iter()
+            .filter(|m| m.starts_with(&format!("{}/bundle", self.dir.display())))
+        {
             problems.push(format!("mount left at {m}"));
         }
         problems
