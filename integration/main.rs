@@ -9,3 +9,4 @@ mod common;
 mod lifecycle;
 mod mounts;
 mod namespaces;
+mod process;
