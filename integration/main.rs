@@ -6,7 +6,9 @@
 
 mod common;
 
+mod fds;
 mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod terminal;
