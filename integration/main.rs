@@ -12,3 +12,4 @@ mod mounts;
 mod namespaces;
 mod process;
 mod terminal;
+mod hooks;
