@@ -29,7 +29,8 @@ fn read_log(log: &Path) -> Vec<(String, Value)> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let (name, state) = l.split_once(' ').unwrap_or((l, ""));
-            let state = serde_json::from_str(state).unwrap_or_else(|e| panic!("hook {name} got non-JSON state ({e}): {state:?}"));
+            let state = serde_json::from_str(state)
+                .unwrap_or_else(|e| panic!("hook {name} got non-JSON state ({e}): {state:?}"));
             (name.to_string(), state)
         })
         .collect()
@@ -39,11 +40,21 @@ fn names(entries: &[(String, Value)]) -> Vec<&str> {
     entries.iter().map(|(n, _)| n.as_str()).collect()
 }
 
-const KINDS: [&str; 6] = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+const KINDS: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
 
 /// Registers all six hook kinds and walks create/start/kill/delete, checking
 /// which hooks each step ran. Returns the log entries.
-fn run_all_hooks(ctx: &TestCtx, id: &str) -> (Vec<Vec<String>>, Vec<(String, Value)>, i64, PathBuf) {
+fn run_all_hooks(
+    ctx: &TestCtx,
+    id: &str,
+) -> (Vec<Vec<String>>, Vec<(String, Value)>, i64, PathBuf) {
     let mut b = ctx.bundle();
     let log = hook_log(ctx, &mut b);
     for kind in KINDS {
@@ -51,7 +62,12 @@ fn run_all_hooks(ctx: &TestCtx, id: &str) -> (Vec<Vec<String>>, Vec<(String, Val
     }
     b.args(&["sleep", "1000"]);
     let mut steps = Vec::new();
-    let names_now = || names(&read_log(&log)).into_iter().map(str::to_string).collect::<Vec<_>>();
+    let names_now = || {
+        names(&read_log(&log))
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
 
     ctx.create(&mut b, id).ok();
     steps.push(names_now());
@@ -59,7 +75,9 @@ fn run_all_hooks(ctx: &TestCtx, id: &str) -> (Vec<Vec<String>>, Vec<(String, Val
     ctx.start(id).ok();
     ctx.wait_status(id, "running");
     // startContainer runs before the user process; poststart may lag start's exit a bit.
-    wait_until(std::time::Duration::from_secs(2), || read_log(&log).len() >= 5);
+    wait_until(std::time::Duration::from_secs(2), || {
+        read_log(&log).len() >= 5
+    });
     steps.push(names_now());
     ctx.kill(id, "KILL").ok();
     ctx.wait_status(id, "stopped");
@@ -87,29 +105,51 @@ fn hooks_run_at_their_lifecycle_steps_with_state() {
     let (steps, all, pid, bundle) = run_all_hooks(&ctx, &id);
     eprintln!("hooks per step: {steps:?}");
     let created = new_since(&steps, 0);
-    assert_eq!(created[..3], ["createRuntime", "prestart", "createContainer"], "hooks run by create");
+    assert_eq!(
+        created[..3],
+        ["createRuntime", "prestart", "createContainer"],
+        "hooks run by create"
+    );
     // runc 1.1.5 runs poststart during create (see poststart_runs_after_start).
-    let started: Vec<String> = new_since(&steps, 1).into_iter().filter(|n| n != "poststart").collect();
+    let started: Vec<String> = new_since(&steps, 1)
+        .into_iter()
+        .filter(|n| n != "poststart")
+        .collect();
     assert_eq!(started, ["startContainer"], "hooks run by start");
-    assert!(new_since(&steps, 2).is_empty(), "hooks ran when the process died: {:?}", new_since(&steps, 2));
+    assert!(
+        new_since(&steps, 2).is_empty(),
+        "hooks ran when the process died: {:?}",
+        new_since(&steps, 2)
+    );
     assert_eq!(new_since(&steps, 3), ["poststop"], "hooks run by delete");
 
     for (name, state) in &all {
         assert_eq!(state["id"], id.as_str(), "{name} state id");
         assert_eq!(state["bundle"], path(&bundle), "{name} state bundle");
-        assert!(state["ociVersion"].is_string(), "{name} state lacks ociVersion");
+        assert!(
+            state["ociVersion"].is_string(),
+            "{name} state lacks ociVersion"
+        );
         match name.as_str() {
             "poststop" => {}
             // Run inside the container: runc 1.1.5 reports the pid as seen
             // there (1); the spec's "as seen by the host" gives the host pid.
             "createContainer" | "startContainer" => {
                 let got = state["pid"].as_i64();
-                assert!(got == Some(pid) || got == Some(1), "{name} state pid {got:?}");
+                assert!(
+                    got == Some(pid) || got == Some(1),
+                    "{name} state pid {got:?}"
+                );
             }
             _ => assert_eq!(state["pid"].as_i64(), Some(pid), "{name} state pid"),
         }
     }
-    let status = |name: &str| all.iter().find(|(n, _)| n == name).unwrap().1["status"].as_str().unwrap_or("").to_string();
+    let status = |name: &str| {
+        all.iter().find(|(n, _)| n == name).unwrap().1["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     for kind in ["prestart", "createRuntime", "createContainer"] {
         assert_eq!(status(kind), "creating", "{kind} status");
     }
@@ -122,13 +162,19 @@ fn hooks_run_at_their_lifecycle_steps_with_state() {
 /// runc 1.1.5 runs it at the end of `create` (fixed in later runc).
 #[test]
 fn poststart_runs_after_start() {
-    if skip_rt_only("hooks::poststart", "runc 1.1.5 runs poststart during create") {
+    if skip_rt_only(
+        "hooks::poststart",
+        "runc 1.1.5 runs poststart during create",
+    ) {
         return;
     }
     let ctx = TestCtx::new("hooks::poststart");
     let id = ctx.id("post");
     let (steps, all, _, _) = run_all_hooks(&ctx, &id);
-    assert!(!steps[0].iter().any(|n| n == "poststart"), "poststart ran during create: {steps:?}");
+    assert!(
+        !steps[0].iter().any(|n| n == "poststart"),
+        "poststart ran during create: {steps:?}"
+    );
     assert_eq!(new_since(&steps, 1), ["startContainer", "poststart"]);
     let poststart = &all.iter().find(|(n, _)| n == "poststart").unwrap().1;
     assert_eq!(poststart["status"], "running");
@@ -140,13 +186,18 @@ fn failing_create_hook_fails_create_and_leaves_nothing() {
     for kind in ["prestart", "createRuntime"] {
         let ctx = TestCtx::new("hooks::failing");
         let mut b = ctx.bundle();
-        b.hook(kind, json!({"path": "/bin/sh", "args": ["sh", "-c", "echo hook-says-no >&2; exit 7"]}));
+        b.hook(
+            kind,
+            json!({"path": "/bin/sh", "args": ["sh", "-c", "echo hook-says-no >&2; exit 7"]}),
+        );
         let id = ctx.id("hookfail");
         let out = ctx.create(&mut b, &id);
         out.fails_with(1);
         assert!(!out.stderr.is_empty(), "{kind} failure has no message");
         ctx.assert_nothing_left(&id);
-        ctx.rt(&["state", &id]).fails_with(1).stderr_has("container does not exist");
+        ctx.rt(&["state", &id])
+            .fails_with(1)
+            .stderr_has("container does not exist");
     }
 }
 
@@ -154,13 +205,24 @@ fn failing_create_hook_fails_create_and_leaves_nothing() {
 fn hook_timeout_fails_create() {
     let ctx = TestCtx::new("hooks::timeout");
     let mut b = ctx.bundle();
-    b.hook("createRuntime", json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}));
+    b.hook(
+        "createRuntime",
+        json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}),
+    );
     let id = ctx.id("hookslow");
     let started = std::time::Instant::now();
     let out = ctx.create(&mut b, &id);
     out.fails_with(1);
-    assert!(started.elapsed().as_secs() < 15, "hook timeout not enforced ({:?})", started.elapsed());
-    assert!(out.stderr.contains("timed out") || out.stderr.contains("timeout"), "error should say the hook timed out: {}", out.stderr);
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "hook timeout not enforced ({:?})",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr.contains("timed out") || out.stderr.contains("timeout"),
+        "error should say the hook timed out: {}",
+        out.stderr
+    );
     ctx.assert_nothing_left(&id);
 }
 
@@ -174,5 +236,8 @@ fn hooks_get_env_and_args() {
         json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo \"$1 $HOOKVAR\" > {}", out.display()), "argv0", "first-arg"], "env": ["HOOKVAR=from-env"]}),
     );
     ctx.output_of(&mut b, "hookenv");
-    assert_eq!(fs::read_to_string(&out).unwrap().trim(), "first-arg from-env");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap().trim(),
+        "first-arg from-env"
+    );
 }

@@ -6,10 +6,12 @@
 
 mod common;
 
+mod errors;
 mod fds;
+mod hooks;
 mod lifecycle;
+mod logging;
 mod mounts;
 mod namespaces;
 mod process;
 mod terminal;
-mod hooks;
