@@ -6,6 +6,7 @@
 
 mod common;
 
+mod containerd;
 mod errors;
 mod fds;
 mod hooks;

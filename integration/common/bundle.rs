@@ -43,6 +43,36 @@ fn applets() -> &'static [String] {
     })
 }
 
+/// Fills `rootfs` with a static busybox (one symlink per applet), users and
+/// groups, and the directories the runtime mounts over.
+pub fn populate_rootfs(rootfs: &Path) {
+    for d in [
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/tester",
+    ] {
+        fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox into rootfs");
+    for applet in applets() {
+        let link = rootfs.join(applet);
+        if link.symlink_metadata().is_err() {
+            symlink("/bin/busybox", &link).unwrap();
+        }
+    }
+    fs::write(rootfs.join("etc/passwd"), PASSWD).unwrap();
+    fs::write(rootfs.join("etc/group"), GROUP).unwrap();
+}
+
 pub struct Bundle {
     pub dir: PathBuf,
     pub spec: Value,
@@ -52,32 +82,7 @@ impl Bundle {
     /// Creates `dir/rootfs` from busybox and a spec equal to `runc spec`
     /// except `terminal: false` and `args: ["true"]` (tests capture stdio).
     pub fn create(dir: &Path) -> Bundle {
-        let rootfs = dir.join("rootfs");
-        for d in [
-            "bin",
-            "sbin",
-            "usr/bin",
-            "usr/sbin",
-            "etc",
-            "proc",
-            "sys",
-            "dev",
-            "tmp",
-            "root",
-            "home/tester",
-        ] {
-            fs::create_dir_all(rootfs.join(d)).unwrap();
-        }
-        fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
-        fs::copy(BUSYBOX, rootfs.join("bin/busybox")).expect("copy busybox into rootfs");
-        for applet in applets() {
-            let link = rootfs.join(applet);
-            if link.symlink_metadata().is_err() {
-                symlink("/bin/busybox", &link).unwrap();
-            }
-        }
-        fs::write(rootfs.join("etc/passwd"), PASSWD).unwrap();
-        fs::write(rootfs.join("etc/group"), GROUP).unwrap();
+        populate_rootfs(&dir.join("rootfs"));
         let mut spec = runc_spec_defaults();
         set_pointer(&mut spec, "/process/terminal", json!(false));
         set_pointer(&mut spec, "/process/args", json!(["true"]));
