@@ -7,15 +7,28 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-/// Makes `file` appear as fd `target` (not close-on-exec) in the child.
-fn with_fd(cmd: &mut Command, file: &File, target: i32) {
-    let src = file.as_raw_fd();
-    // SAFETY: dup2 is async-signal-safe; `src` stays open in the parent
-    // until the child has exec'ed (the File outlives the spawn).
+/// Makes each file appear at its target fd (not close-on-exec) in the child.
+fn with_fds(cmd: &mut Command, files: &[(&File, i32)]) {
+    let pairs: Vec<(i32, i32)> = files.iter().map(|(f, t)| (f.as_raw_fd(), *t)).collect();
+    assert!(pairs.len() <= 8, "with_fds handles up to 8 fds");
+    // SAFETY: only fcntl/dup2/close (async-signal-safe) run in the child; the
+    // Files outlive the spawn. Sources are first copied above 100 so that a
+    // source equal to some target (dup2 would be a no-op that keeps
+    // FD_CLOEXEC) or overwritten by an earlier dup2 cannot happen.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(src, target) < 0 {
-                return Err(std::io::Error::last_os_error());
+            let mut high = [0i32; 8];
+            for (i, (src, _)) in pairs.iter().enumerate() {
+                high[i] = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 100);
+                if high[i] < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, (_, target)) in pairs.iter().enumerate() {
+                if libc::dup2(high[i], *target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(high[i]);
             }
             Ok(())
         });
@@ -44,7 +57,7 @@ fn inherited_fds_do_not_leak_into_the_container() {
     let id = ctx.id("leakrun");
     ctx.prepare(&mut b, &id);
     let mut cmd = ctx.rt_command(&["run", "-b", path(&b.dir), &id]);
-    with_fd(&mut cmd, &extra, 5);
+    with_fds(&mut cmd, &[(&extra, 5)]);
     let out = ctx.exec(cmd);
     out.ok();
     // fd 3 is the directory `ls` opened itself.
@@ -62,11 +75,11 @@ fn inherited_fds_do_not_leak_into_the_container() {
     let id = ctx.id("leakcreate");
     ctx.prepare(&mut b, &id);
     let mut create = ctx.rt_command(&["create", "-b", path(&b.dir), &id]);
-    with_fd(&mut create, &extra, 5);
+    with_fds(&mut create, &[(&extra, 5)]);
     let created = ctx.exec(create);
     created.ok();
     let mut start = ctx.rt_command(&["start", &id]);
-    with_fd(&mut start, &extra, 6);
+    with_fds(&mut start, &[(&extra, 6)]);
     ctx.exec(start).ok();
     ctx.wait_status(&id, "stopped");
     assert_eq!(
@@ -91,8 +104,7 @@ fn preserve_fds_passes_fd_3() {
     let id = ctx.id("keep3");
     ctx.prepare(&mut b, &id);
     let mut cmd = ctx.rt_command(&["run", "--preserve-fds", "1", "-b", path(&b.dir), &id]);
-    with_fd(&mut cmd, &file, 3);
-    with_fd(&mut cmd, &leak, 4);
+    with_fds(&mut cmd, &[(&file, 3), (&leak, 4)]);
     let out = ctx.exec(cmd);
     out.ok();
     let mut lines = out.stdout.lines();

@@ -54,11 +54,13 @@ fn create_start_kill_delete_reports_state_at_each_step() {
     let st = ctx.state(&id);
     assert_eq!(st["status"], "running");
     assert_eq!(st["pid"].as_i64().unwrap(), pid, "pid changes across start");
-    let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(
-        cmdline.starts_with("sleep\0"),
-        "init did not exec the process: {cmdline:?}"
-    );
+    // start may return just before the init's execve.
+    let mut cmdline = String::new();
+    let execed = wait_until(std::time::Duration::from_secs(5), || {
+        cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        cmdline.starts_with("sleep\0")
+    });
+    assert!(execed, "init did not exec the process: {cmdline:?}");
 
     ctx.kill(&id, "KILL").ok();
     ctx.wait_status(&id, "stopped");
