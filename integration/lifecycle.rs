@@ -318,3 +318,42 @@ fn list_shows_containers_quietly_and_as_json() {
     empty.ok();
     assert_eq!(empty.stdout.trim(), "");
 }
+
+#[test]
+fn delete_of_created_container_kills_it() {
+    let ctx = TestCtx::new("lifecycle::delete_created");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("created");
+    ctx.create(&mut b, &id).ok();
+    let pid = ctx.state(&id)["pid"].as_i64().unwrap();
+    // runc semantics (and what Podman/containerd rely on): a container that
+    // never started is deleted without --force.
+    ctx.delete(&id).ok();
+    let gone = wait_until(std::time::Duration::from_secs(5), || {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true)
+    });
+    assert!(gone, "init {pid} of the deleted container is still alive");
+    ctx.assert_nothing_left(&id);
+}
+
+#[test]
+fn start_twice_fails() {
+    let ctx = TestCtx::new("lifecycle::start_twice");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("twice");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let again = ctx.start(&id);
+    again.fails_with(1);
+    assert!(!again.stderr.is_empty());
+    assert_eq!(ctx.state(&id)["status"], "running");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
