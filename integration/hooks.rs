@@ -7,10 +7,14 @@ use std::path::{Path, PathBuf};
 
 /// A hook that appends `NAME <state json>` to `log`. `/bin/sh` exists both on
 /// the host (runtime-namespace hooks) and in the busybox rootfs
-/// (startContainer runs inside the container).
+/// (startContainer runs inside the container). The line is written with one
+/// O_APPEND write so hooks that overlap cannot interleave inside a line.
 fn logging_hook(name: &str, log: &Path) -> Value {
-    let log = log.display();
-    json!({"path": "/bin/sh", "args": ["sh", "-c", format!("printf '%s ' {name} >> {log}; cat >> {log}; echo >> {log}")]})
+    let script = format!(
+        "state=$(cat); printf '%s %s\\n' {name} \"$state\" >> {}",
+        log.display()
+    );
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
 }
 
 /// Sets up a log dir bind-mounted at the same path inside the container, so
