@@ -88,7 +88,12 @@ fn run_all_hooks(
     steps.push(names_now());
     ctx.delete(id).ok();
     steps.push(names_now());
-    (steps, read_log(&log), pid, b.dir.clone())
+    HookRun {
+        steps,
+        all: read_log(&log),
+        pid,
+        bundle: b.dir.clone(),
+    }
 }
 
 fn new_since(steps: &[Vec<String>], i: usize) -> Vec<String> {
@@ -106,7 +111,12 @@ fn new_since(steps: &[Vec<String>], i: usize) -> Vec<String> {
 fn hooks_run_at_their_lifecycle_steps_with_state() {
     let ctx = TestCtx::new("hooks::order");
     let id = ctx.id("hooks");
-    let (steps, all, pid, bundle) = run_all_hooks(&ctx, &id);
+    let HookRun {
+        steps,
+        all,
+        pid,
+        bundle,
+    } = run_all_hooks(&ctx, &id);
     eprintln!("hooks per step: {steps:?}");
     let created = new_since(&steps, 0);
     assert_eq!(
@@ -174,7 +184,7 @@ fn poststart_runs_after_start() {
     }
     let ctx = TestCtx::new("hooks::poststart");
     let id = ctx.id("post");
-    let (steps, all, _, _) = run_all_hooks(&ctx, &id);
+    let HookRun { steps, all, .. } = run_all_hooks(&ctx, &id);
     assert!(
         !steps[0].iter().any(|n| n == "poststart"),
         "poststart ran during create: {steps:?}"

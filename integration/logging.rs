@@ -75,7 +75,7 @@ fn json_log_records_create_failure() {
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|r| r["level"] == "error")
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no error record in:\n{text}"));
     let msg = last_error["msg"].as_str().unwrap();
     assert!(

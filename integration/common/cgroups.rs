@@ -13,12 +13,12 @@ pub fn hierarchies() -> Vec<PathBuf> {
             continue;
         };
         let fstype = right.split(' ').next().unwrap_or("");
-        if fstype == "cgroup" || fstype == "cgroup2" {
-            if let Some(mp) = left.split(' ').nth(4) {
-                let p = PathBuf::from(mp);
-                if !out.contains(&p) {
-                    out.push(p);
-                }
+        if (fstype == "cgroup" || fstype == "cgroup2")
+            && let Some(mp) = left.split(' ').nth(4)
+        {
+            let p = PathBuf::from(mp);
+            if !out.contains(&p) {
+                out.push(p);
             }
         }
     }
