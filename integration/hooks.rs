@@ -53,12 +53,20 @@ const KINDS: [&str; 6] = [
     "poststop",
 ];
 
-/// Registers all six hook kinds and walks create/start/kill/delete, checking
-/// which hooks each step ran. Returns the log entries.
-fn run_all_hooks(
-    ctx: &TestCtx,
-    id: &str,
-) -> (Vec<Vec<String>>, Vec<(String, Value)>, i64, PathBuf) {
+/// What `run_all_hooks` observed.
+struct HookRun {
+    /// Hook names logged so far, after create, start, kill and delete.
+    steps: Vec<Vec<String>>,
+    /// Every (hook, state) entry at the end.
+    all: Vec<(String, Value)>,
+    /// The init's host pid.
+    pid: i64,
+    bundle: PathBuf,
+}
+
+/// Registers all six hook kinds and walks create/start/kill/delete, recording
+/// which hooks each step ran.
+fn run_all_hooks(ctx: &TestCtx, id: &str) -> HookRun {
     let mut b = ctx.bundle();
     let log = hook_log(ctx, &mut b);
     for kind in KINDS {
