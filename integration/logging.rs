@@ -74,8 +74,7 @@ fn json_log_records_create_failure() {
     let last_error = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["level"] == "error")
-        .next_back()
+        .rfind(|r| r["level"] == "error")
         .unwrap_or_else(|| panic!("no error record in:\n{text}"));
     let msg = last_error["msg"].as_str().unwrap();
     assert!(
