@@ -1,1 +1,19 @@
-//! Integration tests: drive the rt binary as root on busybox bundles.
+//! Integration tests: drive the runtime binary as root on busybox bundles.
+//!
+//! The binary under test is `$RT_BIN` if set (e.g. /usr/sbin/runc, the
+//! reference), else the rt binary cargo builds. Run:
+//! `RT_BIN=/usr/sbin/runc cargo test --test integration -- --test-threads=2`.
+
+mod common;
+
+mod containerd;
+mod errors;
+mod exec;
+mod fds;
+mod hooks;
+mod lifecycle;
+mod logging;
+mod mounts;
+mod namespaces;
+mod process;
+mod terminal;

@@ -1,0 +1,137 @@
+//! `exec` into a running container, plus `pause`/`resume` and `ps`, the
+//! other verbs containerd's shim calls on a live container.
+
+use crate::common::*;
+use std::fs;
+
+/// Creates and starts a `sleep` container; returns its id and host pid.
+fn running_container(ctx: &TestCtx) -> (String, i64) {
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("live");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let pid = ctx.state(&id)["pid"].as_i64().unwrap();
+    (id, pid)
+}
+
+#[test]
+fn exec_runs_in_the_container_namespaces_with_status() {
+    let ctx = TestCtx::new("exec::basic");
+    let (id, pid) = running_container(&ctx);
+    let out = ctx.rt(&["exec", "--env", "EXTRA=yes", "--cwd", "/usr", &id, "sh", "-c", "echo self=$$ extra=$EXTRA cwd=$(pwd); for n in pid net mnt; do echo $n=$(readlink /proc/self/ns/$n); done; exit 4"]);
+    out.fails_with(4);
+    let get = |k: &str| {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k}= in {}", out.stdout))
+            .to_string()
+    };
+    assert!(out.stdout.contains("extra=yes cwd=/usr"), "{}", out.stdout);
+    assert_ne!(
+        get("self").split(' ').next().unwrap(),
+        "1",
+        "exec process must not be pid 1"
+    );
+    for n in ["pid", "net", "mnt"] {
+        let init_ns = fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap();
+        assert_eq!(
+            get(n),
+            init_ns.to_string_lossy(),
+            "{n} namespace differs from the init's"
+        );
+    }
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+#[test]
+fn exec_with_process_json_and_detach_writes_pid_file() {
+    let ctx = TestCtx::new("exec::process_file");
+    let (id, _) = running_container(&ctx);
+    // process.json is the `process` object of a config (what containerd sends).
+    let mut process = ctx.bundle().spec["process"].clone();
+    process["args"] = json!(["sh", "-c", "sleep 1000"]);
+    let process_file = ctx.dir.join("process.json");
+    fs::write(&process_file, serde_json::to_vec(&process).unwrap()).unwrap();
+    let pid_file = ctx.dir.join("exec.pid");
+    ctx.rt(&[
+        "exec",
+        "--process",
+        path(&process_file),
+        "--detach",
+        "--pid-file",
+        path(&pid_file),
+        &id,
+    ])
+    .ok();
+    let text = fs::read_to_string(&pid_file).unwrap();
+    let exec_pid: i32 = text
+        .parse()
+        .unwrap_or_else(|_| panic!("exec pid file not a bare number: {text:?}"));
+    let cmdline = fs::read_to_string(format!("/proc/{exec_pid}/cmdline")).unwrap_or_default();
+    assert!(
+        cmdline.contains("sleep"),
+        "pid file does not name the exec'd process: {cmdline:?}"
+    );
+    let ps = ctx.rt(&["ps", "--format", "json", &id]);
+    ps.ok();
+    let pids: Vec<i64> =
+        serde_json::from_str(&ps.stdout).expect("ps --format json prints a JSON array of pids");
+    assert!(
+        pids.contains(&(exec_pid as i64)),
+        "ps lacks the exec pid {exec_pid}: {pids:?}"
+    );
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+#[test]
+fn exec_into_stopped_container_fails() {
+    let ctx = TestCtx::new("exec::stopped");
+    let mut b = ctx.bundle();
+    let id = ctx.id("gone");
+    ctx.create_start_wait(&mut b, &id);
+    let out = ctx.rt(&["exec", &id, "true"]);
+    assert!(!out.success(), "exec into a stopped container succeeded");
+    assert!(!out.stderr.is_empty());
+    ctx.delete(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+#[test]
+fn pause_and_resume() {
+    let ctx = TestCtx::new("exec::pause");
+    let (id, _) = running_container(&ctx);
+    ctx.rt(&["pause", &id]).ok();
+    assert_eq!(ctx.state(&id)["status"], "paused");
+    assert!(is_frozen(&ctx, &id), "pause did not freeze the cgroup");
+    ctx.rt(&["resume", &id]).ok();
+    assert_eq!(ctx.state(&id)["status"], "running");
+    assert!(!is_frozen(&ctx, &id), "resume left the cgroup frozen");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// Frozen per the v1 freezer (`freezer.state`) or cgroup v2 (`cgroup.events`),
+/// whichever the runtime used on this host.
+fn is_frozen(ctx: &TestCtx, id: &str) -> bool {
+    cgroups::existing(&ctx.cgroups_path(id)).iter().any(|dir| {
+        let v1 = fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+        let v2 = fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+        v1.trim() == "FROZEN" || v2.lines().any(|l| l == "frozen 1")
+    })
+}
+
+#[test]
+fn ps_lists_the_init_pid() {
+    let ctx = TestCtx::new("exec::ps");
+    let (id, pid) = running_container(&ctx);
+    let out = ctx.rt(&["ps", "--format", "json", &id]);
+    out.ok();
+    let pids: Vec<i64> = serde_json::from_str(&out.stdout).expect("JSON array of pids");
+    assert_eq!(pids, [pid]);
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
