@@ -254,10 +254,14 @@ fn parse_from(flag_words: &[String], args: &str, escape: char) -> Result<Kind, S
             Some(lower)
         }
         [] => {
-            return Err("FROM requires either one or three arguments (FROM image [AS name])".into());
+            return Err(
+                "FROM requires either one or three arguments (FROM image [AS name])".into(),
+            );
         }
         _ => {
-            return Err("FROM requires either one or three arguments (FROM image [AS name])".into());
+            return Err(
+                "FROM requires either one or three arguments (FROM image [AS name])".into(),
+            );
         }
     };
     let image = words[0].clone();
