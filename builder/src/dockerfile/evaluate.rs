@@ -245,3 +245,314 @@ pub fn evaluate(
     }
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dockerfile::parse;
+    use crate::dockerfile::plan::plan;
+    use crate::dockerfile::scope::Platform;
+
+    fn run(src: &str, args: &[(&str, &str)]) -> Result<Vec<EvaluatedStage>, DockerfileError> {
+        let df = parse(src, "Dockerfile").unwrap();
+        let opts = BuildOptions {
+            build_args: args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            target: None,
+            platform: Platform::default(),
+        };
+        let p = plan(&df, &opts)?;
+        evaluate(&df, &p, &opts)
+    }
+
+    /// The LABEL pairs of the last stage, after substitution.
+    fn labels(src: &str, args: &[(&str, &str)]) -> Vec<(String, String)> {
+        let stages = run(src, args).unwrap();
+        let mut out = Vec::new();
+        for step in &stages.last().unwrap().steps {
+            if let Kind::Label { pairs } = &step.instruction.kind {
+                out.extend(pairs.iter().map(|p| (p.key.clone(), p.value.clone())));
+            }
+        }
+        out
+    }
+
+    fn label(src: &str, args: &[(&str, &str)]) -> String {
+        labels(src, args).pop().unwrap().1
+    }
+
+    #[test]
+    fn global_arg_needs_redeclaring_in_stage() {
+        assert_eq!(label("ARG V=1\nFROM a\nLABEL v=[$V]\n", &[]), "[]");
+        assert_eq!(label("ARG V=1\nFROM a\nARG V\nLABEL v=[$V]\n", &[]), "[1]");
+        assert_eq!(
+            label("ARG V=1\nFROM a\nARG V\nLABEL v=$V\n", &[("V", "2")]),
+            "2"
+        );
+    }
+
+    #[test]
+    fn arg_precedence_build_arg_then_stage_default_then_global() {
+        assert_eq!(label("ARG V=g\nFROM a\nARG V=s\nLABEL v=$V\n", &[]), "s");
+        assert_eq!(
+            label("ARG V=g\nFROM a\nARG V=s\nLABEL v=$V\n", &[("V", "b")]),
+            "b"
+        );
+        assert_eq!(label("FROM a\nARG V\nLABEL v=${V-unset}\n", &[]), "unset");
+    }
+
+    #[test]
+    fn arg_is_visible_only_after_its_declaration() {
+        assert_eq!(
+            labels(
+                "FROM a\nLABEL before=[$V]\nARG V=x\nLABEL after=[$V]\n",
+                &[]
+            ),
+            vec![
+                ("before".to_string(), "[]".to_string()),
+                ("after".to_string(), "[x]".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn env_overrides_arg_whatever_the_order() {
+        assert_eq!(
+            label(
+                "FROM a\nARG A=arg\nENV A=env\nARG A=again\nLABEL l=$A\n",
+                &[("A", "cli")]
+            ),
+            "env"
+        );
+    }
+
+    #[test]
+    fn env_pairs_see_values_from_before_the_instruction() {
+        let stages = run("FROM a\nENV a=1\nENV a=2 b=$a\n", &[]).unwrap();
+        assert_eq!(
+            stages[0].scope.env,
+            vec![
+                ("a".to_string(), "2".to_string()),
+                ("b".to_string(), "1".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn quoting_in_env_values() {
+        let stages = run("FROM a\nENV X=v\nENV A='$X' B=\"$X y\" C=$X\\ z\n", &[]).unwrap();
+        let env = &stages[0].scope.env;
+        assert_eq!(env[1], ("A".to_string(), "$X".to_string()));
+        assert_eq!(env[2], ("B".to_string(), "v y".to_string()));
+        assert_eq!(env[3], ("C".to_string(), "v z".to_string()));
+    }
+
+    #[test]
+    fn platform_args_need_declaration_inside_stage() {
+        assert_eq!(label("FROM a\nLABEL a=[$TARGETARCH]\n", &[]), "[]");
+        assert_eq!(
+            label("FROM a\nARG TARGETARCH\nLABEL a=$TARGETARCH\n", &[]),
+            "amd64"
+        );
+        assert_eq!(
+            label("FROM a\nARG TARGETPLATFORM\nLABEL a=$TARGETPLATFORM\n", &[]),
+            "linux/amd64"
+        );
+    }
+
+    #[test]
+    fn run_is_left_to_the_shell_and_gets_an_environment() {
+        let stages = run(
+            "FROM a\nARG V=1\nENV E=2\nRUN echo $V $E\n",
+            &[("HTTP_PROXY", "http://p:3128")],
+        )
+        .unwrap();
+        let step = &stages[0].steps[2];
+        assert_eq!(
+            step.instruction.kind,
+            Kind::Run(Run {
+                command: CommandLine::Shell("echo $V $E".into()),
+                heredocs: vec![],
+                mounts: vec![],
+                network: None,
+                security: None,
+            })
+        );
+        let env = step.run_env.as_ref().unwrap();
+        assert_eq!(
+            env.env,
+            vec![
+                ("V".to_string(), "1".to_string()),
+                ("E".to_string(), "2".to_string())
+            ]
+        );
+        assert_eq!(
+            env.proxy,
+            vec![("HTTP_PROXY".to_string(), "http://p:3128".to_string())]
+        );
+    }
+
+    #[test]
+    fn declared_proxy_arg_joins_the_cache_relevant_env() {
+        let stages = run(
+            "FROM a\nARG HTTP_PROXY\nRUN x\n",
+            &[("HTTP_PROXY", "http://p")],
+        )
+        .unwrap();
+        let env = stages[0].steps[1].run_env.as_ref().unwrap();
+        assert!(env.proxy.is_empty());
+        assert_eq!(
+            env.env,
+            vec![("HTTP_PROXY".to_string(), "http://p".to_string())]
+        );
+    }
+
+    #[test]
+    fn cmd_entrypoint_shell_healthcheck_are_not_expanded() {
+        let stages = run(
+            "FROM a\nENV X=1\nCMD echo $X\nENTRYPOINT [\"$X\"]\nHEALTHCHECK CMD test $X\n",
+            &[],
+        )
+        .unwrap();
+        let kinds: Vec<_> = stages[0]
+            .steps
+            .iter()
+            .map(|s| s.instruction.kind.clone())
+            .collect();
+        assert_eq!(
+            kinds[1],
+            Kind::Cmd {
+                command: CommandLine::Shell("echo $X".into())
+            }
+        );
+        assert_eq!(
+            kinds[2],
+            Kind::Entrypoint {
+                command: CommandLine::Exec(vec!["$X".into()])
+            }
+        );
+    }
+
+    #[test]
+    fn expanded_instructions() {
+        let src = "FROM a\nARG D=/srv U=app P=8080 S=SIGINT N=x\nWORKDIR $D/${N}\nUSER $U:$U\nEXPOSE $P/tcp\nVOLUME $D/data\nSTOPSIGNAL $S\nCOPY --chown=$U --chmod=${MODE:-644} $N.txt $D/\nADD $N.tgz $D/\n";
+        let stages = run(src, &[]).unwrap();
+        let kinds: Vec<_> = stages[0]
+            .steps
+            .iter()
+            .map(|s| s.instruction.kind.clone())
+            .collect();
+        assert_eq!(
+            kinds[1],
+            Kind::Workdir {
+                path: "/srv/x".into()
+            }
+        );
+        assert_eq!(
+            kinds[2],
+            Kind::User {
+                user: "app:app".into()
+            }
+        );
+        assert_eq!(
+            kinds[3],
+            Kind::Expose {
+                ports: vec!["8080/tcp".into()]
+            }
+        );
+        assert_eq!(
+            kinds[4],
+            Kind::Volume {
+                paths: vec!["/srv/data".into()]
+            }
+        );
+        assert_eq!(
+            kinds[5],
+            Kind::Stopsignal {
+                signal: "SIGINT".into()
+            }
+        );
+        let Kind::Copy(c) = &kinds[6] else { panic!() };
+        assert_eq!(
+            (c.chown.as_deref(), c.chmod.as_deref()),
+            (Some("app"), Some("644"))
+        );
+        assert_eq!(c.sources, vec![CopySource::Path("x.txt".into())]);
+        assert_eq!(c.dest, "/srv/");
+        let Kind::Add(a) = &kinds[7] else { panic!() };
+        assert_eq!(a.sources, vec![CopySource::Path("x.tgz".into())]);
+    }
+
+    #[test]
+    fn values_are_validated_after_expansion() {
+        let e = run("FROM a\nARG P=http\nEXPOSE $P\n", &[]).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(
+            e.message.starts_with("EXPOSE: invalid port"),
+            "{}",
+            e.message
+        );
+        let e = run("FROM a\nARG S=NOPE\nSTOPSIGNAL $S\n", &[]).unwrap_err();
+        assert!(e.message.contains("invalid signal"), "{}", e.message);
+    }
+
+    #[test]
+    fn required_variable_error_has_line_and_message() {
+        let e = run("FROM a\nRUN true\nWORKDIR ${APP_DIR:?set APP_DIR}\n", &[]).unwrap_err();
+        assert_eq!(
+            e.to_string().lines().next().unwrap(),
+            "Dockerfile:3: WORKDIR: APP_DIR: set APP_DIR"
+        );
+    }
+
+    #[test]
+    fn copy_heredoc_expansion_follows_delimiter_quoting() {
+        let src = "FROM a\nARG PORT=80\nCOPY <<EOF <<'RAW' /etc/\nport=$PORT \"q\"\nEOF\nport=$PORT\nRAW\n";
+        let stages = run(src, &[]).unwrap();
+        let Kind::Copy(c) = &stages[0].steps[1].instruction.kind else {
+            panic!()
+        };
+        let contents: Vec<_> = c
+            .sources
+            .iter()
+            .map(|s| match s {
+                CopySource::Heredoc(h) => h.content.clone(),
+                CopySource::Path(p) => p.clone(),
+            })
+            .collect();
+        assert_eq!(
+            contents,
+            vec!["port=80 \"q\"\n".to_string(), "port=$PORT\n".to_string()]
+        );
+    }
+
+    #[test]
+    fn child_stage_inherits_args_and_env() {
+        assert_eq!(
+            labels(
+                "FROM a AS p\nARG X=1\nENV Y=2\nFROM p\nLABEL x=$X y=$Y\n",
+                &[]
+            ),
+            vec![
+                ("x".to_string(), "1".to_string()),
+                ("y".to_string(), "2".to_string())
+            ]
+        );
+        // An image base (not a stage) starts empty.
+        assert_eq!(
+            label("FROM a AS p\nARG X=1\nFROM b\nLABEL x=[$X]\n", &[]),
+            "[]"
+        );
+    }
+
+    #[test]
+    fn onbuild_trigger_is_kept_verbatim() {
+        let stages = run("FROM a\nARG X=1\nONBUILD COPY $X /y\n", &[]).unwrap();
+        let Kind::Onbuild { expression, .. } = &stages[0].steps[1].instruction.kind else {
+            panic!()
+        };
+        assert_eq!(expression, "COPY $X /y");
+    }
+}

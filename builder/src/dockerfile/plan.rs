@@ -315,3 +315,161 @@ pub fn plan(df: &Dockerfile, opts: &BuildOptions) -> Result<Plan, DockerfileErro
         unused_build_args,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dockerfile::parse;
+
+    fn planned(
+        src: &str,
+        args: &[(&str, &str)],
+        target: Option<&str>,
+    ) -> Result<Plan, DockerfileError> {
+        let df = parse(src, "Dockerfile").unwrap();
+        let opts = BuildOptions {
+            build_args: args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            target: target.map(str::to_string),
+            platform: Platform::default(),
+        };
+        plan(&df, &opts)
+    }
+
+    #[test]
+    fn global_args_reach_from_and_build_args_override() {
+        let src = "ARG TAG=3.19\nARG REPO=alpine\nFROM $REPO:${TAG}\n";
+        assert_eq!(
+            planned(src, &[], None).unwrap().stages[0].base,
+            Base::Image("alpine:3.19".into())
+        );
+        let p = planned(src, &[("TAG", "3.20")], None).unwrap();
+        assert_eq!(p.stages[0].base, Base::Image("alpine:3.20".into()));
+    }
+
+    #[test]
+    fn global_default_can_use_earlier_global_args() {
+        let src = "ARG V=1\nARG IMG=app:v$V\nFROM $IMG\n";
+        assert_eq!(
+            planned(src, &[("V", "9")], None).unwrap().stages[0].base,
+            Base::Image("app:v9".into())
+        );
+    }
+
+    #[test]
+    fn automatic_platform_args_in_from() {
+        let p = planned(
+            "FROM --platform=$BUILDPLATFORM golang:$TARGETARCH\n",
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.stages[0].platform.as_deref(), Some("linux/amd64"));
+        assert_eq!(p.stages[0].base, Base::Image("golang:amd64".into()));
+    }
+
+    #[test]
+    fn undeclared_build_arg_is_not_visible_in_from_and_reported_unused() {
+        let p = planned(
+            "FROM alpine${TAG:+:}$TAG\n",
+            &[("TAG", "3"), ("HTTP_PROXY", "http://p")],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.stages[0].base, Base::Image("alpine".into()));
+        assert_eq!(p.unused_build_args, vec!["TAG".to_string()]);
+    }
+
+    #[test]
+    fn blank_base_is_an_error_at_the_from_line() {
+        let e = planned("ARG B\nFROM $B\n", &[], None).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("should not be blank"), "{}", e.message);
+    }
+
+    #[test]
+    fn bases_scratch_stage_and_self_named_image() {
+        let p = planned(
+            "FROM scratch AS Build\nFROM BUILD\nFROM golang AS golang\n",
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.stages[0].base, Base::Scratch);
+        assert_eq!(p.stages[1].base, Base::Stage(0));
+        assert_eq!(p.stages[2].base, Base::Image("golang".into()));
+    }
+
+    const GRAPH: &str = "FROM alpine AS base
+FROM base AS build
+RUN make
+FROM alpine AS unrelated
+RUN sleep 100
+FROM base AS test
+RUN --mount=type=bind,from=build,target=/b ls /b
+FROM scratch AS final
+COPY --from=build /app /app
+";
+
+    #[test]
+    fn only_needed_stages_in_build_order() {
+        assert_eq!(planned(GRAPH, &[], None).unwrap().order, vec![0, 1, 4]);
+        let p = planned(GRAPH, &[], Some("TEST")).unwrap();
+        assert_eq!(p.target, 3);
+        assert_eq!(p.order, vec![0, 1, 3]);
+        assert_eq!(
+            planned(GRAPH, &[], Some("unrelated")).unwrap().order,
+            vec![2]
+        );
+        assert_eq!(p.stages[3].stage_deps, vec![0, 1]);
+    }
+
+    #[test]
+    fn unknown_target_lists_stages() {
+        let e = planned(GRAPH, &[], Some("prod")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Dockerfile: target stage \"prod\" could not be found; stages are: base, build, unrelated, test, final"
+        );
+    }
+
+    #[test]
+    fn copy_from_index_image_and_global_arg() {
+        let src = "ARG SRC=one\nFROM alpine AS one\nFROM alpine\nARG SRC=nope\nCOPY --from=0 /a /a\nCOPY --from=$SRC /b /b\nCOPY --from=nginx:1 /c /c\n";
+        let p = planned(src, &[], None).unwrap();
+        assert_eq!(p.stages[1].stage_deps, vec![0]);
+        assert_eq!(p.stages[1].image_deps, vec!["nginx:1".to_string()]);
+        assert_eq!(p.order, vec![0, 1]);
+    }
+
+    #[test]
+    fn copy_from_bad_index() {
+        let e = planned("FROM a\nFROM b\nCOPY --from=5 /x /y\n", &[], None).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("there is no stage 5"), "{}", e.message);
+    }
+
+    #[test]
+    fn cycles_are_detected() {
+        let e = planned("FROM busybox AS s0\nCOPY --from=s0 f /\n", &[], None).unwrap_err();
+        assert!(
+            e.message
+                .contains("circular dependency detected on stage: s0"),
+            "{}",
+            e.message
+        );
+        let src =
+            "FROM busybox AS s0\nCOPY --from=s1 f /\nFROM busybox AS s1\nCOPY --from=s0 f /\n";
+        let e = planned(src, &[], None).unwrap_err();
+        assert!(e.message.contains("circular dependency"), "{}", e.message);
+    }
+
+    #[test]
+    fn later_stage_reference_by_copy_is_allowed() {
+        let src = "FROM a AS first\nCOPY --from=second /x /x\nFROM b AS second\n";
+        let p = planned(src, &[], Some("first")).unwrap();
+        assert_eq!(p.order, vec![1, 0]);
+    }
+}
