@@ -93,7 +93,7 @@ impl Glob {
         Glob { nodes, start: next }
     }
 
-    fn add_state(&self, set: &mut Vec<bool>, list: &mut Vec<usize>, state: usize) {
+    fn add_state(&self, set: &mut [bool], list: &mut Vec<usize>, state: usize) {
         let mut stack = vec![state];
         while let Some(s) = stack.pop() {
             if set[s] {
@@ -125,10 +125,10 @@ impl Glob {
             let mut next_set = vec![false; n];
             let mut next_list = Vec::new();
             for &s in &list {
-                if let Node::Consume(test, to) = &self.nodes[s] {
-                    if test.accepts(c) {
-                        self.add_state(&mut next_set, &mut next_list, *to);
-                    }
+                if let Node::Consume(test, to) = &self.nodes[s]
+                    && test.accepts(c)
+                {
+                    self.add_state(&mut next_set, &mut next_list, *to);
                 }
             }
             list = next_list;

@@ -344,7 +344,11 @@ fn prefix_len(pieces: &[Piece], text: &[char], greedy: bool) -> Option<usize> {
         .enumerate()
         .filter(|(_, hit)| **hit)
         .map(|(i, _)| i);
-    if greedy { lens.last() } else { lens.next() }
+    if greedy {
+        lens.next_back()
+    } else {
+        lens.next()
+    }
 }
 
 fn trim_prefix(pieces: &[Piece], value: &str, greedy: bool) -> String {
@@ -377,13 +381,13 @@ fn replace(pieces: &[Piece], value: &str, replacement: &str, all: bool) -> Strin
     let mut i = 0;
     let mut replaced = false;
     while i < chars.len() {
-        if !replaced || all {
-            if let Some(n) = prefix_len(pieces, &chars[i..], true).filter(|n| *n > 0) {
-                out.push_str(replacement);
-                i += n;
-                replaced = true;
-                continue;
-            }
+        if (!replaced || all)
+            && let Some(n) = prefix_len(pieces, &chars[i..], true).filter(|n| *n > 0)
+        {
+            out.push_str(replacement);
+            i += n;
+            replaced = true;
+            continue;
         }
         out.push(chars[i]);
         i += 1;

@@ -119,10 +119,11 @@ fn raw_words(line: &str) -> Vec<String> {
                 word.push(c);
                 if c == q {
                     quote = None;
-                } else if c == '\\' && q == '"' {
-                    if let Some(n) = chars.next() {
-                        word.push(n);
-                    }
+                } else if c == '\\'
+                    && q == '"'
+                    && let Some(n) = chars.next()
+                {
+                    word.push(n);
                 }
             }
             None if c.is_whitespace() => {
@@ -134,10 +135,10 @@ fn raw_words(line: &str) -> Vec<String> {
                 word.push(c);
                 if c == '"' || c == '\'' {
                     quote = Some(c);
-                } else if c == '\\' {
-                    if let Some(n) = chars.next() {
-                        word.push(n);
-                    }
+                } else if c == '\\'
+                    && let Some(n) = chars.next()
+                {
+                    word.push(n);
                 }
             }
         }

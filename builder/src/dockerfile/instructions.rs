@@ -285,16 +285,16 @@ fn parse_run(flag_words: &[String], args: &str, heredocs: &[Heredoc]) -> Result<
         .map(|m| parse_mount(m).map_err(|e| format!("RUN --mount: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let network = flags.text("network");
-    if let Some(n) = network.as_deref().filter(|n| !n.contains('$')) {
-        if !matches!(n, "default" | "none" | "host") {
-            return Err(format!("RUN --network={n}: expected default, none or host"));
-        }
+    if let Some(n) = network.as_deref().filter(|n| !n.contains('$'))
+        && !matches!(n, "default" | "none" | "host")
+    {
+        return Err(format!("RUN --network={n}: expected default, none or host"));
     }
     let security = flags.text("security");
-    if let Some(s) = security.as_deref().filter(|s| !s.contains('$')) {
-        if !matches!(s, "sandbox" | "insecure") {
-            return Err(format!("RUN --security={s}: expected sandbox or insecure"));
-        }
+    if let Some(s) = security.as_deref().filter(|s| !s.contains('$'))
+        && !matches!(s, "sandbox" | "insecure")
+    {
+        return Err(format!("RUN --security={s}: expected sandbox or insecure"));
     }
     let command = command_line("RUN", args)?;
     Ok(Kind::Run(Run {

@@ -32,18 +32,18 @@ pub fn parse(source: &str, file: &str) -> Result<Dockerfile, DockerfileError> {
     for line in &scanned.lines {
         let instruction = instructions::parse_line(line, escape, file)?;
         if let Kind::From(from) = &instruction.kind {
-            if let Some(alias) = &from.alias {
-                if let Some(prev) = stages.iter().find(|s| s.name.as_ref() == Some(alias)) {
-                    return Err(DockerfileError::new(
-                        file,
-                        instruction.line,
-                        format!(
-                            "duplicate stage name {alias:?} (first defined on line {})",
-                            prev.line
-                        ),
-                    )
-                    .with_excerpt(&instruction.original));
-                }
+            if let Some(alias) = &from.alias
+                && let Some(prev) = stages.iter().find(|s| s.name.as_ref() == Some(alias))
+            {
+                return Err(DockerfileError::new(
+                    file,
+                    instruction.line,
+                    format!(
+                        "duplicate stage name {alias:?} (first defined on line {})",
+                        prev.line
+                    ),
+                )
+                .with_excerpt(&instruction.original));
             }
             stages.push(Stage {
                 index: stages.len(),

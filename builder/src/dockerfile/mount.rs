@@ -110,12 +110,12 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
     if target.is_none() && matches!(kind.as_str(), "bind" | "cache" | "tmpfs") {
         return Err(format!("--mount type={kind} requires a target"));
     }
-    if let Some(s) = options.get("sharing") {
-        if !matches!(s.as_str(), "shared" | "private" | "locked") {
-            return Err(format!(
-                "invalid sharing mode {s:?} (shared, private or locked)"
-            ));
-        }
+    if let Some(s) = options.get("sharing")
+        && !matches!(s.as_str(), "shared" | "private" | "locked")
+    {
+        return Err(format!(
+            "invalid sharing mode {s:?} (shared, private or locked)"
+        ));
     }
     Ok(Mount {
         kind,

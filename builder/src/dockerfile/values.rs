@@ -65,12 +65,12 @@ pub fn validate_port(spec: &str) -> Result<(), String> {
         Some((r, p)) => (r, Some(p)),
         None => (spec, None),
     };
-    if let Some(p) = proto {
-        if !matches!(p.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp") {
-            return Err(format!(
-                "invalid protocol {p:?} in port {spec:?} (tcp, udp or sctp)"
-            ));
-        }
+    if let Some(p) = proto
+        && !matches!(p.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp")
+    {
+        return Err(format!(
+            "invalid protocol {p:?} in port {spec:?} (tcp, udp or sctp)"
+        ));
     }
     let port = |p: &str| -> Result<u32, String> {
         match p.parse::<u32>() {
