@@ -14,7 +14,73 @@ struct Rule {
     exception: bool,
     /// The cleaned pattern text, for diagnostics.
     text: String,
-    glob: Glob,
+    matcher: Matcher,
+}
+
+/// Docker picks a matching strategy per pattern, and the shortcuts are
+/// observable: a pattern without wildcards is compared *literally*
+/// (backslashes included), a leading `**` followed by plain text is a
+/// suffix test (`**foo` matches `xfoo`), a plain prefix followed by a
+/// final `**` is a prefix test. Everything else is a glob.
+#[derive(Debug, Clone)]
+enum Matcher {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Glob(Glob),
+}
+
+impl Matcher {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Matcher::Exact(p) => path == p,
+            Matcher::Prefix(p) => path.starts_with(p.as_str()),
+            Matcher::Suffix(s) => {
+                path.ends_with(s.as_str()) || s.strip_prefix('/').is_some_and(|rest| path == rest)
+            }
+            Matcher::Glob(g) => g.matches(path),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MatchKind {
+    Exact,
+    Prefix,
+    Suffix,
+    Glob,
+}
+
+/// Docker's choice of strategy for a cleaned pattern (see `Matcher`).
+fn match_kind(pattern: &str) -> MatchKind {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut kind = MatchKind::Exact;
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        let c = chars[i];
+        i += 1;
+        match c {
+            '*' if chars.get(i) == Some(&'*') => {
+                i += 1;
+                if chars.get(i) == Some(&'/') {
+                    i += 1;
+                }
+                kind = if i == chars.len() && kind == MatchKind::Exact {
+                    MatchKind::Prefix
+                } else {
+                    MatchKind::Glob
+                };
+                if start == 0 {
+                    kind = MatchKind::Suffix;
+                }
+            }
+            '*' | '?' | '[' | ']' => kind = MatchKind::Glob,
+            '\\' => i += 1,
+            _ => {}
+        }
+    }
+    kind
 }
 
 #[derive(Debug, Clone, Default)]
@@ -176,15 +242,23 @@ impl IgnoreRules {
             if cleaned == "." || cleaned == "/" {
                 continue;
             }
+            // Compiled even when a shortcut is used, so bad syntax (`[`)
+            // is always reported.
             let pieces = compile(&cleaned).map_err(|message| IgnoreError {
                 file: file.to_string(),
                 line: n + 1,
                 message: format!("{message} in {raw:?}"),
             })?;
+            let matcher = match match_kind(&cleaned) {
+                MatchKind::Exact => Matcher::Exact(cleaned.clone()),
+                MatchKind::Prefix => Matcher::Prefix(cleaned[..cleaned.len() - 2].to_string()),
+                MatchKind::Suffix => Matcher::Suffix(cleaned[2..].to_string()),
+                MatchKind::Glob => Matcher::Glob(Glob::new(&pieces)),
+            };
             rules.push(Rule {
                 exception,
                 text: cleaned,
-                glob: Glob::new(&pieces),
+                matcher,
             });
         }
         Ok(IgnoreRules { rules })
@@ -206,7 +280,8 @@ impl IgnoreRules {
             if rule.exception != excluded {
                 continue;
             }
-            let hit = rule.glob.matches(&path) || parents.iter().any(|p| rule.glob.matches(p));
+            let hit =
+                rule.matcher.matches(&path) || parents.iter().any(|p| rule.matcher.matches(p));
             if hit {
                 excluded = !rule.exception;
             }
@@ -366,15 +441,36 @@ mod tests {
 
     #[test]
     fn character_classes_and_escapes() {
-        let r = rules("file[0-9].txt\nx[^a].y\nlit\\*\n");
+        let r = rules("file[0-9].txt\nx[^a].y\nlit\\*x?\n");
         assert!(r.is_excluded("file3.txt"));
         assert!(!r.is_excluded("fileA.txt"));
         assert!(r.is_excluded("xb.y"));
         assert!(!r.is_excluded("xa.y"));
-        assert!(r.is_excluded("lit*"));
-        assert!(!r.is_excluded("litx"));
+        assert!(r.is_excluded("lit*xy"));
+        assert!(!r.is_excluded("litaxy"));
         let e = IgnoreRules::parse("bad[\n", ".dockerignore").unwrap_err();
         assert!(e.message.contains("unterminated"), "{}", e.message);
+    }
+
+    #[test]
+    fn docker_matching_shortcuts() {
+        // No wildcard: a literal comparison, backslash included.
+        let r = rules("lit\\*\n");
+        assert!(r.is_excluded("lit\\*"));
+        assert!(!r.is_excluded("lit*"));
+        // Leading `**` then plain text: a suffix test.
+        let r = rules("**foo\n");
+        assert!(r.is_excluded("xfoo"));
+        assert!(r.is_excluded("a/bfoo"));
+        let r = rules("**/foo\n");
+        assert!(r.is_excluded("foo"));
+        assert!(r.is_excluded("a/foo"));
+        assert!(!r.is_excluded("afoo"));
+        // `**` alone matches everything.
+        assert!(rules("**\n").is_excluded("any/thing"));
+        // Plain prefix then `**`.
+        let r = rules("build**\n");
+        assert!(r.is_excluded("build-tools/x"));
     }
 
     #[test]
