@@ -1,0 +1,461 @@
+//! The `rt-build` command line, shaped like `docker build` so users can
+//! type what they know. Only parsing/planning works today; the image
+//! subcommands say plainly that they are not implemented yet.
+
+use crate::context::ignore;
+use crate::dockerfile::evaluate::{EvaluatedStage, evaluate};
+use crate::dockerfile::plan::{BuildOptions, Plan, plan};
+use crate::dockerfile::scope::Platform;
+use crate::dockerfile::{Dockerfile, parse};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rt-build",
+    version,
+    about = "Build OCI images from Dockerfiles",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub build: BuildFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildFlags {
+    /// Name of the Dockerfile (default: CONTEXT/Dockerfile; `-` reads stdin)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<String>,
+    /// Name and optionally a tag (name:tag), repeatable
+    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    pub tags: Vec<String>,
+    /// Set a build-time variable (K=V, or K to take it from the environment)
+    #[arg(long = "build-arg", value_name = "K=V")]
+    pub build_args: Vec<String>,
+    /// Build this stage (and what it needs) instead of the last one
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Do not use the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Target platform (only linux/amd64 is supported)
+    #[arg(long, default_value = "linux/amd64")]
+    pub platform: String,
+    /// Output destination: type=local|tar|oci|docker|image[,dest=PATH][,name=...]
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    pub outputs: Vec<String>,
+    /// Progress output style
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    /// Parse and plan only: print stages and instructions as JSON
+    #[arg(long)]
+    pub parse_only: bool,
+    /// Build context directory
+    #[arg(value_name = "CONTEXT", required = true)]
+    pub context: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    Auto,
+    Plain,
+    Tty,
+    Quiet,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse a Dockerfile and print its stages and instructions as JSON
+    Parse {
+        /// The Dockerfile (default: ./Dockerfile; `-` reads stdin)
+        #[arg(default_value = "Dockerfile")]
+        file: String,
+        #[arg(long = "build-arg", value_name = "K=V")]
+        build_args: Vec<String>,
+        #[arg(long, value_name = "STAGE")]
+        target: Option<String>,
+    },
+    /// List images in the store
+    Images,
+    /// Remove images
+    Rmi { names: Vec<String> },
+    /// Give an image another name
+    Tag { source: String, target: String },
+    /// Show an image's config and manifest
+    Inspect { name: String },
+    /// Import an OCI layout or archive into the store
+    Import { path: String },
+    /// Unpack an image into an OCI runtime bundle
+    Unpack { image: String, bundle: String },
+}
+
+/// Everything `--parse-only` and `parse` print.
+#[derive(Serialize)]
+struct ParseReport<'a> {
+    dockerfile: &'a Dockerfile,
+    plan: &'a Plan,
+    evaluated: &'a [EvaluatedStage],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dockerignore: Option<IgnoreReport>,
+}
+
+#[derive(Serialize)]
+struct IgnoreReport {
+    file: Option<String>,
+    patterns: Vec<String>,
+}
+
+/// One `--output` value, `type=...,dest=...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub kind: String,
+    pub attrs: BTreeMap<String, String>,
+}
+
+pub fn parse_output(spec: &str) -> Result<OutputSpec, String> {
+    // `-o dir` is shorthand for `type=local,dest=dir`.
+    if !spec.contains('=') {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("dest".to_string(), spec.to_string());
+        return Ok(OutputSpec {
+            kind: "local".into(),
+            attrs,
+        });
+    }
+    let mut kind = None;
+    let mut attrs = BTreeMap::new();
+    for field in spec.split(',') {
+        let (k, v) = field
+            .split_once('=')
+            .ok_or_else(|| format!("--output {spec:?}: {field:?} is not key=value"))?;
+        if k == "type" {
+            kind = Some(v.to_string());
+        } else {
+            attrs.insert(k.to_string(), v.to_string());
+        }
+    }
+    let kind =
+        kind.ok_or_else(|| format!("--output {spec:?}: missing type=local|tar|oci|docker|image"))?;
+    if !matches!(kind.as_str(), "local" | "tar" | "oci" | "docker" | "image") {
+        return Err(format!(
+            "--output: unknown type {kind:?} (local, tar, oci, docker or image)"
+        ));
+    }
+    if matches!(kind.as_str(), "local" | "tar" | "oci" | "docker") && !attrs.contains_key("dest") {
+        return Err(format!("--output type={kind} needs dest=PATH"));
+    }
+    Ok(OutputSpec { kind, attrs })
+}
+
+/// `K=V`, or `K` alone meaning "the value of K in my environment" (skipped
+/// when unset, as Docker does).
+pub fn parse_build_args(args: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for a in args {
+        match a.split_once('=') {
+            Some(("", _)) => return Err(format!("--build-arg {a:?}: empty name")),
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    out.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A light check of `name[:tag]` so typos fail before any work is done.
+pub fn validate_tag(tag: &str) -> Result<(), String> {
+    let (name, version) = match tag.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (tag, None),
+    };
+    let name_ok = !name.is_empty()
+        && name.split('/').all(|c| {
+            !c.is_empty()
+                && c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-:".contains(ch))
+        });
+    let tag_ok = version.is_none_or(|t| {
+        !t.is_empty()
+            && t.len() <= 128
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && !t.starts_with(['.', '-'])
+    });
+    if name_ok && tag_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid tag {tag:?}: expected lowercase name[:tag]"
+        ))
+    }
+}
+
+/// Reads the Dockerfile; returns its text and the name used in messages.
+fn read_dockerfile(path: &str) -> Result<(String, String), String> {
+    let bytes = if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("reading Dockerfile from stdin: {e}"))?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|e| format!("{path}: cannot read Dockerfile: {e}"))?
+    };
+    let shown = if path == "-" {
+        "Dockerfile".to_string()
+    } else {
+        path.trim_start_matches("./").to_string()
+    };
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok((s, shown)),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            Err(format!("{shown}:{line}: file is not valid UTF-8"))
+        }
+    }
+}
+
+fn analyse(
+    text: &str,
+    shown: &str,
+    opts: &BuildOptions,
+) -> Result<(Dockerfile, Plan, Vec<EvaluatedStage>), String> {
+    let df = parse(text, shown).map_err(|e| e.to_string())?;
+    let plan = plan(&df, opts).map_err(|e| e.to_string())?;
+    let evaluated = evaluate(&df, &plan, opts).map_err(|e| e.to_string())?;
+    Ok((df, plan, evaluated))
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| format!("encoding JSON: {e}"))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn run_parse(file: &str, build_args: &[String], target: Option<String>) -> Result<(), String> {
+    let opts = BuildOptions {
+        build_args: parse_build_args(build_args)?,
+        target,
+        platform: Platform::default(),
+    };
+    let (text, shown) = read_dockerfile(file)?;
+    let (df, plan, evaluated) = analyse(&text, &shown, &opts)?;
+    print_json(&ParseReport {
+        dockerfile: &df,
+        plan: &plan,
+        evaluated: &evaluated,
+        dockerignore: None,
+    })
+}
+
+fn run_build(flags: &BuildFlags) -> Result<(), String> {
+    let context = flags
+        .context
+        .clone()
+        .ok_or("a build context directory is required")?;
+    if !context.is_dir() {
+        return Err(format!(
+            "{}: build context is not a directory",
+            context.display()
+        ));
+    }
+    let platform = Platform::parse(&flags.platform)?;
+    for tag in &flags.tags {
+        validate_tag(tag)?;
+    }
+    for o in &flags.outputs {
+        parse_output(o)?;
+    }
+    let opts = BuildOptions {
+        build_args: parse_build_args(&flags.build_args)?,
+        target: flags.target.clone(),
+        platform,
+    };
+    let file = match &flags.file {
+        Some(f) => f.clone(),
+        None => context.join("Dockerfile").display().to_string(),
+    };
+    let (text, shown) = read_dockerfile(&file)?;
+    let (df, plan, evaluated) = analyse(&text, &shown, &opts)?;
+    let dockerfile_path = if file == "-" {
+        context.join("Dockerfile")
+    } else {
+        PathBuf::from(&file)
+    };
+    let (rules, ignore_file) =
+        ignore::load(Path::new(&context), &dockerfile_path).map_err(|e| e.to_string())?;
+
+    if flags.progress != Progress::Quiet {
+        for w in &df.warnings {
+            eprintln!("warning: {}:{}: {}", df.file, w.line, w.message);
+        }
+        if !plan.unused_build_args.is_empty() {
+            eprintln!(
+                "warning: build-args not consumed by any ARG: {}",
+                plan.unused_build_args.join(", ")
+            );
+        }
+    }
+    if flags.parse_only {
+        return print_json(&ParseReport {
+            dockerfile: &df,
+            plan: &plan,
+            evaluated: &evaluated,
+            dockerignore: Some(IgnoreReport {
+                file: ignore_file.map(|p| p.display().to_string()),
+                patterns: rules.patterns(),
+            }),
+        });
+    }
+    let needed: Vec<String> = plan
+        .order
+        .iter()
+        .map(|&i| df.stages[i].display_name())
+        .collect();
+    Err(format!(
+        "building is not implemented yet: {} parsed ({} stages; the target needs {})",
+        df.file,
+        df.stages.len(),
+        needed.join(" -> ")
+    ))
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Parse {
+            file,
+            build_args,
+            target,
+        }) => run_parse(&file, &build_args, target),
+        Some(other) => {
+            let name = match other {
+                Command::Images => "images",
+                Command::Rmi { .. } => "rmi",
+                Command::Tag { .. } => "tag",
+                Command::Inspect { .. } => "inspect",
+                Command::Import { .. } => "import",
+                Command::Unpack { .. } => "unpack",
+                Command::Parse { .. } => unreachable!("handled above"),
+            };
+            Err(format!("{name}: not implemented yet"))
+        }
+        None => run_build(&cli.build),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("rt-build: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_style_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "rt-build",
+            "-f",
+            "x.df",
+            "-t",
+            "a:1",
+            "-t",
+            "b",
+            "--build-arg",
+            "K=V",
+            "--target",
+            "t",
+            "--no-cache",
+            "--progress",
+            "plain",
+            "-o",
+            "type=oci,dest=o.tar",
+            ".",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.build.tags, vec!["a:1", "b"]);
+        assert_eq!(cli.build.progress, Progress::Plain);
+        assert!(cli.build.no_cache);
+        assert_eq!(cli.build.context, Some(PathBuf::from(".")));
+    }
+
+    #[test]
+    fn subcommands_parse_without_context() {
+        let cli = Cli::try_parse_from(["rt-build", "tag", "a", "b"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Tag { .. })));
+        assert!(Cli::try_parse_from(["rt-build"]).is_err());
+    }
+
+    #[test]
+    fn outputs() {
+        let o = parse_output("type=local,dest=out").unwrap();
+        assert_eq!(
+            (o.kind.as_str(), o.attrs["dest"].as_str()),
+            ("local", "out")
+        );
+        assert_eq!(parse_output("outdir").unwrap().kind, "local");
+        assert!(
+            parse_output("type=zip,dest=x")
+                .unwrap_err()
+                .contains("unknown type")
+        );
+        assert!(parse_output("type=tar").unwrap_err().contains("needs dest"));
+        assert!(
+            parse_output("dest=x,foo")
+                .unwrap_err()
+                .contains("not key=value")
+        );
+        assert!(parse_output("type=image,name=x").is_ok());
+    }
+
+    #[test]
+    fn build_args() {
+        let a = parse_build_args(&["A=1".into(), "B=".into(), "C=x=y".into()]).unwrap();
+        assert_eq!(a["A"], "1");
+        assert_eq!(a["B"], "");
+        assert_eq!(a["C"], "x=y");
+        assert!(parse_build_args(&["=v".into()]).is_err());
+        let a = parse_build_args(&["RT_BUILD_SURELY_UNSET_VAR".into()]).unwrap();
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn tags() {
+        for ok in [
+            "app",
+            "app:1.0",
+            "registry.local:5000/team/app:v2",
+            "a_b-c.d",
+        ] {
+            assert_eq!(validate_tag(ok), Ok(()), "{ok}");
+        }
+        for bad in ["App", "app:", "app:-x", "", "a//b", "app:has space"] {
+            assert!(validate_tag(bad).is_err(), "{bad}");
+        }
+    }
+}
