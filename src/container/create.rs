@@ -123,6 +123,13 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
     let fifo_path = dir_path.join(state::EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::errno("create exec fifo", e))?;
+    // Writable by the container user whatever our umask (the init opens it
+    // after switching to process.user).
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .ctx("chmod exec fifo")?;
     let fifo = sys::openat(libc::AT_FDCWD, &sys::cpath(&fifo_path)?, libc::O_PATH, 0)
         .map_err(|e| Error::errno("open exec fifo", e))?;
 
@@ -158,7 +165,14 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
     let new_user = plan.has_new(LinuxNamespaceType::User);
     // A cgroup namespace must be created once the init is in its cgroup.
     let want_cgroupns = plan.has_new(LinuxNamespaceType::Cgroup);
-    let clone_flags = plan.new_flags & !libc::CLONE_NEWCGROUP;
+    let new_time = plan.has_new(LinuxNamespaceType::Time);
+    let empty_offsets = std::collections::HashMap::new();
+    let time_offsets = new_time.then(|| {
+        linux
+            .and_then(|l| l.time_offsets().as_ref())
+            .unwrap_or(&empty_offsets)
+    });
+    let clone_flags = plan.new_flags & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME;
     let state_template = ContainerState {
         id: opts.id.clone(),
         pid: 0,
@@ -219,6 +233,7 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         join: &plan.join,
         wait_for_go: true,
         unshare_cgroup_ns: want_cgroupns,
+        time_offsets,
         state_lock_fd: undo.dir.as_ref().expect("state dir").lock_fd(),
         fifo: &fifo,
         console_socket: console.as_ref(),

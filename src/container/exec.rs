@@ -106,10 +106,15 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     };
     st.cgroup.enter(pid).map_err(fail)?;
     parent.send(&Msg::Go).map_err(fail)?;
+    // EOF means the process exec'd (the channel is close-on-exec).
     match parent.recv() {
-        Ok(Some(Msg::Ready)) => {}
+        Ok(None) => {}
         Ok(Some(Msg::Error(e))) => return Err(fail(Error::new(e))),
-        Ok(_) => return Err(fail(Error::new("exec process exited before it was ready"))),
+        Ok(Some(m)) => {
+            return Err(fail(Error::new(format!(
+                "unexpected message from exec process: {m:?}"
+            ))));
+        }
         Err(e) => return Err(fail(e)),
     }
     if let Some(pf) = &opts.pid_file {

@@ -33,6 +33,10 @@ pub struct InitConfig<'a> {
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
     /// The parent must write id maps / join the cgroup before we go on.
     pub wait_for_go: bool,
+    /// A new time namespace with these offsets (created here, not by clone:
+    /// offsets can only be set before a process lives in the namespace).
+    pub time_offsets:
+        Option<&'a std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
     /// Create a cgroup namespace once we are inside our cgroup.
     pub unshare_cgroup_ns: bool,
     /// rt's lock on the state dir: closed first thing in the init.
@@ -108,6 +112,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
             )
         })?;
     }
+    if let Some(offsets) = cfg.time_offsets {
+        enter_time_namespace(offsets)?;
+    }
     if cfg.unshare_cgroup_ns {
         sys::unshare(libc::CLONE_NEWCGROUP)
             .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
@@ -143,7 +150,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        crate::hooks::run_all("createContainer", hooks, &(cfg.state_json)("created"))?;
+        crate::hooks::run_all("createContainer", hooks, &(cfg.state_json)("creating"))?;
     }
     if !ctx.new_mount_ns {
         mounts::pivot::chroot_only(&cfg.rootfs)?;
@@ -257,6 +264,32 @@ fn verify_cwd() -> Result<()> {
     }
 }
 
+/// unshare(CLONE_NEWTIME) only affects children; write the offsets, then
+/// move ourselves in through time_for_children.
+fn enter_time_namespace(
+    offsets: &std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>,
+) -> Result<()> {
+    sys::unshare(libc::CLONE_NEWTIME).map_err(|e| Error::errno("unshare time namespace", e))?;
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(Error::new(format!(
+                "linux.timeOffsets.{clock}: only monotonic and boottime can be offset"
+            )));
+        }
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text).ctx("write /proc/self/timens_offsets")?;
+    let ns =
+        std::fs::File::open("/proc/self/ns/time_for_children").ctx("open time_for_children")?;
+    sys::setns(ns.as_raw_fd(), libc::CLONE_NEWTIME)
+        .map_err(|e| Error::errno("enter time namespace", e))
+}
+
 fn wait_forever() -> ! {
     loop {
         nix::unistd::pause();
@@ -285,7 +318,7 @@ impl Prepared {
             .and_then(|h| h.start_container().as_ref())
         {
             if let Err(e) =
-                crate::hooks::run_all("startContainer", hooks, &(cfg.state_json)("running"))
+                crate::hooks::run_all("startContainer", hooks, &(cfg.state_json)("created"))
             {
                 return e;
             }

@@ -20,16 +20,18 @@ pub struct ExecInit<'a> {
 pub fn run(cfg: &ExecInit, chan: &Channel) -> ! {
     match setup(cfg, chan) {
         Ok((program, filter)) => {
+            // The channel is close-on-exec: the parent sees EOF exactly when
+            // the exec happened, or our error message if it did not.
             sys::cloexec_from(3 + cfg.preserve_fds);
             if let Some(f) = &filter {
                 if let Err(e) = f.install() {
-                    eprintln!("rt exec: seccomp: {e}");
+                    let _ = chan.send(&Msg::Error(format!("seccomp: {e}")));
                     // SAFETY: end the child without running inherited atexit handlers.
                     unsafe { libc::_exit(255) };
                 }
             }
             let e = program.exec();
-            eprintln!("rt exec: {e}");
+            let _ = chan.send(&Msg::Error(e.to_string()));
             // SAFETY: as above.
             unsafe { libc::_exit(255) }
         }
@@ -78,6 +80,5 @@ fn setup(
             .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
     let program = exec::Program::resolve(p)?;
-    chan.send(&Msg::Ready)?;
     Ok((program, filter))
 }
