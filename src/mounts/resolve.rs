@@ -109,20 +109,65 @@ fn walk(root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> {
 }
 
 /// Creates every missing directory of `path` under `root` (mkdirat on the
-/// parent's fd each time) and returns an O_PATH fd of the last one.
+/// parent's fd each time) and returns an O_PATH fd of the last one. A
+/// dangling symlink on the way is followed inside the root, as the kernel
+/// would, and the directories are created where it points.
 pub fn mkdir_all(root: &OwnedFd, path: &Path, mode: u32) -> Result<OwnedFd> {
-    let rel = relative(path);
+    let mut todo = relative(path);
+    for _ in 0..MAX_SYMLINKS {
+        match mkdir_all_once(root, &todo, mode)? {
+            Ok(fd) => return Ok(fd),
+            Err(redirect) => todo = redirect,
+        }
+    }
+    Err(Error::errno(
+        format!("mkdir {}", path.display()),
+        nix::Error::ELOOP,
+    ))
+}
+
+/// One pass: Ok(fd) when done, or Err(new path) when a dangling symlink
+/// sends the rest of the path elsewhere.
+fn mkdir_all_once(
+    root: &OwnedFd,
+    rel: &Path,
+    mode: u32,
+) -> Result<std::result::Result<OwnedFd, PathBuf>> {
     let mut cur = PathBuf::new();
     let mut fd = nix::unistd::dup(root).map_err(|e| Error::errno("dup root", e))?;
-    for comp in rel.components() {
-        let Component::Normal(name) = comp else {
-            continue;
-        };
+    let comps: Vec<_> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            _ => None,
+        })
+        .collect();
+    for (i, name) in comps.iter().enumerate() {
         cur.push(name);
         match open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY) {
             Ok(f) => fd = f,
             Err(nix::Error::ENOENT) => {
                 let c = sys::cstr(name.as_encoded_bytes())?;
+                if let Ok(link) =
+                    sys::openat(fd.as_raw_fd(), &c, libc::O_PATH | libc::O_NOFOLLOW, 0)
+                {
+                    let st = nix::sys::stat::fstat(&link).map_err(|e| Error::errno("stat", e))?;
+                    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                        let target = PathBuf::from(
+                            nix::fcntl::readlinkat(&link, "")
+                                .map_err(|e| Error::errno("readlink", e))?,
+                        );
+                        let mut next = if target.is_absolute() {
+                            relative(&target)
+                        } else {
+                            cur.parent().unwrap_or(Path::new("")).join(target)
+                        };
+                        for rest in &comps[i + 1..] {
+                            next.push(rest);
+                        }
+                        return Ok(Err(normalize(&next)));
+                    }
+                }
                 // SAFETY: mkdirat relative to a directory fd we hold.
                 let rc = unsafe { libc::mkdirat(fd.as_raw_fd(), c.as_ptr(), mode) };
                 if rc < 0 && nix::Error::last() != nix::Error::EEXIST {
@@ -137,7 +182,22 @@ pub fn mkdir_all(root: &OwnedFd, path: &Path, mode: u32) -> Result<OwnedFd> {
             Err(e) => return Err(Error::errno(format!("open {}", cur.display()), e)),
         }
     }
-    Ok(fd)
+    Ok(Ok(fd))
+}
+
+/// Lexical clean-up of a root-relative path (".." never climbs above it).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n.to_os_string()),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out.iter().collect()
 }
 
 /// Makes sure a mount target exists: a directory, or an empty file when the
@@ -194,7 +254,7 @@ mod tests {
         std::fs::write(d.join("real/f"), "in").unwrap();
         symlink("/real", d.join("abs")).unwrap();
         symlink("../../../../real", d.join("up")).unwrap();
-        symlink("/etc", d.join("etc")).unwrap(); // must not reach the host's /etc
+        symlink("/etc", d.join("hostetc")).unwrap(); // must not reach the host's /etc
         let root = open_root(&d);
         for via in ["abs/f", "up/f"] {
             for fd in [
