@@ -55,6 +55,7 @@ pub fn create_options(root: &Path, a: &CreateArgs) -> Result<CreateOptions> {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: preserved(a.preserve_fds),
+        stdio: None,
     })
 }
 

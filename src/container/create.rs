@@ -29,6 +29,9 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Extra fds (from 3 on) handed to the container process.
     pub preserve_fds: u32,
+    /// Stdin, stdout, stderr of the container process; default: ours.
+    /// Library callers (rt-build) pass pipes or files here.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// Everything `create` made so far, undone on drop unless committed.
@@ -234,6 +237,7 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         wait_for_go: true,
         unshare_cgroup_ns: want_cgroupns,
         time_offsets,
+        stdio: opts.stdio,
         state_lock_fd: undo.dir.as_ref().expect("state dir").lock_fd(),
         fifo: &fifo,
         console_socket: console.as_ref(),

@@ -39,6 +39,8 @@ pub struct InitConfig<'a> {
         Option<&'a std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
     /// Create a cgroup namespace once we are inside our cgroup.
     pub unshare_cgroup_ns: bool,
+    /// fds to install as 0, 1, 2 before anything else.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// rt's lock on the state dir: closed first thing in the init.
     pub state_lock_fd: std::os::fd::RawFd,
     /// O_PATH fd of the exec fifo in the state dir.
@@ -58,6 +60,16 @@ pub struct InitConfig<'a> {
 pub fn run(cfg: &InitConfig, chan: &Channel) -> ! {
     // SAFETY: closing our copy of the lock fd; the parent keeps its own.
     unsafe { libc::close(cfg.state_lock_fd) };
+    if let Some(fds) = cfg.stdio {
+        for (target, fd) in fds.iter().enumerate() {
+            // SAFETY: dup2 onto our own stdio slots.
+            if *fd != target as i32 && unsafe { libc::dup2(*fd, target as i32) } < 0 {
+                let _ = chan.send(&Msg::Error(format!("dup2 stdio: {}", nix::Error::last())));
+                // SAFETY: leave the child at once.
+                unsafe { libc::_exit(1) };
+            }
+        }
+    }
     match setup(cfg, chan) {
         Ok(ready) => {
             let err = ready.wait_for_start_and_exec(cfg);
