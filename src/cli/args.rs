@@ -149,8 +149,7 @@ pub struct ListArgs {
 pub struct SpecArgs {
     #[arg(short = 'b', long)]
     pub bundle: Option<PathBuf>,
-    #[arg(long)]
-    pub rootless: bool,
+    // `spec --rootless` is read from the global --rootless flag.
 }
 
 #[derive(Args, Debug)]

@@ -56,6 +56,7 @@ pub fn create_options(root: &Path, a: &CreateArgs) -> Result<CreateOptions> {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: preserved(a.preserve_fds),
         stdio: None,
+        console_fd: None,
     })
 }
 
@@ -128,7 +129,7 @@ pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn spec(a: &SpecArgs) -> Result<i32> {
+pub fn spec(a: &SpecArgs, rootless: bool) -> Result<i32> {
     let dir = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let path = dir.join("config.json");
     if path.exists() {
@@ -137,7 +138,7 @@ pub fn spec(a: &SpecArgs) -> Result<i32> {
             path.display()
         )));
     }
-    let text = serde_json::to_string_pretty(&crate::spec::default_spec_json(a.rootless))
+    let text = serde_json::to_string_pretty(&crate::spec::default_spec_json(rootless))
         .map_err(|e| Error::new(e.to_string()))?;
     std::fs::write(&path, text + "\n").with_ctx(|| format!("write {}", path.display()))?;
     Ok(0)

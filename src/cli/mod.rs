@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod run;
+mod tty_proxy;
 
 use crate::error::Result;
 use crate::logging;
@@ -122,7 +123,9 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete(a) => commands::delete(&root, a),
         Command::Run(a) => run::run(&root, a),
         Command::List(a) => commands::list(&root, a),
-        Command::Spec(a) => commands::spec(a),
+        Command::Spec(a) => {
+            commands::spec(a, cli.rootless.as_deref().is_some_and(|v| v != "false"))
+        }
         Command::Exec(a) => commands::exec(&root, a),
         Command::Ps(a) => commands::ps(&root, a),
         Command::Pause(a) => commands::pause(&root, a, true),
@@ -135,6 +138,12 @@ fn dispatch(cli: &Cli) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 
     #[test]
     fn single_dash_long_flags_become_double() {
@@ -161,6 +170,8 @@ mod tests {
             }
             _ => panic!("not create"),
         }
+        let cli = Cli::try_parse_from("rt spec --rootless -b /x".split(' ')).unwrap();
+        assert_eq!(cli.rootless.as_deref(), Some("true"));
         let cli = Cli::try_parse_from("rt kill --all id1 9".split(' ')).unwrap();
         match cli.command {
             Command::Kill(k) => {

@@ -34,13 +34,45 @@ fn forward_signals() {
 }
 
 pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
-    let opts = create_options(root, &a.create)?;
+    let mut opts = create_options(root, &a.create)?;
+    // A terminal without --console-socket: we hold the pty ourselves.
+    let terminal = crate::spec::load_bundle(&opts.bundle)
+        .ok()
+        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false);
+    let mut proxy_sock: Option<(
+        std::os::unix::net::UnixStream,
+        std::os::unix::net::UnixStream,
+    )> = None;
+    if terminal && opts.console_socket.is_none() {
+        if a.detach {
+            return Err(Error::new(
+                "cannot allocate tty if rt will detach without setting console socket",
+            ));
+        }
+        let pair = std::os::unix::net::UnixStream::pair().map_err(Error::from)?;
+        opts.console_fd = Some(std::os::fd::AsRawFd::as_raw_fd(&pair.1));
+        proxy_sock = Some(pair);
+    }
     if !a.detach && !a.no_subreaper {
         // Processes the container leaves behind are reparented to us.
         crate::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
             .map_err(|e| Error::errno("set subreaper", e))?;
     }
     let st = container::create(&opts)?;
+    let proxy = match &proxy_sock {
+        Some((ours, _)) => {
+            match super::tty_proxy::Proxy::receive(std::os::fd::AsRawFd::as_raw_fd(ours)) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    let _ = container::delete(root, &opts.id, true);
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    drop(proxy_sock);
     if !a.detach {
         INIT_PID.store(st.pid, Ordering::Relaxed);
         forward_signals();
@@ -52,7 +84,11 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
+    if let Some(p) = &proxy {
+        p.copy();
+    }
     let code = container::exec_wait_child(st.pid);
+    drop(proxy);
     if !a.keep {
         container::delete(root, &opts.id, true)?;
     }

@@ -32,6 +32,9 @@ pub struct CreateOptions {
     /// Stdin, stdout, stderr of the container process; default: ours.
     /// Library callers (rt-build) pass pipes or files here.
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
+    /// An already connected console socket (instead of `console_socket`),
+    /// used by `rt run` to receive the pty master itself.
+    pub console_fd: Option<std::os::fd::RawFd>,
 }
 
 /// Everything `create` made so far, undone on drop unless committed.
@@ -136,15 +139,18 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
     let fifo = sys::openat(libc::AT_FDCWD, &sys::cpath(&fifo_path)?, libc::O_PATH, 0)
         .map_err(|e| Error::errno("open exec fifo", e))?;
 
-    let console: Option<OwnedFd> = match &opts.console_socket {
-        Some(p) => Some(
+    let console: Option<OwnedFd> = match (&opts.console_socket, opts.console_fd) {
+        (_, Some(fd)) => Some(
+            nix::unistd::dup(unsafe_borrow(fd)).map_err(|e| Error::errno("dup console fd", e))?,
+        ),
+        (Some(p), None) => Some(
             std::os::unix::net::UnixStream::connect(p)
                 .map_err(|e| {
                     Error::from(e).context(format!("connect to console socket {}", p.display()))
                 })?
                 .into(),
         ),
-        None => None,
+        (None, None) => None,
     };
 
     let ns_list = linux
@@ -346,4 +352,9 @@ fn owner_name() -> String {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| uid.to_string())
+}
+
+fn unsafe_borrow(fd: std::os::fd::RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: the caller of `create` keeps `console_fd` open for the call.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
