@@ -3,6 +3,8 @@
 #
 #   hack/bench/run.sh [--quick] [-o OUTDIR] [-b BENCH,...] RT [RUNTIME...]
 #   e.g. hack/bench/run.sh target/release/rt /usr/bin/crun /usr/sbin/runc
+# A runtime is a path or command name, labelled by its basename, or
+# LABEL=PATH. The first one given is listed first.
 #
 # Every benchmark times all runtimes in one hyperfine invocation, repeated
 # ROUNDS times with the runtime order rotated, so a noisy machine slows every
@@ -23,7 +25,7 @@ all_benches="run lifecycle exec seccomp-run seccomp-lifecycle limits-run limits-
 
 say() { echo "bench: $*" >&2; }
 fail() { echo "bench: $*" >&2; exit 1; }
-usage() { sed -n '4,5p' "$self" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '4,7p' "$self" | sed 's/^# *//' >&2; exit 2; }
 
 # ---- arguments ---------------------------------------------------------------
 quick=0
@@ -56,33 +58,25 @@ for tool in hyperfine jq unshare mount /usr/bin/time; do
 	command -v "$tool" >/dev/null || fail "missing tool: $tool"
 done
 
-# ---- private mount namespace ---------------------------------------------------
-# Everything below runs in a mount namespace of its own: mounts made by the
-# runtimes or by us never reach the host. On a hybrid cgroup host (v1
-# controllers, cgroup2 at /sys/fs/cgroup/unified) crun refuses to run while
-# the v2 root lists any controller, and which controllers it lists can change
-# while we run (another job mounting or releasing a v1 hierarchy moves them),
-# so for every runtime alike an empty file hides that list, in here only.
-if [ -z "${RT_BENCH_PRIVATE_NS:-}" ]; then
-	export RT_BENCH_PRIVATE_NS=1
-	exec unshare --mount --propagation private -- "$self" "${orig_args[@]}"
-fi
-cgroup_note="unified hierarchy (pure cgroup v2)"
-if [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ] && [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
-	cgroup_note="hybrid; v2 root controllers [$(cat /sys/fs/cgroup/unified/cgroup.controllers)] hidden in the benchmark's mount namespace"
-	empty=$(mktemp)
-	mount --bind "$empty" /sys/fs/cgroup/unified/cgroup.controllers
-	rm -f "$empty"
-fi
+# ---- private mount namespace (see private-ns.sh) ----------------------------
+. "$here/private-ns.sh"
+enter_private_ns "$self" "${orig_args[@]}"
+hide_v2_controllers_on_hybrid
 
 # ---- runtimes --------------------------------------------------------------------
 # names[i] labels runtime i in tables; paths[i] is its absolute path.
 declare -a names=() paths=()
 for r in "$@"; do
+	n=""
+	# LABEL=PATH names a runtime explicitly (e.g. rt-debug=target/debug/rt).
+	if [[ "$r" =~ ^([A-Za-z0-9._-]+)=(.+)$ ]]; then
+		n=${BASH_REMATCH[1]}
+		r=${BASH_REMATCH[2]}
+	fi
 	p=$(command -v "$r" 2>/dev/null) || fail "runtime not found: $r"
 	[ -x "$p" ] || fail "runtime not executable: $p"
 	p=$(realpath "$p")
-	n=$(basename "$p")
+	n=${n:-$(basename "$p")}
 	for m in "${names[@]}"; do
 		[ "$m" != "$n" ] || n="$n-$((${#names[@]} + 1))"
 	done
