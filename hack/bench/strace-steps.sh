@@ -108,16 +108,29 @@ for s in $steps; do
 	printf '  %-7s %8.1f\n' "$s" "$(echo "($t1 - $t0) / 1000000" | bc -l)"
 done
 
+# check_after STEP ID: warn when a traced step did not do its job (its exit
+# status is not visible through traced), since its numbers would mislead.
+check_after() {
+	local st
+	st=$("$rt_path" --root "$state" state "$2" 2>/dev/null | jq -r .status 2>/dev/null || echo gone)
+	case "$1:$st" in
+	create:created | start:running | delete:gone) ;;
+	*) echo "strace-steps: WARNING: after traced '$1' the container is '$st'" >&2 ;;
+	esac
+}
+
 # 2. strace -c per step.
 id=$id_base-count
 for s in $steps; do
 	traced -f -c -o "$out/$s.count" -- $(step_cmd "$s" "$id")
+	check_after "$s" "$id"
 done
 
 # 3. strace -tt -T per step.
 id=$id_base-time
 for s in $steps; do
 	traced -f -tt -T -s 96 -o "$out/$s.trace" -- $(step_cmd "$s" "$id")
+	check_after "$s" "$id"
 done
 
 # Event lines look like: PID HH:MM:SS.uuuuuu name(args) = ret <secs>
@@ -142,7 +155,7 @@ for s in $steps; do
 		END {
 			for (k = 1; k <= n; k++) { p = order[k]
 				printf "  pid %-7s +%7.1f ms  %8.1f ms  %s\n", p, (first[p] - first[order[1]]) * 1000,
-					(last[p] - first[p]) * 1000, (p in exe) ? exe[p] : "(no exec: forked copy of its parent)" }
+					(last[p] - first[p]) * 1000, (p in exe) ? exe[p] : "(no execve: a thread, or a fork of its parent)" }
 		}' "$out/$s.trace"
 
 	echo "-- slowest single system calls (ms, blocking included), top 10"
