@@ -28,10 +28,10 @@
 #                   RUST_BACKTRACE always are, when set)
 #   --verbose       guest console (kernel and init messages) to stderr
 # Environment: RT_VM_CACHE (default /var/cache/rt-vm): the unpacked
-# user-mode-linux package and the compiled uml-launch helper.
+# user-mode-linux package and uml-xstate.so (built from uml-xstate.c).
 #
 # Needs root, apt-get and dpkg (first run downloads user-mode-linux, ~40 MB),
-# gcc (builds uml-launch.c once), busybox-static.
+# gcc (builds uml-xstate.c once), busybox-static.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,7 +66,7 @@ shift
 busybox=$(command -v busybox) || fail "busybox not found (apt-get install busybox-static)"
 busybox=$(realpath "$busybox")
 
-# ---- assets: UML kernel + modules, the launcher --------------------------------
+# ---- assets: UML kernel + modules, the xstate shim-----------------------------
 cache=${RT_VM_CACHE:-/var/cache/rt-vm}
 mkdir -p "$cache"
 if [ -x /usr/bin/linux.uml ] && [ -d /usr/lib/uml/modules ]; then
@@ -89,27 +89,14 @@ fi
 moddir=$(find "$moddir" -mindepth 1 -maxdepth 1 -type d | head -n 1)
 [ -x "$uml" ] && [ -n "$moddir" ] || fail "no usable linux.uml / modules under $cache/uml"
 
-launcher=$cache/uml-launch
-if [ ! -x "$launcher" ] || [ "$here/uml-launch.c" -nt "$launcher" ]; then
-	command -v gcc >/dev/null || fail "gcc is needed once to build $launcher"
-	gcc -O2 -Wall -o "$launcher.tmp" "$here/uml-launch.c" || fail "building uml-launch failed"
-	mv "$launcher.tmp" "$launcher"
-fi
-
-# On hosts whose XSAVE area is larger than UML 6.1's (AVX-512, AMX), the
-# launcher makes UML fall back to saving only the SSE part of the FPU state,
-# and wider vector registers of guest processes do not survive UML's context
-# switches (seen as zero-filled memcpy results: static busybox and Go crash).
-# So guest programs are told not to use AVX: glibc through its tunables, Go
-# through GODEBUG. See README.md for what this does not cover.
-narrow_fpu=0
-"$launcher" --probe && narrow_fpu=1
-no_avx_env=()
-if [ "$narrow_fpu" = 1 ]; then
-	no_avx_env=(
-		"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX_Fast_Unaligned_Load"
-		"GODEBUG=cpu.avx=off,cpu.avx2=off"
-	)
+# UML 6.1 loses its guest processes' vector registers on hosts whose XSAVE
+# area is bigger than AVX's (AVX-512, AMX): uml-xstate.so fixes that from
+# inside the linux.uml process (see the comment at its top).
+shim=$cache/uml-xstate.so
+if [ ! -e "$shim" ] || [ "$here/uml-xstate.c" -nt "$shim" ]; then
+	command -v gcc >/dev/null || fail "gcc is needed once to build $shim"
+	gcc -O2 -Wall -shared -fPIC -o "$shim.tmp" "$here/uml-xstate.c" -ldl || fail "building uml-xstate.so failed"
+	mv "$shim.tmp" "$shim"
 fi
 
 # ---- the run directory: guest init, command, status ---------------------------------
@@ -123,7 +110,7 @@ qa() { local a out=""; for a in "$@"; do out+="$(q "$a") "; done; printf '%s' "$
 # The command, as the guest will run it: clean environment, cwd DIR.
 {
 	echo "cd $(q "$dir") || exit 125"
-	env_words=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb "${no_avx_env[@]}")
+	env_words=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
 	for name in "${pass_env[@]}"; do
 		[ -z "${!name+set}" ] || env_words+=("$name=${!name}")
 	done
@@ -229,12 +216,9 @@ console=$run/console.log
 if [ "$verbose" = 1 ]; then exec 5>&2; else exec 5>"$console"; fi
 # The guest's RAM is a file in TMPDIR; in /dev/shm it costs only what is used.
 [ -d /dev/shm ] && export TMPDIR=/dev/shm
-# Kernel parameters with "=" that the kernel does not know become init's
-# environment, so the no-AVX variables reach every guest process.
 set +e
-timeout -k 5 "$timeout_s" "$launcher" "$uml" mem="${mem}M" rootfstype=hostfs rootflags=/ ro \
-	init="$run/init" quiet con=null con0=null,fd:5 con1=null,fd:1 con2=null,fd:2 ssl=null \
-	"${no_avx_env[@]}" </dev/null
+LD_PRELOAD=$shim timeout -k 5 "$timeout_s" "$uml" mem="${mem}M" rootfstype=hostfs rootflags=/ ro \
+	init="$run/init" quiet con=null con0=null,fd:5 con1=null,fd:1 con2=null,fd:2 ssl=null </dev/null
 vm_rc=$?
 set -e
 exec 5>&-
