@@ -120,7 +120,9 @@ cleanup() {
 	done
 	# Containers are gone, so their cgroups are empty: remove ours bottom-up.
 	for d in /sys/fs/cgroup/*/"$cg_parent" /sys/fs/cgroup/"$cg_parent"; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$d" ] || continue
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ ! -d "$d" ] || say "WARNING: could not remove cgroup $d (still in use?)"
 	done
 	rm -rf "$out/state"
 	return 0
