@@ -295,6 +295,10 @@ for b in $benches; do
 	fi
 	[ ${#contenders[@]} -gt 0 ] || { say "$b: no runtime could run it, skipped"; continue; }
 	n=${#contenders[@]}
+	# Single commands run without a shell (-N), so that a millisecond-scale
+	# floor is not lost in the shell start-up hyperfine subtracts; the
+	# lifecycle chains need bash for their &&.
+	case "$b" in *lifecycle) shell_opt=(--shell bash) ;; *) shell_opt=(-N) ;; esac
 	for ((round = 0; round < ROUNDS; round++)); do
 		args=()
 		for ((k = 0; k < n; k++)); do
@@ -302,7 +306,7 @@ for b in $benches; do
 			args+=(--command-name "${c%%$'\t'*}" "${c#*$'\t'}")
 		done
 		say "$b: round $((round + 1))/$ROUNDS"
-		hyperfine --style basic --shell bash --warmup "$WARMUP" --runs "$RUNS" \
+		hyperfine --style basic "${shell_opt[@]}" --warmup "$WARMUP" --runs "$RUNS" \
 			--export-json "$out/raw/$b.round$round.json" "${args[@]}" </dev/null >"$out/raw/$b.round$round.log" 2>&1 ||
 			{ say "$b round $round failed (see raw/$b.round$round.log)"; rm -f "$out/raw/$b.round$round.json"; }
 	done
