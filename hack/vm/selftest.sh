@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Check that hack/vm/run-in-vm.sh gives what tests rely on:
+#   hack/vm/selftest.sh [RUNTIME]     (RUNTIME default: runc; e.g. target/debug/rt)
+# exit status and stderr pass through, stdout is byte-exact, the guest has a
+# pure cgroup v2 with controllers, and RUNTIME runs a busybox container that
+# sits in its v2 cgroup with the memory limit applied. Prints one line per
+# check; exits 1 if any failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+vm=$here/run-in-vm.sh
+runtime=$(realpath "$(command -v "${1:-runc}")") || { echo "selftest: no runtime ${1:-runc}" >&2; exit 2; }
+work=$(mktemp -d /tmp/rt-vm-selftest.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+failed=0
+
+check() { # check NAME EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then
+		echo "ok   $1"
+	else
+		echo "FAIL $1: expected [$2], got [$3]"
+		failed=1
+	fi
+}
+
+got=$("$vm" "$work" sh -c 'echo to-err >&2; exit 7' 2>"$work/err")
+check "exit status passes through" 7 $?
+check "stderr passes through" to-err "$(cat "$work/err")"
+
+head -c 200000 /dev/urandom >"$work/blob"
+"$vm" "$work" cat blob >"$work/blob.back"
+check "stdout is byte-exact" "$(md5sum <"$work/blob")" "$(md5sum <"$work/blob.back")"
+
+got=$("$vm" "$work" sh -c 'awk '"'"'$2 == "/sys/fs/cgroup" {print $3}'"'"' /proc/mounts; cat /sys/fs/cgroup/cgroup.subtree_control')
+check "guest cgroup layout" "cgroup2
+cpu io memory pids" "$got"
+
+"$here/../mkbundle.sh" "$work/bundle" sh -c 'cat /proc/self/cgroup; cat /sys/fs/cgroup/ctr/t1/memory.max' >/dev/null
+jq '.linux.cgroupsPath = "/ctr/t1" | .linux.resources.memory = {limit: 33554432}' \
+	"$work/bundle/config.json" >"$work/config.json" && mv "$work/config.json" "$work/bundle/config.json"
+# Without a cgroup namespace the container's /sys/fs/cgroup shows the whole
+# hierarchy, its own cgroup included.
+got=$("$vm" "$work/bundle" "$runtime" --root /run/rt-selftest run t1 2>"$work/err")
+check "$(basename "$runtime") run: container's cgroup is a v2 path" "0::/ctr/t1" "$(echo "$got" | sed -n 1p)"
+check "$(basename "$runtime") run: memory.max" 33554432 "$(echo "$got" | sed -n 2p)"
+[ "$failed" = 0 ] || { echo "stderr of the container run:"; cat "$work/err"; }
+exit "$failed"
