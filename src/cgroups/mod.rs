@@ -119,6 +119,11 @@ impl Placement {
             match std::fs::create_dir(&cur) {
                 Ok(()) => {
                     self.created.push(cur.clone());
+                    if d.v2 && self.created.iter().any(|c| *c == parent) {
+                        // cgroup2 controllers must be enabled on every level
+                        // down to ours; we only ever write to cgroups we made.
+                        enable_controllers(&parent)?;
+                    }
                     if d.has("cpuset") {
                         // A new v1 cpuset starts empty and refuses tasks.
                         copy_cpuset(&parent, &cur)?;
@@ -236,6 +241,19 @@ impl Placement {
         }
         Ok(())
     }
+}
+
+fn enable_controllers(dir: &Path) -> Result<()> {
+    let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let line: Vec<String> = available
+        .split_whitespace()
+        .map(|c| format!("+{c}"))
+        .collect();
+    if line.is_empty() {
+        return Ok(());
+    }
+    let f = dir.join("cgroup.subtree_control");
+    std::fs::write(&f, line.join(" ")).with_ctx(|| format!("write {}", f.display()))
 }
 
 fn copy_cpuset(parent: &Path, dir: &Path) -> Result<()> {

@@ -12,9 +12,10 @@ fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
 }
 
 pub fn apply_resources(p: &Placement, r: &LinuxResources) -> Result<()> {
+    let pure_v2 = p.dirs.len() == 1 && p.dirs[0].v2;
     for d in &p.dirs {
         if d.v2 {
-            apply_v2(d, r)?;
+            apply_v2(d, r, pure_v2)?;
         } else {
             apply_v1(d, r)?;
         }
@@ -99,10 +100,42 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
     Ok(())
 }
 
-fn apply_v2(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
-    // On a hybrid host the cgroup2 tree has no controllers: skip quietly
-    // when a knob's file does not exist there.
-    let exists = |f: &str| d.full().join(f).exists();
+fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
+    // On a hybrid host the cgroup2 tree has no controllers (v1 does the
+    // work): skip knobs whose file is missing there. On pure v2 a missing
+    // file means the controller is not enabled: say so rather than run
+    // the container without the limit.
+    let exists = |f: &str| {
+        let present = d.full().join(f).exists();
+        if !present && pure_v2 {
+            log::warn!("cgroup {}: no {f}", d.full().display());
+        }
+        present
+    };
+    if pure_v2 {
+        let want = [
+            (
+                "memory.max",
+                r.memory().as_ref().and_then(|m| m.limit()).is_some(),
+            ),
+            ("pids.max", r.pids().is_some()),
+            (
+                "cpu.max",
+                r.cpu()
+                    .as_ref()
+                    .is_some_and(|c| c.quota().is_some() || c.shares().is_some()),
+            ),
+        ];
+        for (file, wanted) in want {
+            if wanted && !d.full().join(file).exists() {
+                let ctrl = file.split('.').next().unwrap_or(file);
+                return Err(crate::Error::new(format!(
+                    "linux.resources: the {ctrl} controller is not enabled for cgroup {}",
+                    d.full().display()
+                )));
+            }
+        }
+    }
     if let Some(m) = r.memory() {
         if let (Some(limit), true) = (m.limit(), exists("memory.max")) {
             write(

@@ -312,16 +312,27 @@ fn mount_cgroup(
         opts.flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RELATIME);
     let target = resolve::ensure_target(root, dest, true)?;
     if ctx.pure_v2 {
-        if ctx.new_cgroup_ns {
-            sys::mount(
-                Some("cgroup2"),
-                &sys::fd_path(&target),
-                Some("cgroup2"),
-                opts.flags,
-                None,
-            )
-            .map_err(|e| Error::errno("mount cgroup2", e))?;
-        } else if let Some(dir) = ctx.cgroup.unified() {
+        // As runc: a fresh cgroup2 mount. With a cgroup namespace it shows
+        // the container's subtree; without one the whole hierarchy. Where
+        // the kernel refuses (user namespace without cgroupns), bind it.
+        let flags = base | ro;
+        if let Err(e) = sys::mount(
+            Some("cgroup2"),
+            &sys::fd_path(&target),
+            Some("cgroup2"),
+            flags,
+            None,
+        ) {
+            if e != nix::Error::EPERM || ctx.new_cgroup_ns {
+                return Err(Error::errno("mount cgroup2", e));
+            }
+            let dir = ctx
+                .cgroup
+                .dirs
+                .iter()
+                .find(|d| d.v2)
+                .map(|d| d.mount.clone())
+                .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
             bind_path(&dir, &target)?;
             remount(&reopen(root, dest)?, libc::MS_BIND | base | ro)?;
         }
