@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Fresh Debian 12 machine to a running container (as root): installs the
+# dependencies, builds rt, makes a busybox bundle and runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+hack/deps.sh
+cargo build --release --bin rt 2>&1 | tail -n 1
+
+bundle=${DEMO_BUNDLE:-/tmp/rt-demo}
+hack/mkbundle.sh -f "$bundle" sh -c 'echo "hello from $(hostname): pid $$, $(id)"; cat /proc/self/cgroup | head -n 3' >/dev/null
+./target/release/rt run "$bundle"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing rt needs on a fresh Debian 12 machine
+# (as root): the Rust toolchain if missing, and the Debian packages the
+# tests drive (busybox-static for rootfs, runc/crun for comparisons,
+# containerd for the ctr test, umoci/skopeo for images, jq, iproute2).
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: run as root" >&2
+	exit 1
+fi
+
+# Package scripts must not start services (containerd, registries) behind
+# our back: the tests start private instances themselves.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+fi
+
+pkgs=(busybox-static jq iproute2 util-linux runc crun containerd umoci skopeo hyperfine gcc strace user-mode-linux)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+	if [ -x "$HOME/.cargo/bin/cargo" ]; then
+		export PATH="$HOME/.cargo/bin:$PATH"
+	else
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo rustc >/dev/null
+	fi
+fi
