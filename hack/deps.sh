@@ -17,7 +17,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 
-pkgs=(busybox-static jq iproute2 util-linux runc crun containerd umoci skopeo hyperfine gcc strace user-mode-linux)
+pkgs=(busybox-static bc jq iproute2 util-linux runc crun containerd umoci skopeo hyperfine gcc strace user-mode-linux)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

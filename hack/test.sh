@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # Runs every test of the project (as root, on Debian 12): unit tests of rt
 # and rt-build, the integration suite (real containers, containerd), and
-# the pure cgroup v2 check in a User-mode Linux guest.
+# the pure cgroup v2 check in a User-mode Linux guest. Ends with one line
+# "total: N passed, M failed" over all of them.
 #
 #   sudo hack/test.sh            # everything
 #   SKIP_VM=1 hack/test.sh       # without the UML guest
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-hack/deps.sh
+hack/deps.sh || exit 1
 cargo build --release --workspace --locked 2>&1 | tail -n 3
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
 
-# Unit tests (no root needed) and the integration suite (root): cargo
-# prints one "test result:" line per test binary.
-cargo test --release --workspace --locked -- --test-threads=2
+log=$(mktemp /tmp/rt-test-log.XXXXXX)
+trap 'rm -f "$log"' EXIT
+status=0
+
+# Unit tests (no root needed) and the integration suite (root).
+cargo test --release --workspace --locked --no-fail-fast -- --test-threads=2 2>&1 | tee "$log"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+passed=$(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$log" | paste -sd+ | bc)
+failed=$(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$log" | paste -sd+ | bc)
 
 if [ "${SKIP_VM:-0}" != 1 ]; then
 	echo "== pure cgroup v2 (User-mode Linux guest)"
-	hack/vm/selftest.sh "$PWD/target/release/rt"
+	hack/vm/selftest.sh "$PWD/target/release/rt" 2>&1 | tee "$log"
+	[ "${PIPESTATUS[0]}" = 0 ] || status=1
+	passed=$((passed + $(grep -c '^ok ' "$log")))
+	failed=$((failed + $(grep -c '^FAIL ' "$log")))
 fi
+
+echo "total: ${passed:-0} passed, ${failed:-0} failed"
+if [ "${failed:-0}" != 0 ]; then status=1; fi
+exit $status

@@ -70,7 +70,16 @@ fn exec_with_process_json_and_detach_writes_pid_file() {
     let exec_pid: i32 = text
         .parse()
         .unwrap_or_else(|_| panic!("exec pid file not a bare number: {text:?}"));
-    let cmdline = fs::read_to_string(format!("/proc/{exec_pid}/cmdline")).unwrap_or_default();
+    // Right after execve the new image's argv is published a moment later
+    // than the close-on-exec fds are closed (which is when exec returns).
+    let mut cmdline = String::new();
+    for _ in 0..100 {
+        cmdline = fs::read_to_string(format!("/proc/{exec_pid}/cmdline")).unwrap_or_default();
+        if !cmdline.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert!(
         cmdline.contains("sleep"),
         "pid file does not name the exec'd process: {cmdline:?}"
