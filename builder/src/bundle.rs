@@ -38,6 +38,9 @@ pub fn runtime_config(config: &ImageConfig, rootfs: &Path) -> Result<Value, Stri
             user.home.clone().unwrap_or_else(|| "/".into())
         ));
     }
+    // Every field written here exists since runtime-spec 1.0; saying so
+    // lets older runtimes (crun 1.8 refuses 1.2.0) run the bundle.
+    spec["ociVersion"] = json!("1.0.2");
     spec["process"]["terminal"] = json!(false);
     spec["process"]["args"] = json!(args);
     spec["process"]["env"] = json!(env);
