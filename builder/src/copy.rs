@@ -178,13 +178,15 @@ impl Dest<'_> {
 }
 
 /// Copies the matches from `root` to `dest`.
+/// `several_sources`: the instruction names more than one source.
 pub fn copy_matches(
     root: &Path,
     matches: &[Match],
     dest: &Dest,
     filter: &Filter,
+    several_sources: bool,
 ) -> Result<(), String> {
-    let multiple = matches.len() > 1 || matches.iter().any(|m| m.wildcard);
+    let multiple = several_sources || matches.len() > 1 || matches.iter().any(|m| m.wildcard);
     let into_dir = dest.is_dir(multiple)?;
     let dest_rel = clean(Path::new(&dest.path));
     for m in matches {

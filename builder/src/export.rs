@@ -84,6 +84,8 @@ fn blob_into(store: &Store, t: &mut TarFile, digest: &str) -> Result<(), String>
     let mut f = std::fs::File::open(&path).map_err(|e| format!("blob {digest}: {e}"))?;
     let len = f.metadata().map_err(|e| e.to_string())?.len();
     let mut h = tar::Header::new_gnu();
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     h.set_size(len);
     h.set_mode(0o644);

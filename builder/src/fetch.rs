@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+#[derive(Debug)]
 pub struct Download {
     pub data: Vec<u8>,
     /// Unix time from Last-Modified.

@@ -355,6 +355,16 @@ fn diff_into_upper(
         .map(|(p, _)| p)
         .collect();
     changed.sort();
+    // Per dir: how many entries it had and how many of them are gone.
+    let mut children: HashMap<PathBuf, (usize, usize)> = HashMap::new();
+    for p in base.keys() {
+        let e = children
+            .entry(p.parent().unwrap_or(Path::new("")).to_path_buf())
+            .or_default();
+        e.0 += 1;
+        e.1 += usize::from(!now.contains_key(p));
+    }
+    let mut opaque: Vec<PathBuf> = Vec::new();
     for rel in changed {
         let src = merged.join(rel);
         let dst = upper.join(rel);
@@ -365,9 +375,18 @@ fn diff_into_upper(
                 std::fs::create_dir(&dst).map_err(|e| e.to_string())?;
             }
             copy_meta(&src, &dst, &m)?;
-            // A dir that replaced another (new inode) hides the old content.
-            if base.get(rel).is_some_and(|b| b.ino != m.ino()) {
+            // A dir that replaced another (new inode), or one whose old
+            // entries are all gone (`rm -rf d && mkdir d` may reuse the
+            // inode), hides the old content: opaque, as overlay records it.
+            let emptied = children
+                .get(rel.as_path())
+                .is_some_and(|(all, gone)| all == gone);
+            if base
+                .get(rel)
+                .is_some_and(|b| b.is_dir && (b.ino != m.ino() || emptied))
+            {
                 xattr::set(&dst, "trusted.overlay.opaque", b"y").map_err(|e| e.to_string())?;
+                opaque.push(rel.clone());
             }
         } else {
             let _ = remove_tree(&dst);
@@ -377,6 +396,10 @@ fn diff_into_upper(
     let mut gone: Vec<&PathBuf> = base.keys().filter(|p| !now.contains_key(*p)).collect();
     gone.sort();
     for rel in gone {
+        // Below a replaced (opaque) dir nothing of the old content shows.
+        if opaque.iter().any(|o| rel.starts_with(o)) {
+            continue;
+        }
         // Only the topmost deleted path needs a whiteout.
         if rel
             .ancestors()

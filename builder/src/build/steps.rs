@@ -413,10 +413,10 @@ impl Builder<'_> {
                                 crate::layer::unpack::unpack(f, &dir, opts, &m.rel.display().to_string())?;
                             }
                             if !plain.is_empty() {
-                                copy::copy_matches(&src_root, &plain, &d, &filter)?;
+                                copy::copy_matches(&src_root, &plain, &d, &filter, multiple)?;
                             }
                         } else {
-                            copy::copy_matches(&src_root, matches, &d, &filter)?;
+                            copy::copy_matches(&src_root, matches, &d, &filter, multiple)?;
                         }
                     }
                 }

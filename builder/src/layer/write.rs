@@ -130,6 +130,8 @@ impl Walker<'_> {
 
     fn whiteout(&mut self, tar: &mut TarOut, path: &Path) -> std::io::Result<()> {
         let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_entry_type(tar::EntryType::Regular);
         h.set_size(0);
         h.set_mode(0o644);
@@ -145,6 +147,8 @@ impl Walker<'_> {
     ) -> std::io::Result<()> {
         let host = self.root.join(rel);
         let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
         h.set_mode(m.mode() & 0o7777);
         h.set_uid(m.uid() as u64);
         h.set_gid(m.gid() as u64);
@@ -202,6 +206,8 @@ pub fn append_file<W: Write>(
     data: &[u8],
 ) -> std::io::Result<()> {
     let mut h = tar::Header::new_gnu();
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     h.set_size(data.len() as u64);
     h.set_mode(0o644);
