@@ -206,10 +206,8 @@ pub fn copy_matches(
             let dir = dest.ensure_dir(&target_rel)?;
             copy_tree(&src, &m.rel, Path::new(""), &dir, dest, filter)?;
         } else {
-            if into_dir {
-                if let Some(p) = target_rel.parent() {
-                    dest.ensure_dir(p)?;
-                }
+            if into_dir && let Some(p) = target_rel.parent() {
+                dest.ensure_dir(p)?;
             }
             let out = resolve_parent(dest.rootfs, &target_rel, true)?;
             let out = if out.is_dir() {

@@ -67,7 +67,7 @@ impl<'a> CopyArgs<'a> {
 enum SourceRoot {
     Context,
     /// A stage or image state (read through a read-only view).
-    State(State),
+    State(Box<State>),
 }
 
 /// A source resolved before the cache lookup.
@@ -254,7 +254,7 @@ impl Builder<'_> {
                 .done
                 .get(&i)
                 .cloned()
-                .map(SourceRoot::State)
+                .map(|s| SourceRoot::State(Box::new(s)))
                 .ok_or_else(|| format!("--from={from}: stage not built yet"));
         }
         if !self.images.contains_key(from) {
@@ -262,7 +262,7 @@ impl Builder<'_> {
             self.images
                 .insert(from.to_string(), super::state_of_image(&img));
         }
-        Ok(SourceRoot::State(self.images[from].clone()))
+        Ok(SourceRoot::State(Box::new(self.images[from].clone())))
     }
 
     pub(super) fn copy_step(
