@@ -1,6 +1,7 @@
 //! Compression detection by content (as Docker does for ADD and layers):
-//! gzip and uncompressed tar are read; bzip2, xz and zstd are recognised
-//! and refused with a clear message (no decoder crate is linked yet).
+//! gzip, bzip2, xz, zstd and uncompressed tar are read. xz is decoded into
+//! memory first (lzma-rs has no streaming reader), which is fine for ADD
+//! archives and the rare xz layer.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -41,9 +42,20 @@ pub fn decompress<'a, R: Read + 'a>(
             Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
             Compression::Gzip,
         )),
-        other => Err(format!(
-            "{what}: {other:?} compression is not supported (gzip and plain tar are)"
+        Compression::Bzip2 => Ok((
+            Box::new(bzip2::bufread::MultiBzDecoder::new(buf)),
+            Compression::Bzip2,
         )),
+        Compression::Zstd => {
+            let d = ruzstd::decoding::StreamingDecoder::new(buf)
+                .map_err(|e| format!("{what}: zstd: {e}"))?;
+            Ok((Box::new(d), Compression::Zstd))
+        }
+        Compression::Xz => {
+            let mut out = Vec::new();
+            lzma_rs::xz_decompress(&mut buf, &mut out).map_err(|e| format!("{what}: xz: {e}"))?;
+            Ok((Box::new(std::io::Cursor::new(out)), Compression::Xz))
+        }
     }
 }
 
@@ -89,6 +101,19 @@ mod tests {
         r.read_to_string(&mut out).unwrap();
         assert_eq!((out.as_str(), c), ("hello", Compression::Gzip));
         assert!(decompress(&[0x28u8, 0xb5, 0x2f, 0xfd, 0][..], "x").is_err());
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(b"bz").unwrap();
+        let bz = bz.finish().unwrap();
+        let (mut r, c) = decompress(&bz[..], "x").unwrap();
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!((out.as_str(), c), ("bz", Compression::Bzip2));
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut &b"xz"[..], &mut xz).unwrap();
+        let (mut r, c) = decompress(&xz[..], "x").unwrap();
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!((out.as_str(), c), ("xz", Compression::Xz));
         assert_eq!(detect(b"plain"), Compression::None);
     }
 

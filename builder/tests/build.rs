@@ -270,8 +270,11 @@ fn copy_and_add_semantics() {
     h.set_entry_type(tar::EntryType::Regular);
     t.append_data(&mut h, "inner/file.txt", &b"tar\n"[..])
         .unwrap();
+    let plain_tar = t.into_inner().unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &t.into_inner().unwrap()).unwrap();
+    std::io::Write::write_all(&mut gz, &plain_tar).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    std::io::Write::write_all(&mut bz, &plain_tar).unwrap();
     // A local HTTP server for ADD <url>.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -305,6 +308,7 @@ COPY --exclude=*.log logs /logs/
 COPY --parents ./tree/./x/y.txt /p/
 COPY --link --chown=1234:5678 single.txt /linked/renamed.txt
 ADD archive.tar.gz /extracted/
+ADD archive.tar.bz2 /bz/
 ADD http://127.0.0.1:{port}/dl/file.txt /web/
 COPY <<EOT /here.txt
 heredoc body
@@ -312,7 +316,7 @@ EOT
 RUN test "$(stat -c %U:%G /dst/a.txt)" = app:wheel && test "$(stat -c %a /dst/a.txt)" = 644 && test "$(stat -c %a /dst/sub)" = 755 \
  && test "$(stat -c %a /scripts/run.sh)" = 700 && test -f /logs/keep.txt && ! test -e /logs/skip.log \
  && test -f /p/x/y.txt && test "$(stat -c %u:%g /linked/renamed.txt)" = 1234:5678 \
- && test "$(cat /extracted/inner/file.txt)" = tar && test "$(stat -c %u /extracted/inner/file.txt)" = 7 \
+ && test "$(cat /extracted/inner/file.txt)" = tar && test "$(cat /bz/inner/file.txt)" = tar && test "$(stat -c %u /extracted/inner/file.txt)" = 7 \
  && test "$(cat /web/file.txt)" = downloaded && test "$(stat -c %a /web/file.txt)" = 600 && test "$(stat -c %Y /web/file.txt)" = 784111777 \
  && test "$(cat /here.txt)" = "heredoc body" && ! test -e /dst/ignored.txt && echo ALL-OK
 "#
@@ -334,6 +338,7 @@ RUN test "$(stat -c %U:%G /dst/a.txt)" = app:wheel && test "$(stat -c %a /dst/a.
         ],
     );
     std::fs::write(ctx.join("archive.tar.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(ctx.join("archive.tar.bz2"), bz.finish().unwrap()).unwrap();
     let out = build(&store, &ctx, &["-t", "copy"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("ALL-OK"), "{}", out.stderr);

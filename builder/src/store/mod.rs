@@ -89,7 +89,8 @@ impl Store {
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let pid: Option<i32> = name.split('-').nth(1).and_then(|p| p.parse().ok());
+            // unique_name: PREFIX-PID-N-TIME, and PREFIX may hold dashes.
+            let pid: Option<i32> = name.rsplit('-').nth(2).and_then(|p| p.parse().ok());
             // SAFETY: kill with signal 0 only checks that the pid exists.
             let alive = pid.is_some_and(|p| unsafe { libc::kill(p, 0) } == 0);
             if !alive {
