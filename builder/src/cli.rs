@@ -378,7 +378,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
     if flags.progress != Progress::Quiet {
         eprintln!("#done writing image {}", img.manifest_desc.digest);
         for tag in &flags.tags {
-            eprintln!("#done naming to {}", crate::store::normalize_name(tag));
+            eprintln!("#done naming to {tag}");
         }
     }
     println!("{}", img.manifest_desc.digest);
@@ -428,9 +428,9 @@ fn run_rmi(root: Option<&Path>, names: &[String]) -> Result<(), String> {
         let full = crate::store::normalize_name(name);
         let removed = store.update_index(|index| {
             let before = index.manifests.len();
-            index.manifests.retain(|d| {
-                d.ref_name() != Some(full.as_str()) && d.ref_name() != Some(name.as_str())
-            });
+            index
+                .manifests
+                .retain(|d| d.ref_name().map(crate::store::normalize_name) != Some(full.clone()));
             Ok(before - index.manifests.len())
         })?;
         if removed == 0 {
@@ -452,7 +452,7 @@ fn run_inspect(root: Option<&Path>, name: &str) -> Result<(), String> {
     let store = open_store(root)?;
     let img = find_image(&store, name)?;
     print_json(&serde_json::json!({
-        "name": crate::store::normalize_name(name),
+        "name": name,
         "digest": img.manifest_desc.digest,
         "manifest": img.manifest,
         "config": img.config,

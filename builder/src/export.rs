@@ -106,7 +106,7 @@ fn oci_layout_into(
     let names: Vec<String> = if tags.is_empty() {
         vec!["latest".into()]
     } else {
-        tags.iter().map(|t| normalize_name(t)).collect()
+        tags.to_vec()
     };
     for n in names {
         let mut d: Descriptor = img.manifest_desc.clone();

@@ -441,6 +441,18 @@ fn outputs_checked_by_their_consumers() {
         assert_eq!(r.code, 0, "runc: {}", r.stderr);
         assert_eq!(r.stdout, "hello from the bundle\n");
     }
+    // rt itself, when its binary was built into the same target dir.
+    let rt_bin = Path::new(env!("CARGO_BIN_EXE_rt-build")).with_file_name("rt");
+    if rt_bin.exists() {
+        let r = run(std::process::Command::new(&rt_bin)
+            .arg("--root")
+            .arg(dir.join("rt-state"))
+            .arg("run")
+            .arg(format!("rtb-rt-{}", std::process::id()))
+            .current_dir(&bundle));
+        assert_eq!(r.code, 0, "rt run: {}", r.stderr);
+        assert_eq!(r.stdout, "hello from the bundle\n");
+    }
     // The store is an OCI layout skopeo and umoci read.
     if has_tool("skopeo") {
         for reference in [
@@ -500,14 +512,26 @@ fn outputs_checked_by_their_consumers() {
     assert_eq!(tag.code, 0, "{}", tag.stderr);
     let list = run(bin().arg("--root").arg(&store).arg("images"));
     assert!(
-        list.stdout.contains("again:latest") && list.stdout.contains("out:1"),
+        list.stdout.lines().any(|l| l.starts_with("again ")) && list.stdout.contains("out:1"),
         "{}",
         list.stdout
     );
-    let rmi = run(bin().arg("--root").arg(&store).args(["rmi", "again"]));
+    // Names are stored as given: skopeo finds `oci:DIR:again`.
+    if has_tool("skopeo") {
+        let r = run(std::process::Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci:{}:again", store.display())));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // `again:latest` is the same name as `again`.
+    assert_eq!(inspect(&store, "again:latest")["digest"], digest.as_str());
+    let rmi = run(bin()
+        .arg("--root")
+        .arg(&store)
+        .args(["rmi", "again:latest"]));
     assert_eq!(rmi.code, 0);
     let list = run(bin().arg("--root").arg(&store).arg("images"));
-    assert!(!list.stdout.contains("again:latest"), "{}", list.stdout);
+    assert!(!list.stdout.contains("again"), "{}", list.stdout);
     let unpack_dir = dir.join("unpacked");
     let u = run(bin()
         .arg("--root")

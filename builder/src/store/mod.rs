@@ -158,13 +158,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Points `name` at a manifest (replacing what it named before).
+    /// Points `name` at a manifest (replacing what it, or an equivalent
+    /// spelling like `name:latest`, named before). The name is stored as
+    /// given, so `skopeo inspect oci:DIR:name` finds it.
     pub fn set_ref(&self, name: &str, manifest: &Descriptor) -> Result<(), String> {
-        let name = normalize_name(name);
+        let full = normalize_name(name);
+        let name = name.to_string();
         self.update_index(|index| {
             index
                 .manifests
-                .retain(|d| d.ref_name() != Some(name.as_str()));
+                .retain(|d| d.ref_name().map(normalize_name) != Some(full.clone()));
             let mut d = manifest.clone();
             d.annotations = Some(BTreeMap::from([(
                 image::REF_NAME.to_string(),
@@ -180,11 +183,14 @@ impl Store {
     pub fn resolve(&self, name: &str) -> Result<Option<Descriptor>, String> {
         let index = self.index()?;
         let full = normalize_name(name);
-        if let Some(d) = index
-            .manifests
-            .iter()
-            .find(|d| d.ref_name() == Some(full.as_str()) || d.ref_name() == Some(name))
-        {
+        let exact = index.manifests.iter().find(|d| d.ref_name() == Some(name));
+        let equivalent = || {
+            index
+                .manifests
+                .iter()
+                .find(|d| d.ref_name().map(normalize_name) == Some(full.clone()))
+        };
+        if let Some(d) = exact.or_else(equivalent) {
             return Ok(Some(d.clone()));
         }
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
