@@ -134,6 +134,22 @@ pub fn run(
     Ok(code)
 }
 
+/// Force-deletes RUN containers left by builders that died (their ids are
+/// `rtb-PID-N-TIME`): kills what still runs, removes state and cgroups.
+pub fn reap_stale(state_root: &Path) {
+    let Ok(rd) = std::fs::read_dir(state_root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        let pid: Option<i32> = id.rsplit('-').nth(2).and_then(|p| p.parse().ok());
+        let alive = pid.is_some_and(crate::store::fsutil::pid_alive);
+        if id.starts_with("rtb-") && !alive {
+            let _ = rt::container::delete(state_root, &id, true);
+        }
+    }
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two descriptors we then own.

@@ -109,6 +109,7 @@ pub fn state_of_image(img: &Image) -> State {
 
 /// Builds the target stage; returns the stored image (not yet tagged).
 pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
+    crate::runner::reap_stale(&store.state_dir().join("run"));
     let mut b = Builder {
         store,
         req,

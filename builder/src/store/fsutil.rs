@@ -17,6 +17,19 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{t:08x}", std::process::id())
 }
 
+/// True when `pid` is a live process (a zombie counts as dead: a builder
+/// killed under a PID 1 that does not reap stays a zombie).
+pub fn pid_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
 /// Writes `data` to a temp file next to `path`, syncs it and renames it
 /// over `path`: readers see the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), String> {

@@ -91,8 +91,7 @@ impl Store {
             let name = e.file_name().to_string_lossy().into_owned();
             // unique_name: PREFIX-PID-N-TIME, and PREFIX may hold dashes.
             let pid: Option<i32> = name.rsplit('-').nth(2).and_then(|p| p.parse().ok());
-            // SAFETY: kill with signal 0 only checks that the pid exists.
-            let alive = pid.is_some_and(|p| unsafe { libc::kill(p, 0) } == 0);
+            let alive = pid.is_some_and(fsutil::pid_alive);
             if !alive {
                 let _ = fsutil::remove_tree(&e.path());
             }
