@@ -18,10 +18,13 @@ use std::path::{Path, PathBuf};
     name = "rt-build",
     version,
     about = "Build OCI images from Dockerfiles",
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
+    /// Image store (an OCI layout); default /var/lib/rt, or
+    /// $XDG_DATA_HOME/rt when not root
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -48,7 +51,7 @@ pub struct BuildFlags {
     /// Target platform (only linux/amd64 is supported)
     #[arg(long, default_value = "linux/amd64")]
     pub platform: String,
-    /// Output destination: type=local|tar|oci|docker|image[,dest=PATH][,name=...]
+    /// Output: type=oci-archive|docker-archive|bundle|local,dest=PATH (repeatable)
     #[arg(short = 'o', long = "output", value_name = "SPEC")]
     pub outputs: Vec<String>,
     /// Progress output style
@@ -90,8 +93,8 @@ pub enum Command {
     Tag { source: String, target: String },
     /// Show an image's config and manifest
     Inspect { name: String },
-    /// Import an OCI layout or archive into the store
-    Import { path: String },
+    /// Import oci:DIR[:ref], oci-archive:FILE[:ref] or docker-archive:FILE[:ref] as NAME
+    Import { source: String, name: String },
     /// Unpack an image into an OCI runtime bundle
     Unpack { image: String, bundle: String },
 }
@@ -141,14 +144,18 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, String> {
             attrs.insert(k.to_string(), v.to_string());
         }
     }
-    let kind =
-        kind.ok_or_else(|| format!("--output {spec:?}: missing type=local|tar|oci|docker|image"))?;
-    if !matches!(kind.as_str(), "local" | "tar" | "oci" | "docker" | "image") {
+    let kind = kind.ok_or_else(|| {
+        format!("--output {spec:?}: missing type=oci-archive|docker-archive|bundle|local")
+    })?;
+    if !matches!(
+        kind.as_str(),
+        "local" | "oci" | "docker" | "oci-archive" | "docker-archive" | "bundle" | "image"
+    ) {
         return Err(format!(
-            "--output: unknown type {kind:?} (local, tar, oci, docker or image)"
+            "--output: unknown type {kind:?} (oci-archive, docker-archive, bundle, local or image)"
         ));
     }
-    if matches!(kind.as_str(), "local" | "tar" | "oci" | "docker") && !attrs.contains_key("dest") {
+    if kind != "image" && !attrs.contains_key("dest") {
         return Err(format!("--output type={kind} needs dest=PATH"));
     }
     Ok(OutputSpec { kind, attrs })
@@ -261,7 +268,7 @@ fn run_parse(file: &str, build_args: &[String], target: Option<String>) -> Resul
     })
 }
 
-fn run_build(flags: &BuildFlags) -> Result<(), String> {
+fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
     let context = flags
         .context
         .clone()
@@ -320,41 +327,170 @@ fn run_build(flags: &BuildFlags) -> Result<(), String> {
             }),
         });
     }
-    let needed: Vec<String> = plan
-        .order
+    let store = open_store(root)?;
+    let outputs = flags
+        .outputs
         .iter()
-        .map(|&i| df.stages[i].display_name())
-        .collect();
-    Err(format!(
-        "building is not implemented yet: {} parsed ({} stages; the target needs {})",
-        df.file,
-        df.stages.len(),
-        needed.join(" -> ")
-    ))
+        .map(|o| {
+            let spec = parse_output(o)?;
+            if spec.kind == "image" {
+                return Ok(None);
+            }
+            crate::export::parse(&spec.kind, &spec.attrs).map(Some)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let context = std::fs::canonicalize(&context)
+        .map_err(|e| format!("{}: build context: {e}", context.display()))?;
+    let source_date_epoch = opts
+        .build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?}: expected Unix seconds"))
+        })
+        .transpose()?;
+    let snapshot_mode = match std::env::var("RT_BUILD_SNAPSHOTTER").as_deref() {
+        Ok("copy") => crate::snapshot::Mode::Copy,
+        _ => crate::snapshot::Mode::Auto,
+    };
+    // Overlay mounts go into a private mount namespace: never the host's.
+    crate::runner::private_mount_namespace()?;
+    let req = crate::build::Request {
+        context,
+        df: &df,
+        plan: &plan,
+        stages: &evaluated,
+        ignore: &rules,
+        no_cache: flags.no_cache,
+        quiet: flags.progress == Progress::Quiet,
+        snapshot_mode,
+        source_date_epoch,
+    };
+    let img = crate::build::build(&store, &req)?;
+    for tag in &flags.tags {
+        store.set_ref(tag, &img.manifest_desc)?;
+    }
+    for out in outputs.iter().flatten() {
+        crate::export::write(&store, &img, out, &flags.tags)?;
+    }
+    if flags.progress != Progress::Quiet {
+        eprintln!("#done writing image {}", img.manifest_desc.digest);
+        for tag in &flags.tags {
+            eprintln!("#done naming to {tag}");
+        }
+    }
+    println!("{}", img.manifest_desc.digest);
+    Ok(())
+}
+
+fn open_store(root: Option<&Path>) -> Result<crate::store::Store, String> {
+    let root = root
+        .map(Path::to_path_buf)
+        .unwrap_or_else(crate::store::default_root);
+    crate::store::Store::open(&root)
+}
+
+fn find_image(store: &crate::store::Store, name: &str) -> Result<crate::store::Image, String> {
+    let desc = store
+        .resolve(name)?
+        .ok_or_else(|| format!("no image named {name:?} in {}", store.root.display()))?;
+    store.load_image(&desc)
+}
+
+fn run_images(root: Option<&Path>) -> Result<(), String> {
+    let store = open_store(root)?;
+    println!("{:<40} {:<14} {:>10}  CREATED", "NAME", "DIGEST", "SIZE");
+    for d in store.index()?.manifests {
+        let name = d.ref_name().unwrap_or("<none>").to_string();
+        let (size, created) = match store.load_image(&d) {
+            Ok(img) => (
+                img.manifest.layers.iter().map(|l| l.size).sum::<u64>(),
+                img.config.created.unwrap_or_default(),
+            ),
+            Err(_) => (0, "<unreadable>".into()),
+        };
+        let short = d
+            .digest
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect::<String>();
+        println!("{name:<40} {short:<14} {size:>10}  {created}");
+    }
+    Ok(())
+}
+
+fn run_rmi(root: Option<&Path>, names: &[String]) -> Result<(), String> {
+    let store = open_store(root)?;
+    for name in names {
+        let full = crate::store::normalize_name(name);
+        let removed = store.update_index(|index| {
+            let before = index.manifests.len();
+            index
+                .manifests
+                .retain(|d| d.ref_name().map(crate::store::normalize_name) != Some(full.clone()));
+            Ok(before - index.manifests.len())
+        })?;
+        if removed == 0 {
+            return Err(format!("no image named {name:?}"));
+        }
+        println!("Untagged: {full}");
+    }
+    Ok(())
+}
+
+fn run_tag(root: Option<&Path>, source: &str, target: &str) -> Result<(), String> {
+    validate_tag(target)?;
+    let store = open_store(root)?;
+    let img = find_image(&store, source)?;
+    store.set_ref(target, &img.manifest_desc)
+}
+
+fn run_inspect(root: Option<&Path>, name: &str) -> Result<(), String> {
+    let store = open_store(root)?;
+    let img = find_image(&store, name)?;
+    print_json(&serde_json::json!({
+        "name": name,
+        "digest": img.manifest_desc.digest,
+        "manifest": img.manifest,
+        "config": img.config,
+    }))
+}
+
+fn run_import(root: Option<&Path>, source: &str, name: &str) -> Result<(), String> {
+    validate_tag(name)?;
+    let store = open_store(root)?;
+    let img = crate::import::resolve(&store, source)?;
+    store.set_ref(name, &img.manifest_desc)?;
+    println!("{}", img.manifest_desc.digest);
+    Ok(())
+}
+
+fn run_unpack(root: Option<&Path>, name: &str, bundle: &str) -> Result<(), String> {
+    let store = open_store(root)?;
+    let img = find_image(&store, name)?;
+    crate::bundle::write_bundle(&store, &img, Path::new(bundle))
 }
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let root = cli.root.as_deref();
+    let result = match &cli.command {
         Some(Command::Parse {
             file,
             build_args,
             target,
-        }) => run_parse(&file, &build_args, target),
-        Some(other) => {
-            let name = match other {
-                Command::Images => "images",
-                Command::Rmi { .. } => "rmi",
-                Command::Tag { .. } => "tag",
-                Command::Inspect { .. } => "inspect",
-                Command::Import { .. } => "import",
-                Command::Unpack { .. } => "unpack",
-                Command::Parse { .. } => unreachable!("handled above"),
-            };
-            Err(format!("{name}: not implemented yet"))
-        }
-        None => run_build(&cli.build),
+        }) => run_parse(file, build_args, target.clone()),
+        Some(Command::Images) => run_images(root),
+        Some(Command::Rmi { names }) => run_rmi(root, names),
+        Some(Command::Tag { source, target }) => run_tag(root, source, target),
+        Some(Command::Inspect { name }) => run_inspect(root, name),
+        Some(Command::Import { source, name }) => run_import(root, source, name),
+        Some(Command::Unpack { image, bundle }) => run_unpack(root, image, bundle),
+        None => run_build(&cli.build, root),
     };
     match result {
         Ok(()) => 0,
@@ -424,7 +560,11 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown type")
         );
-        assert!(parse_output("type=tar").unwrap_err().contains("needs dest"));
+        assert!(
+            parse_output("type=bundle")
+                .unwrap_err()
+                .contains("needs dest")
+        );
         assert!(
             parse_output("dest=x,foo")
                 .unwrap_err()

@@ -1,0 +1,309 @@
+//! The build executor: runs the planned stages in order (dependencies
+//! first), each instruction as a metadata step (config only, no layer) or
+//! a filesystem step (RUN, COPY, ADD, WORKDIR) on a snapshot whose upper
+//! dir becomes the step's layer.
+//!
+//! Cache keys (BuildKit's scheme): each filesystem state has a key, the
+//! base image's manifest digest (or "scratch") to start with; a
+//! filesystem step's key hashes the parent key with the step's full
+//! definition: for RUN the argv, environment (ENV and every ARG in scope
+//! with a value, so an ARG counts from its first use; proxy ARGs
+//! excluded), cwd, user and network; for COPY/ADD the content checksum of
+//! the sources (no mtimes), destination, owner, mode and flags. Metadata
+//! steps change no key, so a LABEL edit reruns nothing. A hit reuses the
+//! recorded layer and its creation time, so a fully cached rebuild gives
+//! the same image digest.
+
+pub mod meta;
+mod steps;
+
+use crate::cache;
+use crate::checksum::FileHashes;
+use crate::context::ignore::IgnoreRules;
+use crate::dockerfile::Dockerfile;
+use crate::dockerfile::ast::Kind;
+use crate::dockerfile::evaluate::EvaluatedStage;
+use crate::dockerfile::plan::{Base, Plan};
+use crate::image::{self, Descriptor, History, ImageConfig};
+use crate::import;
+use crate::layer::LayerInfo;
+use crate::progress::Progress;
+use crate::snapshot::Mode;
+use crate::store::{Image, Store};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub struct Request<'a> {
+    /// Canonical path of the build context.
+    pub context: PathBuf,
+    pub df: &'a Dockerfile,
+    pub plan: &'a Plan,
+    pub stages: &'a [EvaluatedStage],
+    pub ignore: &'a IgnoreRules,
+    pub no_cache: bool,
+    pub quiet: bool,
+    pub snapshot_mode: Mode,
+    /// SOURCE_DATE_EPOCH: history/config times and clamped file mtimes.
+    pub source_date_epoch: Option<u64>,
+}
+
+/// A filesystem + config state: a stage while it is being built.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub config: ImageConfig,
+    pub layers: Vec<Descriptor>,
+    pub fs_key: String,
+    pub last_created: Option<String>,
+}
+
+impl State {
+    fn lowers(&self, store: &Store) -> Result<Vec<PathBuf>, String> {
+        import::unpacked_layers(store, &self.layers, &self.config.rootfs.diff_ids)
+    }
+
+    fn push_layer(&mut self, l: &LayerInfo) {
+        self.layers
+            .push(Descriptor::new(&l.media_type, l.digest.clone(), l.size));
+        self.config.rootfs.diff_ids.push(l.diff_id.clone());
+    }
+}
+
+pub struct Builder<'a> {
+    pub store: &'a Store,
+    pub req: &'a Request<'a>,
+    pub progress: Progress,
+    pub hashes: FileHashes,
+    /// Finished stages by index.
+    pub done: HashMap<usize, State>,
+    /// Images named by COPY --from, resolved once.
+    pub images: HashMap<String, State>,
+}
+
+/// A base image's state. Base images without (complete) history get one
+/// entry per unaccounted layer, as BuildKit does, so tools that pair
+/// history with layers (umoci stat) see consistent data.
+pub fn state_of_image(img: &Image) -> State {
+    let mut config = img.config.clone();
+    let described = config.history.iter().filter(|h| !h.empty_layer).count();
+    let missing = config.rootfs.diff_ids.len().saturating_sub(described);
+    let filler = History {
+        created: Some(config.created.clone().unwrap_or_else(|| EPOCH.into())),
+        created_by: Some("(layer without history)".into()),
+        ..Default::default()
+    };
+    config
+        .history
+        .splice(0..0, std::iter::repeat_n(filler, missing));
+    State {
+        config,
+        layers: img
+            .manifest
+            .layers
+            .iter()
+            .map(import::oci_layer_descriptor)
+            .collect(),
+        fs_key: cache::key(&serde_json::json!({"base": img.manifest_desc.digest})),
+        last_created: img.config.created.clone(),
+    }
+}
+
+/// Builds the target stage; returns the stored image (not yet tagged).
+pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
+    crate::runner::reap_stale(&store.state_dir().join("run"));
+    let mut b = Builder {
+        store,
+        req,
+        progress: Progress::new(req.quiet),
+        hashes: FileHashes::load(&store.state_dir()),
+        done: HashMap::new(),
+        images: HashMap::new(),
+    };
+    let result = (|| {
+        for stage in req.stages {
+            let state = b.stage(stage)?;
+            b.done.insert(stage.index, state);
+        }
+        Ok::<(), String>(())
+    })();
+    // Hashes learned so far stay useful even when a step failed.
+    let saved = b.hashes.save();
+    result?;
+    saved?;
+    b.progress.note(&format!(
+        "#context {} files checked, {} read",
+        b.hashes.checked, b.hashes.hashed
+    ));
+    let state = b
+        .done
+        .remove(&req.plan.target)
+        .ok_or("the target stage was not built")?;
+    let mut config = state.config.clone();
+    config.created = state.last_created.clone();
+    let desc = store.write_image(&config, &state.layers)?;
+    store.load_image(&desc)
+}
+
+impl Builder<'_> {
+    pub fn now(&self) -> String {
+        match self.req.source_date_epoch {
+            Some(t) => image::rfc3339(t as i64, 0),
+            None => image::now_rfc3339(),
+        }
+    }
+
+    fn stage_name(&self, stage: &EvaluatedStage) -> String {
+        stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", stage.index))
+    }
+
+    fn base(&mut self, stage: &EvaluatedStage) -> Result<State, String> {
+        let mut state = match &stage.base {
+            Base::Scratch => State {
+                config: ImageConfig::scratch(),
+                layers: Vec::new(),
+                fs_key: "scratch".into(),
+                last_created: None,
+            },
+            Base::Stage(i) => self
+                .done
+                .get(i)
+                .cloned()
+                .ok_or_else(|| format!("stage {i} was not built before its use"))?,
+            Base::Image(r) => state_of_image(&import::resolve(self.store, r)?),
+        };
+        if let Some(triggers) = state.config.config.on_build.take()
+            && !triggers.is_empty()
+        {
+            self.progress.note(&format!(
+                "warning: the base image's {} ONBUILD trigger(s) are not run (not supported yet)",
+                triggers.len()
+            ));
+        }
+        Ok(state)
+    }
+
+    fn stage(&mut self, stage: &EvaluatedStage) -> Result<State, String> {
+        let df_stage = &self.req.df.stages[stage.index];
+        let name = self.stage_name(stage);
+        let total = stage.steps.len() + 1;
+        let from_text = match &df_stage.from.alias {
+            Some(a) => format!("FROM {} AS {a}", df_stage.from.image),
+            None => format!("FROM {}", df_stage.from.image),
+        };
+        let log = self
+            .progress
+            .step(&format!("[{name} 1/{total}] {from_text}"));
+        let mut state = self.base(stage).map_err(|e| {
+            log.error(&e);
+            format!("{}:{}: FROM: {e}", self.req.df.file, df_stage.line)
+        })?;
+        log.done();
+        let mut flags = meta::StageFlags::default();
+        for (i, step) in stage.steps.iter().enumerate() {
+            let inst = &step.instruction;
+            let label = format!("[{name} {}/{total}] {}", i + 2, inst.original.trim());
+            let mut author = state.config.author.clone();
+            if meta::apply(
+                &mut state.config.config,
+                &mut author,
+                &inst.kind,
+                &mut flags,
+            ) {
+                state.config.author = author;
+                // Metadata steps take the time of the last filesystem change
+                // (so cached rebuilds are byte-identical); epoch 0 before any.
+                let created = Some(match self.req.source_date_epoch {
+                    Some(t) => image::rfc3339(t as i64, 0),
+                    None => state.last_created.clone().unwrap_or_else(|| EPOCH.into()),
+                });
+                state.config.history.push(History {
+                    created,
+                    created_by: Some(inst.original.trim().to_string()),
+                    comment: Some(COMMENT.into()),
+                    empty_layer: true,
+                    ..Default::default()
+                });
+                continue;
+            }
+            let mut log = self.progress.step(&label);
+            let outcome = match &inst.kind {
+                Kind::Run(run) => self.run_step(&mut state, step, run, &mut log),
+                Kind::Copy(c) => {
+                    self.copy_step(&mut state, inst, steps::CopyArgs::from_copy(c), &mut log)
+                }
+                Kind::Add(a) => {
+                    self.copy_step(&mut state, inst, steps::CopyArgs::from_add(a), &mut log)
+                }
+                Kind::Workdir { path } => self.workdir_step(&mut state, path, &mut log),
+                other => Err(format!("{} cannot appear here", other.keyword())),
+            };
+            match outcome {
+                Ok(cached) => {
+                    if cached {
+                        log.cached();
+                    } else {
+                        log.done();
+                    }
+                }
+                Err(e) => {
+                    log.error(e.lines().next().unwrap_or(""));
+                    return Err(format!(
+                        "{}:{}: [{name} {}/{total}] {}: {e}",
+                        self.req.df.file,
+                        inst.line,
+                        i + 2,
+                        inst.original.trim()
+                    ));
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Looks the key up; on a miss runs `work` (which returns the layer)
+    /// and records it. Applies the result to `state`. Returns "was cached".
+    pub fn cached_step(
+        &mut self,
+        state: &mut State,
+        key: String,
+        created_by: String,
+        work: impl FnOnce(&mut Self, &State) -> Result<Option<LayerInfo>, String>,
+    ) -> Result<bool, String> {
+        let hit = if self.req.no_cache {
+            None
+        } else {
+            cache::lookup(self.store, &key)
+        };
+        let cached = hit.is_some();
+        let record = match hit {
+            Some(r) => r,
+            None => {
+                let layer = work(self, state)?;
+                let rec = cache::Record {
+                    layer,
+                    created: self.now(),
+                };
+                cache::save(self.store, &key, &rec)?;
+                rec
+            }
+        };
+        if let Some(l) = &record.layer {
+            state.push_layer(l);
+        }
+        state.config.history.push(History {
+            created: Some(record.created.clone()),
+            created_by: Some(created_by),
+            comment: Some(COMMENT.into()),
+            empty_layer: record.layer.is_none(),
+            ..Default::default()
+        });
+        state.fs_key = key;
+        state.last_created = Some(record.created);
+        Ok(cached)
+    }
+}
+
+const COMMENT: &str = "rt-build.dockerfile.v0";
+const EPOCH: &str = "1970-01-01T00:00:00Z";

@@ -1,0 +1,453 @@
+//! The filesystem steps: RUN, COPY/ADD and WORKDIR. Each computes its
+//! cache key first (no filesystem work on a hit), then runs on a snapshot
+//! and commits the upper dir as a layer.
+
+use super::meta::{command_args, workdir};
+use super::{Builder, State};
+use crate::cache;
+use crate::chmod;
+use crate::copy::{self, Dest, Filter, Match};
+use crate::dockerfile::ast::{Add, Copy, CopySource, Instruction, Run};
+use crate::dockerfile::evaluate::Step;
+use crate::layer::paths::{clean, resolve_parent};
+use crate::layer::{LayerInfo, LayerOptions, write_layer};
+use crate::progress::StepLog;
+use crate::runner::{self, RunSpec};
+use crate::snapshot::{ReadOnlyView, Snapshot};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// COPY and ADD share everything but a few flags.
+pub struct CopyArgs<'a> {
+    pub is_add: bool,
+    pub sources: &'a [CopySource],
+    pub dest: &'a str,
+    pub from: Option<&'a str>,
+    pub chown: Option<&'a str>,
+    pub chmod: Option<&'a str>,
+    pub link: bool,
+    pub parents: bool,
+    pub excludes: &'a [String],
+    pub unpack: Option<bool>,
+}
+
+impl<'a> CopyArgs<'a> {
+    pub fn from_copy(c: &'a Copy) -> Self {
+        CopyArgs {
+            is_add: false,
+            sources: &c.sources,
+            dest: &c.dest,
+            from: c.from.as_deref(),
+            chown: c.chown.as_deref(),
+            chmod: c.chmod.as_deref(),
+            link: c.link,
+            parents: c.parents,
+            excludes: &c.excludes,
+            unpack: None,
+        }
+    }
+
+    pub fn from_add(a: &'a Add) -> Self {
+        CopyArgs {
+            is_add: true,
+            sources: &a.sources,
+            dest: &a.dest,
+            from: None,
+            chown: a.chown.as_deref(),
+            chmod: a.chmod.as_deref(),
+            link: a.link,
+            parents: false,
+            excludes: &a.excludes,
+            unpack: a.unpack,
+        }
+    }
+}
+
+/// Where COPY reads from.
+enum SourceRoot {
+    Context,
+    /// A stage or image state (read through a read-only view).
+    State(Box<State>),
+}
+
+/// A source resolved before the cache lookup.
+enum Resolved {
+    Paths(Vec<Match>),
+    Heredoc {
+        name: String,
+        content: String,
+    },
+    Url {
+        name: Option<String>,
+        data: Vec<u8>,
+        mtime: Option<i64>,
+    },
+}
+
+impl Builder<'_> {
+    fn layer_options(&self) -> LayerOptions {
+        LayerOptions {
+            clamp_mtime: self.req.source_date_epoch,
+        }
+    }
+
+    /// Unmounts the snapshot and turns its upper dir into a layer (moved
+    /// into the unpacked-layer cache for later steps).
+    fn commit(&self, snap: &mut Snapshot) -> Result<Option<LayerInfo>, String> {
+        snap.finish()?;
+        let layer = write_layer(self.store, &snap.upper, &self.layer_options())?;
+        if let Some(l) = &layer {
+            snap.take_upper(&self.store.unpacked_dir(&l.diff_id)?)?;
+        }
+        Ok(layer)
+    }
+
+    pub(super) fn run_step(
+        &mut self,
+        state: &mut State,
+        step: &Step,
+        run: &Run,
+        log: &mut StepLog,
+    ) -> Result<bool, String> {
+        if !run.mounts.is_empty() {
+            return Err("RUN --mount is not supported yet".into());
+        }
+        let network_none = match run.network.as_deref() {
+            None | Some("default") | Some("host") => false,
+            Some("none") => true,
+            Some(other) => return Err(format!("RUN --network={other} is not supported")),
+        };
+        let c = &state.config.config;
+        let mut args = command_args(c, &run.command);
+        if !run.heredocs.is_empty() {
+            // The shell reads the here-documents itself, as written.
+            if let Some(last) = args.last_mut() {
+                for h in &run.heredocs {
+                    last.push('\n');
+                    last.push_str(&h.content);
+                    last.push_str(&h.name);
+                }
+                last.push('\n');
+            }
+        }
+        let run_env = step
+            .run_env
+            .clone()
+            .unwrap_or(crate::dockerfile::scope::RunEnvironment {
+                env: vec![],
+                proxy: vec![],
+            });
+        let mut env: Vec<String> = c.env.clone().unwrap_or_default();
+        let has = |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
+        for (k, v) in &run_env.env {
+            if !has(&env, k) {
+                env.push(format!("{k}={v}"));
+            }
+        }
+        if !has(&env, "PATH") {
+            env.insert(
+                0,
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
+        }
+        let cwd = c
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| "/".into());
+        let user = c.user.clone().unwrap_or_default();
+        let key = cache::key(&json!({
+            "parent": state.fs_key,
+            "run": {"args": args, "env": env, "cwd": cwd, "user": user, "network_none": network_none},
+        }));
+        let created_by = format!("RUN {}", args.join(" "));
+        let proxy: Vec<String> = run_env
+            .proxy
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        self.cached_step(state, key, created_by, |b, st| {
+            let lowers = st.lowers(b.store)?;
+            let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
+            let missing: Vec<String> = runner::mount_points()
+                .into_iter()
+                .filter(|m| std::fs::symlink_metadata(snap.merged.join(m.trim_start_matches('/'))).is_err())
+                .collect();
+            let cwd_host = resolve_parent(&snap.merged, Path::new(&cwd), true)?;
+            if !cwd_host.exists() {
+                std::fs::create_dir(&cwd_host).map_err(|e| format!("creating WORKDIR {cwd}: {e}"))?;
+            }
+            let u = crate::users::resolve(&snap.merged, &user).map_err(|e| format!("USER {user:?}: {e}"))?;
+            if !has(&env, "HOME") {
+                env.push(format!("HOME={}", u.home.clone().unwrap_or_else(|| "/".into())));
+            }
+            let mut full_env = env.clone();
+            full_env.extend(proxy);
+            let spec = RunSpec {
+                args: args.clone(),
+                env: full_env,
+                cwd: cwd.clone(),
+                uid: u.uid,
+                gid: u.gid,
+                additional_gids: u.additional_gids,
+                network_none,
+            };
+            let code = runner::run(&b.store.state_dir().join("run"), &b.store.tmp_dir(), &snap.merged, &spec, &mut |bytes| log.output(bytes))?;
+            log.flush();
+            if code != 0 {
+                let tail: Vec<String> = log.tail.iter().cloned().collect();
+                return Err(format!(
+                    "process {:?} did not complete successfully: exit code: {code}\n--- last output lines ---\n{}",
+                    args.join(" "),
+                    tail.join("\n")
+                ));
+            }
+            snap.finish()?;
+            // Mount points the runtime had to create are not content.
+            let mut missing = missing;
+            missing.sort_by_key(|m| std::cmp::Reverse(m.len()));
+            for m in missing {
+                let _ = std::fs::remove_dir(snap.upper.join(m.trim_start_matches('/')));
+            }
+            let layer = write_layer(b.store, &snap.upper, &b.layer_options())?;
+            if let Some(l) = &layer {
+                snap.take_upper(&b.store.unpacked_dir(&l.diff_id)?)?;
+            }
+            Ok(layer)
+        })
+    }
+
+    pub(super) fn workdir_step(
+        &mut self,
+        state: &mut State,
+        path: &str,
+        _log: &mut StepLog,
+    ) -> Result<bool, String> {
+        let dir = workdir(&state.config.config, path);
+        state.config.config.working_dir = Some(dir.clone());
+        let key = cache::key(&json!({"parent": state.fs_key, "mkdir": dir}));
+        self.cached_step(state, key, format!("WORKDIR {dir}"), |b, st| {
+            let lowers = st.lowers(b.store)?;
+            let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
+            let host = resolve_parent(&snap.merged, Path::new(&dir), true)?;
+            if !host.exists() {
+                std::fs::create_dir(&host).map_err(|e| format!("mkdir {dir}: {e}"))?;
+            }
+            b.commit(&mut snap)
+        })
+    }
+
+    /// Finds `--from`'s stage (by name or index) or image.
+    fn source_root(&mut self, from: Option<&str>) -> Result<SourceRoot, String> {
+        let Some(from) = from else {
+            return Ok(SourceRoot::Context);
+        };
+        let lower = from.to_ascii_lowercase();
+        let df = self.req.df;
+        let index = df
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+            .or_else(|| from.parse::<usize>().ok().filter(|i| *i < df.stages.len()));
+        if let Some(i) = index {
+            return self
+                .done
+                .get(&i)
+                .cloned()
+                .map(|s| SourceRoot::State(Box::new(s)))
+                .ok_or_else(|| format!("--from={from}: stage not built yet"));
+        }
+        if !self.images.contains_key(from) {
+            let img = crate::import::resolve(self.store, from)?;
+            self.images
+                .insert(from.to_string(), super::state_of_image(&img));
+        }
+        Ok(SourceRoot::State(Box::new(self.images[from].clone())))
+    }
+
+    pub(super) fn copy_step(
+        &mut self,
+        state: &mut State,
+        inst: &Instruction,
+        a: CopyArgs,
+        _log: &mut StepLog,
+    ) -> Result<bool, String> {
+        let mode = match a.chmod {
+            Some(m) => Some(chmod::parse(m)?),
+            None => None,
+        };
+        let root = self.source_root(a.from)?;
+        let view = match &root {
+            SourceRoot::Context => None,
+            SourceRoot::State(s) => Some(ReadOnlyView::new(
+                &self.store.tmp_dir(),
+                &s.lowers(self.store)?,
+                self.req.snapshot_mode,
+            )?),
+        };
+        let src_root: PathBuf = match &view {
+            Some(v) => v.root.clone(),
+            None => self.req.context.clone(),
+        };
+        let ignore = matches!(root, SourceRoot::Context).then_some(self.req.ignore);
+        let filter = Filter::new(ignore, a.excludes)?;
+        // Resolve the sources and checksum them before any other work.
+        let mut resolved = Vec::new();
+        let mut sums = Vec::new();
+        for s in a.sources {
+            match s {
+                CopySource::Heredoc(h) => {
+                    sums.push(json!({"heredoc": h.name, "content": crate::digest::sha256_bytes(h.content.as_bytes())}));
+                    resolved.push(Resolved::Heredoc {
+                        name: h.name.clone(),
+                        content: h.content.clone(),
+                    });
+                }
+                CopySource::Path(p) if a.is_add && crate::fetch::is_url(p) => {
+                    let d = crate::fetch::get(p)?;
+                    sums.push(json!({"url": p, "content": crate::digest::sha256_bytes(&d.data)}));
+                    resolved.push(Resolved::Url {
+                        name: crate::fetch::file_name(&d.url),
+                        data: d.data,
+                        mtime: d.mtime,
+                    });
+                }
+                CopySource::Path(p) => {
+                    let matches = copy::expand(&src_root, p, &filter)?;
+                    let sum = match &root {
+                        SourceRoot::Context => {
+                            let files = copy::list_files(&src_root, &matches, &filter)?;
+                            let top: Vec<PathBuf> = matches.iter().map(|m| m.rel.clone()).collect();
+                            self.hashes.checksum(&src_root, &files, &top)?
+                        }
+                        // A stage/image is identified by its filesystem key.
+                        SourceRoot::State(s) => s.fs_key.clone(),
+                    };
+                    let rels: Vec<String> = matches
+                        .iter()
+                        .map(|m| m.rel.display().to_string())
+                        .collect();
+                    sums.push(json!({"pattern": p, "matches": rels, "sum": sum}));
+                    resolved.push(Resolved::Paths(matches));
+                }
+            }
+        }
+        let dest = if a.dest.starts_with('/') {
+            a.dest.to_string()
+        } else {
+            let wd = state
+                .config
+                .config
+                .working_dir
+                .clone()
+                .unwrap_or_else(|| "/".into());
+            let mut d = format!("{}/{}", wd.trim_end_matches('/'), a.dest);
+            if a.dest == "." || a.dest == "./" {
+                d = format!("{}/", wd.trim_end_matches('/'));
+            }
+            d
+        };
+        let numeric_owner = a
+            .chown
+            .is_none_or(|c| c.split(':').all(|p| p.parse::<u32>().is_ok()));
+        let parent_key = if a.link && numeric_owner {
+            serde_json::Value::Null
+        } else {
+            json!(state.fs_key)
+        };
+        let key = cache::key(&json!({
+            "parent": parent_key,
+            "op": if a.is_add { "add" } else { "copy" },
+            "sources": sums, "dest": dest, "chown": a.chown, "chmod": a.chmod,
+            "link": a.link, "parents": a.parents, "excludes": a.excludes, "unpack": a.unpack,
+        }));
+        let created_by = inst.original.trim().to_string();
+        let is_add = a.is_add;
+        let (chown, link, parents, unpack) =
+            (a.chown.map(String::from), a.link, a.parents, a.unpack);
+        self.cached_step(state, key, created_by, move |b, st| {
+            let lowers = if link { Vec::new() } else { st.lowers(b.store)? };
+            let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
+            let owner = match &chown {
+                None => (0, 0),
+                Some(c) if link && !numeric_owner => {
+                    let v = ReadOnlyView::new(&b.store.tmp_dir(), &st.lowers(b.store)?, b.req.snapshot_mode)?;
+                    crate::users::resolve_chown(&v.root, c)?
+                }
+                Some(c) => crate::users::resolve_chown(&snap.merged, c)?,
+            };
+            let d = Dest { rootfs: &snap.merged, path: dest.clone(), owner, chmod: mode.as_ref(), parents };
+            let multiple = resolved.len() > 1;
+            for r in &resolved {
+                match r {
+                    Resolved::Heredoc { name, content } => {
+                        let into = d.is_dir(multiple)?;
+                        copy::write_file(&d, name, content.as_bytes(), 0o644, into)?;
+                    }
+                    Resolved::Url { name, data, mtime } => {
+                        let into = d.is_dir(multiple)?;
+                        let name = match (into, name) {
+                            (true, Some(n)) => n.clone(),
+                            (true, None) => return Err("cannot determine a file name from the URL; give a destination file".into()),
+                            (false, _) => String::new(),
+                        };
+                        copy::write_file(&d, &name, data, 0o600, into)?;
+                        if let Some(t) = mtime {
+                            let target = if into { clean(Path::new(&dest)).join(&name) } else { clean(Path::new(&dest)) };
+                            let host = resolve_parent(&snap.merged, &target, false)?;
+                            let ft = filetime::FileTime::from_unix_time(*t, 0);
+                            let _ = filetime::set_file_times(&host, ft, ft);
+                        }
+                    }
+                    Resolved::Paths(matches) => {
+                        if is_add && unpack != Some(false) {
+                            let (archives, plain): (Vec<Match>, Vec<Match>) =
+                                matches.iter().cloned().partition(|m| is_local_archive(&src_root, &m.rel));
+                            for m in &archives {
+                                let dir = d.ensure_dir(&clean(Path::new(&dest)))?;
+                                let f = std::fs::File::open(crate::layer::paths::resolve_full(&src_root, &m.rel)?).map_err(|e| e.to_string())?;
+                                let opts = crate::layer::unpack::UnpackOptions {
+                                    target: crate::layer::unpack::Target::Flat,
+                                    owner: chown.as_ref().map(|_| owner),
+                                };
+                                crate::layer::unpack::unpack(f, &dir, opts, &m.rel.display().to_string())?;
+                            }
+                            if !plain.is_empty() {
+                                copy::copy_matches(&src_root, &plain, &d, &filter, multiple)?;
+                            }
+                        } else {
+                            copy::copy_matches(&src_root, matches, &d, &filter, multiple)?;
+                        }
+                    }
+                }
+            }
+            b.commit(&mut snap)
+        })
+    }
+}
+
+/// ADD extracts a local file whose (decompressed) start is a tar header.
+fn is_local_archive(root: &Path, rel: &Path) -> bool {
+    use std::io::Read;
+    let Ok(host) = crate::layer::paths::resolve_full(root, rel) else {
+        return false;
+    };
+    if !host.is_file() {
+        return false;
+    }
+    let Ok(f) = std::fs::File::open(&host) else {
+        return false;
+    };
+    let Ok((mut r, _)) = crate::archive::decompress(f, "") else {
+        return false;
+    };
+    let mut head = vec![0u8; 512];
+    let mut n = 0;
+    while n < 512 {
+        match r.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    crate::archive::looks_like_tar(&head[..n])
+}

@@ -1,0 +1,9 @@
+//! Layers: an overlay upper dir becomes an OCI layer tar (`write`), and a
+//! layer tar becomes either an overlay lower dir or changes applied to a
+//! flat rootfs (`unpack`). `paths` keeps every host path inside its root.
+
+pub mod paths;
+pub mod unpack;
+pub mod write;
+
+pub use write::{LayerInfo, LayerOptions, write_layer};

@@ -1,0 +1,216 @@
+//! An overlay upper dir → an OCI layer (tar+gzip) in the store.
+//!
+//! Overlay records deletions as a character device 0:0 and "hide every
+//! lower entry of this dir" as the `trusted.overlay.opaque=y` xattr; the
+//! OCI layer format spells them `.wh.<name>` and `.wh..wh..opq`.
+//!
+//! Determinism (what BuildKit/containerd do): entries sorted by name with
+//! parents first and a directory's whiteouts before its other entries;
+//! numeric uid/gid with empty user/group names; mtime in whole seconds from
+//! the file (clamped to SOURCE_DATE_EPOCH when given, BuildKit's
+//! `rewrite-timestamp`); no atime/ctime; whiteouts at mtime 0; only the
+//! `security.capability` xattr; hard links within the layer written as
+//! links to the first path seen. The gzip level is fixed (flate2 default,
+//! single stream), so the same upper dir always gives the same digest.
+
+use crate::digest::HashWriter;
+use crate::image::MT_LAYER_GZIP;
+use crate::store::Store;
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LayerInfo {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LayerOptions {
+    /// Clamp file mtimes to this Unix time (SOURCE_DATE_EPOCH).
+    pub clamp_mtime: Option<u64>,
+}
+
+const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+type TarOut<'a> =
+    tar::Builder<HashWriter<flate2::write::GzEncoder<&'a mut crate::store::BlobWriter>>>;
+
+/// Writes the layer for `upper`; `None` when the upper dir is empty (a step
+/// that changed nothing makes no layer).
+pub fn write_layer(
+    store: &Store,
+    upper: &Path,
+    opts: &LayerOptions,
+) -> Result<Option<LayerInfo>, String> {
+    let empty = std::fs::read_dir(upper)
+        .map_err(|e| format!("{}: {e}", upper.display()))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(None);
+    }
+    let mut blob = store.blob_writer()?;
+    let gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::default());
+    let mut tar: TarOut = tar::Builder::new(HashWriter::new(gz));
+    tar.mode(tar::HeaderMode::Complete);
+    let mut w = Walker {
+        root: upper,
+        opts,
+        links: HashMap::new(),
+    };
+    w.dir(&mut tar, Path::new(""))
+        .map_err(|e| format!("writing layer from {}: {e}", upper.display()))?;
+    let hashed = tar.into_inner().map_err(|e| e.to_string())?;
+    let (gz, diff_id, _) = hashed.finish();
+    gz.finish().map_err(|e| e.to_string())?;
+    let (digest, size) = blob.finish()?;
+    Ok(Some(LayerInfo {
+        digest,
+        diff_id,
+        size,
+        media_type: MT_LAYER_GZIP.to_string(),
+    }))
+}
+
+struct Walker<'a> {
+    root: &'a Path,
+    opts: &'a LayerOptions,
+    /// (dev, ino) → first path written, for hard links.
+    links: HashMap<(u64, u64), PathBuf>,
+}
+
+fn is_whiteout(m: &std::fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+impl Walker<'_> {
+    fn dir(&mut self, tar: &mut TarOut, rel: &Path) -> std::io::Result<()> {
+        let host = self.root.join(rel);
+        let mut names: Vec<_> = std::fs::read_dir(&host)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        let mut entries = Vec::new();
+        for n in names {
+            let m = std::fs::symlink_metadata(host.join(&n))?;
+            entries.push((n, m));
+        }
+        // Whiteouts first: the spec asks for them before sibling entries.
+        for (n, m) in &entries {
+            if is_whiteout(m) {
+                let mut wh = std::ffi::OsString::from(".wh.");
+                wh.push(n);
+                self.whiteout(tar, &rel.join(wh))?;
+            }
+        }
+        for (n, m) in &entries {
+            if is_whiteout(m) {
+                continue;
+            }
+            let child = rel.join(n);
+            self.entry(tar, &child, m)?;
+            if m.is_dir() {
+                let opaque = xattr::get(self.root.join(&child), OPAQUE_XATTR)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|v| v == b"y");
+                if opaque {
+                    self.whiteout(tar, &child.join(".wh..wh..opq"))?;
+                }
+                self.dir(tar, &child)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn whiteout(&mut self, tar: &mut TarOut, path: &Path) -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        tar.append_data(&mut h, path, std::io::empty())
+    }
+
+    fn entry(
+        &mut self,
+        tar: &mut TarOut,
+        rel: &Path,
+        m: &std::fs::Metadata,
+    ) -> std::io::Result<()> {
+        let host = self.root.join(rel);
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mode(m.mode() & 0o7777);
+        h.set_uid(m.uid() as u64);
+        h.set_gid(m.gid() as u64);
+        let mtime = m.mtime().max(0) as u64;
+        h.set_mtime(self.opts.clamp_mtime.map_or(mtime, |c| mtime.min(c)));
+        h.set_size(0);
+        if let Ok(Some(cap)) = xattr::get(&host, "security.capability") {
+            tar.append_pax_extensions([("SCHILY.xattr.security.capability", cap.as_slice())])?;
+        }
+        let ft = m.file_type();
+        if ft.is_dir() {
+            h.set_entry_type(tar::EntryType::Directory);
+            tar.append_data(&mut h, rel, std::io::empty())
+        } else if ft.is_file() {
+            if m.nlink() > 1 {
+                let key = (m.dev(), m.ino());
+                if let Some(first) = self.links.get(&key) {
+                    h.set_entry_type(tar::EntryType::Link);
+                    let first = first.clone();
+                    return tar.append_link(&mut h, rel, first);
+                }
+                self.links.insert(key, rel.to_path_buf());
+            }
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(m.len());
+            let f = std::fs::File::open(&host)?;
+            tar.append_data(&mut h, rel, f)
+        } else if ft.is_symlink() {
+            h.set_entry_type(tar::EntryType::Symlink);
+            let target = std::fs::read_link(&host)?;
+            tar.append_link(&mut h, rel, target)
+        } else if ft.is_char_device() || ft.is_block_device() {
+            h.set_entry_type(if ft.is_char_device() {
+                tar::EntryType::Char
+            } else {
+                tar::EntryType::Block
+            });
+            h.set_device_major(libc::major(m.rdev()))?;
+            h.set_device_minor(libc::minor(m.rdev()))?;
+            tar.append_data(&mut h, rel, std::io::empty())
+        } else if ft.is_fifo() {
+            h.set_entry_type(tar::EntryType::Fifo);
+            tar.append_data(&mut h, rel, std::io::empty())
+        } else {
+            // Sockets have no tar form; Docker skips them too.
+            Ok(())
+        }
+    }
+}
+
+/// Writes a plain file as one entry of `tar` (used by exports).
+pub fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    data: &[u8],
+) -> std::io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    tar.append_data(&mut h, name, data)
+}
