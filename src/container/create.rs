@@ -345,12 +345,18 @@ fn restore_for_children(saved: Saved) -> Result<()> {
     Ok(())
 }
 
+/// The caller's user name for `state.owner`, read from /etc/passwd
+/// directly (no NSS: keeps a static build honest and create cheap).
 fn owner_name() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
+    let uid = nix::unistd::getuid().as_raw();
+    std::fs::read_to_string("/etc/passwd")
         .ok()
-        .flatten()
-        .map(|u| u.name)
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+            })
+        })
         .unwrap_or_else(|| uid.to_string())
 }
 
