@@ -201,6 +201,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
             .and_then(|l| l.masked_paths().as_deref())
             .unwrap_or(&[]),
     )?;
+    set_root_propagation(cfg)?;
 
     let Some(process) = process else {
         // No process: create succeeds, start will refuse (runtime spec).
@@ -246,18 +247,30 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     Ok(Prepared { exec, seccomp })
 }
 
-/// After pivot_root: the root's own propagation and read-only flag.
-fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
+/// After pivot_root, the last mount step: rootfsPropagation on the whole
+/// tree. Last because an unbindable tree refuses the bind mounts of
+/// readonlyPaths and maskedPaths.
+fn set_root_propagation(cfg: &InitConfig) -> Result<()> {
     if cfg.new_namespaces & libc::CLONE_NEWNS == 0 {
         return Ok(());
     }
-    let linux = cfg.spec.linux().as_ref();
-    if let Some(p) = linux
+    if let Some(p) = cfg
+        .spec
+        .linux()
+        .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(mounts::options::propagation)
     {
         sys::mount(None, "/", None, p | libc::MS_REC, None)
             .map_err(|e| Error::errno("set rootfs propagation", e))?;
+    }
+    Ok(())
+}
+
+/// After pivot_root: the root's read-only flag.
+fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
+    if cfg.new_namespaces & libc::CLONE_NEWNS == 0 {
+        return Ok(());
     }
     if cfg
         .spec
