@@ -263,3 +263,39 @@ fn hooks_get_env_and_args() {
         "first-arg from-env"
     );
 }
+
+/// Spec: a failing poststart or poststop hook is logged as a warning, and the
+/// remaining hooks and the lifecycle go on as if it had succeeded.
+#[test]
+fn failing_poststart_and_poststop_hooks_only_warn() {
+    if skip_rt_only(
+        "hooks::post_fail",
+        "runc 1.1.5 fails start/delete on a failing poststart/poststop hook",
+    ) {
+        return;
+    }
+    for kind in ["poststart", "poststop"] {
+        let ctx = TestCtx::new("hooks::post_fail");
+        let log = ctx.dir.join("after-failing-hook");
+        let mut b = ctx.bundle();
+        b.hook(
+            kind,
+            json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}),
+        )
+        .hook(
+            kind,
+            json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {kind} >> {}", log.display())]}),
+        );
+        let id = ctx.id("postfail");
+        ctx.create(&mut b, &id).ok();
+        ctx.start(&id).ok();
+        ctx.wait_status(&id, "stopped");
+        ctx.delete(&id).ok();
+        assert_eq!(
+            fs::read_to_string(&log).unwrap_or_default(),
+            format!("{kind}\n"),
+            "the {kind} hook after the failing one did not run exactly once"
+        );
+        ctx.assert_nothing_left(&id);
+    }
+}

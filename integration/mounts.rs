@@ -333,3 +333,49 @@ fn readonly_paths_refuse_writes() {
         "/proc/sys is writable:\n{out}"
     );
 }
+
+/// rootfsPropagation reaches the container's root mount for every mode;
+/// "unbindable" must not break the rootfs bind that precedes pivot_root.
+#[test]
+fn rootfs_propagation_modes() {
+    if skip_rt_only(
+        "mounts::rootfs_propagation",
+        "runc 1.1.5 fails create with rootfsPropagation unbindable",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("mounts::rootfs_propagation");
+    // The rootfs bind comes from a private parent, so a slave root has no
+    // master to show: slave and private both show neither tag.
+    for (mode, tag) in [
+        ("unbindable", "unbindable"),
+        ("shared", "shared:"),
+        ("slave", ""),
+        ("private", ""),
+    ] {
+        let mut b = ctx.bundle();
+        b.set("/linux/rootfsPropagation", json!(mode))
+            .sh("grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo");
+        let out = ctx.output_of(&mut b, mode);
+        let optional: Vec<&str> = mount_line(&out, "/")
+            .split(" - ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .skip(6)
+            .collect();
+        if tag.is_empty() {
+            assert!(
+                !optional
+                    .iter()
+                    .any(|f| f.starts_with("shared:") || *f == "unbindable"),
+                "{mode}: root has {optional:?}"
+            );
+        } else {
+            assert!(
+                optional.iter().any(|f| f.starts_with(tag)),
+                "{mode}: root lacks {tag}: {optional:?}"
+            );
+        }
+    }
+}

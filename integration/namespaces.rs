@@ -194,6 +194,33 @@ fn joins_network_namespace_of_running_container() {
     ctx.assert_nothing_left(&first_id);
 }
 
+/// The pid namespace applies to children only: rt joins it around the
+/// clone, and only rt itself may switch back (the init cannot leave it).
+#[test]
+fn joins_pid_namespace_of_running_container() {
+    let ctx = TestCtx::new("namespaces::join_pid");
+    let mut first = ctx.bundle();
+    first.args(&["sleep", "1000"]);
+    let first_id = ctx.id("pidowner");
+    ctx.create(&mut first, &first_id).ok();
+    let pid = ctx.state(&first_id)["pid"].as_i64().unwrap();
+    let ns_path = format!("/proc/{pid}/ns/pid");
+    let owner_ns = fs::read_link(&ns_path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+
+    let mut b = ctx.bundle();
+    b.namespace("pid", Some(&ns_path))
+        .sh("echo pid=$(readlink /proc/self/ns/pid)");
+    let out = ctx.output_of(&mut b, "pidjoiner");
+    assert_eq!(field(&out, "pid"), owner_ns);
+    assert_ne!(owner_ns, host_ns("pid"));
+
+    ctx.delete_force(&first_id).ok();
+    ctx.assert_nothing_left(&first_id);
+}
+
 /// A named netns from `ip netns add`, deleted when dropped.
 struct NamedNetns(String);
 

@@ -17,6 +17,16 @@ pub fn run_all(kind: &str, hooks: &[Hook], state_json: &str) -> Result<()> {
     Ok(())
 }
 
+/// Runs every hook of `hooks` in order; a failure is logged as a warning
+/// and the rest still run (the spec's rule for poststart and poststop).
+pub fn run_all_warning(kind: &str, hooks: &[Hook], state_json: &str) {
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(e) = run_one(h, state_json) {
+            log::warn!("{kind} hook #{i} ({}): {e}", h.path().display());
+        }
+    }
+}
+
 fn run_one(h: &Hook, state_json: &str) -> Result<()> {
     let mut cmd = Command::new(h.path());
     if let Some(args) = h.args() {

@@ -236,9 +236,69 @@ pub fn with_default_device_rules(
         rule(C, Some(10), Some(200), "rwm"),
     ]);
     for d in devices {
-        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+        // The device cgroup knows only block and char devices: a FIFO needs
+        // no rule (the kernel refuses a `p` line), and `u` is a char device.
+        let typ = match d.typ() {
+            LinuxDeviceType::P => continue,
+            LinuxDeviceType::U => C,
+            t => t,
+        };
+        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
     }
     let mut out = r.clone();
     out.set_devices(Some(rules));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+
+    fn device(typ: LinuxDeviceType, major: i64, minor: i64) -> LinuxDevice {
+        let mut d = LinuxDevice::default();
+        d.set_path(format!("/dev/x{major}-{minor}").into());
+        d.set_typ(typ);
+        d.set_major(major);
+        d.set_minor(minor);
+        d
+    }
+
+    fn deny_all() -> LinuxResources {
+        let mut deny = LinuxDeviceCgroup::default();
+        deny.set_allow(false);
+        deny.set_access(Some("rwm".into()));
+        let mut r = LinuxResources::default();
+        r.set_devices(Some(vec![deny]));
+        r
+    }
+
+    #[test]
+    fn device_rules_cover_char_and_block_nodes_but_not_fifos() {
+        let devices = [
+            device(LinuxDeviceType::C, 10, 666),
+            device(LinuxDeviceType::B, 8, 666),
+            device(LinuxDeviceType::U, 4, 77),
+            device(LinuxDeviceType::P, 8, 667),
+        ];
+        let out = with_default_device_rules(&deny_all(), &devices);
+        let rules = out.devices().clone().unwrap();
+        let has = |typ: LinuxDeviceType, major: i64, minor: i64| {
+            rules.iter().any(|r| {
+                r.allow()
+                    && r.typ() == Some(typ)
+                    && r.major() == Some(major)
+                    && r.minor() == Some(minor)
+            })
+        };
+        assert!(has(LinuxDeviceType::C, 10, 666));
+        assert!(has(LinuxDeviceType::B, 8, 666));
+        assert!(has(LinuxDeviceType::C, 4, 77), "u devices are char devices");
+        assert!(
+            !rules
+                .iter()
+                .any(|r| matches!(r.typ(), Some(LinuxDeviceType::P | LinuxDeviceType::U))),
+            "no p/u line may reach devices.allow: {rules:?}"
+        );
+    }
 }

@@ -256,12 +256,10 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
 
     let saved = switch_for_children(&for_children)?;
     let cloned = sys::clone_process(clone_flags as u64, None);
-    if let Err(e) = restore_for_children(saved) {
-        if let Ok(0) = cloned {
-            // SAFETY: leave the child immediately; the parent reports.
-            unsafe { libc::_exit(1) };
-        }
-        return Err(e);
+    // Only rt switches back: the init now lives in the joined pid namespace,
+    // from which the kernel refuses setns to an ancestor.
+    if !matches!(cloned, Ok(0)) {
+        restore_for_children(saved)?;
     }
     let pid = cloned.map_err(|e| Error::errno("clone init", e))?;
     if pid == 0 {

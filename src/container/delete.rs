@@ -41,9 +41,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     if let Some(hooks) = st.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
         let state_json = serde_json::to_string(&st.oci(Status::Stopped)).unwrap_or_default();
-        if let Err(e) = crate::hooks::run_all("poststop", hooks, &state_json) {
-            log::warn!("{e}");
-        }
+        crate::hooks::run_all_warning("poststop", hooks, &state_json);
     }
     dir.remove()
 }

@@ -83,9 +83,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     if let Some(hooks) = st.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
         let state_json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
         // The spec: a failing poststart hook is logged, start still succeeds.
-        if let Err(e) = crate::hooks::run_all("poststart", hooks, &state_json) {
-            log::warn!("{e}");
-        }
+        crate::hooks::run_all_warning("poststart", hooks, &state_json);
     }
     Ok(())
 }

@@ -201,6 +201,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
             .and_then(|l| l.masked_paths().as_deref())
             .unwrap_or(&[]),
     )?;
+    set_root_propagation(cfg)?;
 
     let Some(process) = process else {
         // No process: create succeeds, start will refuse (runtime spec).
@@ -212,19 +213,32 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     let cwd = process.cwd();
     // As root first (the user may lack search permission on the way).
     let chdir_early = nix::unistd::chdir(cwd.as_path()).is_ok();
-    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+    if chdir_early {
+        // Before any seccomp filter, which may forbid getcwd.
+        verify_cwd()?;
+    }
+    let mut seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
         None => None,
     };
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if !no_new_privs {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
+        // the process usually loses below: load it now (runc's order).
+        if let Some(prog) = seccomp.take() {
+            prog.install()
+                .map_err(|e| Error::new(format!("seccomp: {e}")))?;
+        }
+    }
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::switch(process.user())?;
     capabilities::apply(process.capabilities().as_ref())?;
     if !chdir_early {
         nix::unistd::chdir(cwd.as_path())
             .map_err(|e| Error::errno(format!("chdir to cwd ({})", cwd.display()), e))?;
+        verify_cwd()?;
     }
-    verify_cwd()?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
             .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
@@ -233,18 +247,30 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     Ok(Prepared { exec, seccomp })
 }
 
-/// After pivot_root: the root's own propagation and read-only flag.
-fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
+/// After pivot_root, the last mount step: rootfsPropagation on the whole
+/// tree. Last because an unbindable tree refuses the bind mounts of
+/// readonlyPaths and maskedPaths.
+fn set_root_propagation(cfg: &InitConfig) -> Result<()> {
     if cfg.new_namespaces & libc::CLONE_NEWNS == 0 {
         return Ok(());
     }
-    let linux = cfg.spec.linux().as_ref();
-    if let Some(p) = linux
+    if let Some(p) = cfg
+        .spec
+        .linux()
+        .as_ref()
         .and_then(|l| l.rootfs_propagation().as_deref())
         .and_then(mounts::options::propagation)
     {
         sys::mount(None, "/", None, p | libc::MS_REC, None)
             .map_err(|e| Error::errno("set rootfs propagation", e))?;
+    }
+    Ok(())
+}
+
+/// After pivot_root: the root's read-only flag.
+fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
+    if cfg.new_namespaces & libc::CLONE_NEWNS == 0 {
+        return Ok(());
     }
     if cfg
         .spec

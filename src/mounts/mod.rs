@@ -44,9 +44,10 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
             .and_then(options::propagation)
             .map(|p| p | libc::MS_REC)
             .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
-        // "shared" at the root would leak our mounts to the host; the
-        // requested mode is applied to the container root after pivot.
-        let first = if prop & libc::MS_SHARED != 0 {
+        // "shared" at the root would leak our mounts to the host, and an
+        // unbindable tree refuses the rootfs bind below; either mode is
+        // applied to the container root after pivot.
+        let first = if prop & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
             libc::MS_SLAVE | libc::MS_REC
         } else {
             prop

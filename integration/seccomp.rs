@@ -1,0 +1,59 @@
+//! linux.seccomp as the container process sees it.
+
+use crate::common::*;
+
+/// A profile that allows everything except `mkdir`/`mkdirat` (EPERM).
+fn deny_mkdir() -> serde_json::Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+        ]
+    })
+}
+
+const PROBE: &str = "mkdir /dev/probe 2>/dev/null && echo made || echo refused";
+
+#[test]
+fn filter_applies_with_no_new_privileges() {
+    let ctx = TestCtx::new("seccomp::nnp");
+    let mut b = ctx.bundle();
+    b.set("/process/noNewPrivileges", json!(true))
+        .set("/linux/seccomp", deny_mkdir())
+        .sh(PROBE);
+    assert_eq!(ctx.output_of(&mut b, "nnp").trim(), "refused");
+}
+
+/// Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter,
+/// and the default capability set lacks it: the filter must be loaded
+/// before capabilities are dropped.
+#[test]
+fn filter_applies_without_no_new_privileges() {
+    let ctx = TestCtx::new("seccomp::no_nnp");
+    let mut b = ctx.bundle();
+    b.set("/process/noNewPrivileges", json!(false))
+        .set("/linux/seccomp", deny_mkdir())
+        .sh(PROBE);
+    assert_eq!(ctx.output_of(&mut b, "nonnp").trim(), "refused");
+}
+
+/// The runtime's own cwd check (CVE-2024-21626) must not run under the
+/// filter: a profile refusing getcwd still starts the process.
+#[test]
+fn profile_denying_getcwd_still_starts() {
+    let ctx = TestCtx::new("seccomp::getcwd");
+    let mut b = ctx.bundle();
+    b.set("/process/noNewPrivileges", json!(false))
+        .set(
+            "/linux/seccomp",
+            json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [
+                    {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+                ]
+            }),
+        )
+        .args(&["echo", "started"]);
+    assert_eq!(ctx.output_of(&mut b, "getcwd").trim(), "started");
+}
