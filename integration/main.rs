@@ -16,4 +16,5 @@ mod logging;
 mod mounts;
 mod namespaces;
 mod process;
+mod security;
 mod terminal;
