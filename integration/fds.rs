@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// Makes each file appear at its target fd (not close-on-exec) in the child.
-fn with_fds(cmd: &mut Command, files: &[(&File, i32)]) {
+pub(crate) fn with_fds(cmd: &mut Command, files: &[(&File, i32)]) {
     let pairs: Vec<(i32, i32)> = files.iter().map(|(f, t)| (f.as_raw_fd(), *t)).collect();
     assert!(pairs.len() <= 8, "with_fds handles up to 8 fds");
     // SAFETY: only fcntl/dup2/close (async-signal-safe) run in the child; the

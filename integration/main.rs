@@ -18,4 +18,5 @@ mod namespaces;
 mod process;
 mod resources;
 mod seccomp;
+mod security;
 mod terminal;

@@ -9,14 +9,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
 
-struct Received {
-    name: Vec<u8>,
-    fds: Vec<OwnedFd>,
-    cmsgs: usize,
+pub(crate) struct Received {
+    pub(crate) name: Vec<u8>,
+    pub(crate) fds: Vec<OwnedFd>,
+    pub(crate) cmsgs: usize,
 }
 
 /// Accepts one connection and reads one message with its SCM_RIGHTS fds.
-fn receive_console(listener: &UnixListener) -> Received {
+pub(crate) fn receive_console(listener: &UnixListener) -> Received {
     let (conn, _) = listener
         .accept()
         .expect("runtime never connected to the console socket");

@@ -1,0 +1,651 @@
+//! One regression test per CVE class a runtime must defend against
+//! (docs: runtime-anchors.md §5). Each test is built to fail when the
+//! defence it names is removed; the comment on each test says which defence
+//! that is and how the failure shows.
+
+use crate::common::*;
+use crate::fds::with_fds;
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::Path;
+use std::time::Duration;
+
+/// Lines `key=value` printed by a container script, as (key, value).
+fn field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {key}= line in container output:\n{out}"))
+}
+
+/// Names (sorted) of the entries of a host directory.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A created (not started) `sleep` container; returns its id and host pid.
+fn created_container(ctx: &TestCtx, label: &str) -> (String, u32) {
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id(label);
+    ctx.create(&mut b, &id).ok();
+    let pid = fs::read_to_string(ctx.pid_file(&id))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    (id, pid)
+}
+
+/// CVE-2021-30465 / CVE-2024-45310: mount destinations that are symlinks in
+/// the image, pointing out of the rootfs (absolute `/../..` form, relative
+/// `../..` form, and a symlinked parent with directories still to create).
+/// Defence: destinations resolved and created inside the rootfs
+/// (src/mounts/resolve.rs). Without it the host path would be created or
+/// mounted on, and the container would not see the mount at its path.
+#[test]
+fn mount_destination_symlinks_stay_inside_the_rootfs() {
+    let ctx = TestCtx::new("security::mount_dest_symlink");
+    let volume = ctx.dir.join("volume");
+    fs::create_dir_all(&volume).unwrap();
+    fs::write(volume.join("marker"), "from-volume\n").unwrap();
+    // An existing host directory the absolute link aims at.
+    let host_abs = ctx.dir.join("host-abs");
+    fs::create_dir_all(&host_abs).unwrap();
+    fs::write(host_abs.join("host-file"), "host-content\n").unwrap();
+    // Host paths that must never be created.
+    let host_rel = ctx.dir.join("host-rel");
+    let host_deep = ctx.dir.join("host-deep");
+
+    let mut b = ctx.bundle();
+    let rootfs = b.rootfs();
+    // On the host, `/../..` is `/`, so this names host_abs.
+    symlink(
+        format!("/../..{}", host_abs.display()),
+        rootfs.join("mnt-abs"),
+    )
+    .unwrap();
+    // On the host, rootfs/../.. is ctx.dir.
+    symlink("../../host-rel", rootfs.join("mnt-rel")).unwrap();
+    symlink("../../host-deep", rootfs.join("mnt-deep")).unwrap();
+    b.mount(json!({"destination": "/mnt-abs", "type": "bind", "source": path(&volume), "options": ["rbind", "ro"]}))
+        .mount(json!({"destination": "/mnt-rel", "type": "bind", "source": path(&volume), "options": ["rbind", "ro"]}))
+        .mount(json!({"destination": "/mnt-deep/a/b", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]}))
+        .sh("echo abs=$(cat /mnt-abs/marker); echo rel=$(cat /mnt-rel/marker); \
+             echo deep=$(stat -f -c %T /mnt-deep/a/b)");
+    let out = ctx.output_of(&mut b, "mntlink");
+
+    assert_eq!(field(&out, "abs"), "from-volume", "{out}");
+    assert_eq!(field(&out, "rel"), "from-volume", "{out}");
+    assert_eq!(field(&out, "deep"), "tmpfs", "{out}");
+    assert_eq!(entries(&host_abs), ["host-file"], "host dir was written");
+    assert_eq!(
+        fs::read_to_string(host_abs.join("host-file")).unwrap(),
+        "host-content\n"
+    );
+    assert!(
+        !host_rel.exists(),
+        "{} created on the host",
+        host_rel.display()
+    );
+    assert!(
+        !host_deep.exists(),
+        "{} created on the host",
+        host_deep.display()
+    );
+    // The links were followed inside the rootfs instead.
+    assert!(rootfs.join("host-rel").is_dir());
+    assert!(rootfs.join("host-deep/a/b").is_dir());
+    assert!(rootfs.join(host_abs.strip_prefix("/").unwrap()).is_dir());
+}
+
+/// CVE-2019-19921 / CVE-2023-27561 / CVE-2026-41579: `/proc`, `/sys` or
+/// `/dev` in the image is a symlink. Defence: create refuses, naming the
+/// path (refuse_symlinked_system_dir in src/mounts/mod.rs). Without it the
+/// in-root resolution follows the link and create succeeds.
+#[test]
+fn symlinked_proc_sys_dev_are_refused() {
+    let ctx = TestCtx::new("security::system_dir_symlink");
+    for (name, relative) in [("proc", false), ("sys", true), ("dev", false)] {
+        let mut b = ctx.bundle();
+        let rootfs = b.rootfs();
+        fs::remove_dir(rootfs.join(name)).unwrap();
+        let host_target = ctx.dir.join(format!("host-{name}"));
+        let target = if relative {
+            format!("../../host-{name}")
+        } else {
+            format!("/../..{}", host_target.display())
+        };
+        symlink(&target, rootfs.join(name)).unwrap();
+        let id = ctx.id(&format!("link{name}"));
+        let out = ctx.create(&mut b, &id);
+        assert!(
+            !out.success(),
+            "create accepted a symlinked /{name} (-> {target})"
+        );
+        assert!(
+            out.stderr.contains(&format!("/{name}")),
+            "error should name /{name}:\n{}",
+            out.stderr
+        );
+        ctx.assert_nothing_left(&id);
+        assert!(!host_target.exists(), "{} created", host_target.display());
+        assert!(
+            fs::symlink_metadata(rootfs.join(name))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "/{name} link replaced"
+        );
+        let inside = if relative {
+            rootfs.join(format!("host-{name}"))
+        } else {
+            rootfs.join(host_target.strip_prefix("/").unwrap())
+        };
+        assert!(!inside.exists(), "{} created", inside.display());
+    }
+}
+
+/// Script run with `cwd` = some fd path: reports whether the cwd is a
+/// reachable directory of the container or the leaked host directory.
+const CWD_PROBE: &str = "test -e host-marker && echo HOST-CWD; \
+                         echo cwd=$(/bin/pwd 2>/dev/null || echo UNREACHABLE)";
+
+/// Asserts a run/exec with a cwd through a leaked fd either failed or ended
+/// up in the container, never in the host directory.
+fn assert_cwd_not_on_host(out: &Output, what: &str) {
+    if !out.success() {
+        return;
+    }
+    assert!(
+        !out.stdout.contains("HOST-CWD"),
+        "{what}: container process got the host directory as cwd:\n{}",
+        out.stdout
+    );
+    let cwd = field(&out.stdout, "cwd");
+    assert!(
+        cwd.starts_with('/'),
+        "{what}: cwd outside the container root: {cwd}"
+    );
+}
+
+/// CVE-2024-21626 ("Leaky Vessels"). Defences: every fd ≥ 3 (beyond
+/// --preserve-fds) closed before exec (sys::cloexec_from in src/init), and
+/// the cwd verified after chdir (verify_cwd). Without the first, fds 5 and 7
+/// show up in the container; without the second, `process.cwd =
+/// /proc/self/fd/7` gives the container the host directory as cwd.
+#[test]
+fn leaked_fds_and_fd_cwd_do_not_reach_the_host() {
+    let ctx = TestCtx::new("security::leaky_vessels");
+    let host_dir = ctx.dir.join("host-dir");
+    fs::create_dir_all(&host_dir).unwrap();
+    fs::write(host_dir.join("host-marker"), "host\n").unwrap();
+    let dir_fd = File::open(&host_dir).unwrap();
+    let file_fd = File::open(host_dir.join("host-marker")).unwrap();
+    let leaked = [(&file_fd, 5), (&dir_fd, 7)];
+
+    // run: only 0-2 (and the dir fd `ls` opens itself, 3) in the container.
+    let mut b = ctx.bundle();
+    b.args(&["ls", "/proc/self/fd"]);
+    let id = ctx.id("fdlist");
+    ctx.prepare(&mut b, &id);
+    let mut cmd = ctx.rt_command(&["run", "-b", path(&b.dir), &id]);
+    with_fds(&mut cmd, &leaked);
+    let out = ctx.exec(cmd);
+    out.ok();
+    let mut fds: Vec<u32> = out
+        .stdout
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    fds.sort();
+    assert_eq!(fds, [0, 1, 2, 3], "fds leaked into the container");
+    ctx.assert_nothing_left(&id);
+
+    // cwd through the leaked directory fd, and through every fd number the
+    // runtime itself may hold while setting up (the original CVE leaked
+    // runc's own /sys/fs/cgroup fd).
+    for n in 3..=12 {
+        let mut b = ctx.bundle();
+        b.cwd(&format!("/proc/self/fd/{n}")).sh(CWD_PROBE);
+        let id = ctx.id(&format!("cwdfd{n}"));
+        ctx.prepare(&mut b, &id);
+        let mut cmd = ctx.rt_command(&["run", "-b", path(&b.dir), &id]);
+        with_fds(&mut cmd, &leaked);
+        let out = ctx.exec(cmd);
+        assert_cwd_not_on_host(&out, &format!("run with cwd /proc/self/fd/{n}"));
+        if n == 7 {
+            assert!(
+                !out.success(),
+                "cwd through the leaked host dir fd 7 must be refused:\n{}",
+                out.stdout
+            );
+        }
+        ctx.assert_nothing_left(&id);
+    }
+
+    // exec into a running container: same fds leaked into `rt exec`.
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("execfd");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let mut cmd = ctx.rt_command(&["exec", &id, "ls", "/proc/self/fd"]);
+    with_fds(&mut cmd, &leaked);
+    let out = ctx.exec(cmd);
+    out.ok();
+    let mut fds: Vec<u32> = out
+        .stdout
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    fds.sort();
+    assert_eq!(fds, [0, 1, 2, 3], "fds leaked into the exec'd process");
+    let mut cmd = ctx.rt_command(&[
+        "exec",
+        "--cwd",
+        "/proc/self/fd/7",
+        &id,
+        "sh",
+        "-c",
+        CWD_PROBE,
+    ]);
+    with_fds(&mut cmd, &leaked);
+    let out = ctx.exec(cmd);
+    assert_cwd_not_on_host(&out, "exec --cwd /proc/self/fd/7");
+    assert!(
+        !out.success(),
+        "exec --cwd through the leaked host dir fd must be refused"
+    );
+    ctx.kill(&id, "KILL").ok();
+    ctx.wait_status(&id, "stopped");
+    ctx.delete(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// CVE-2025-31133, part 1: maskedPaths hide a file (reads empty, writes
+/// vanish, it is the null device), a directory (empty, read-only), and a
+/// path that is a symlink in the image: the link itself is masked and its
+/// target stays as it was (open with O_NOFOLLOW in src/mounts/paths.rs;
+/// following the link would mask the target instead).
+#[test]
+fn masked_paths_hide_files_dirs_and_symlinks_not_their_targets() {
+    let ctx = TestCtx::new("security::masked_paths");
+    let mut b = ctx.bundle();
+    let etc = b.rootfs().join("etc");
+    fs::write(etc.join("secret"), "top-secret\n").unwrap();
+    fs::create_dir_all(etc.join("secret-dir")).unwrap();
+    fs::write(etc.join("secret-dir/inner"), "inner-secret\n").unwrap();
+    fs::write(etc.join("shadow-like"), "shadow-content\n").unwrap();
+    symlink("/etc/shadow-like", etc.join("secret-link")).unwrap();
+    let mut masked = b.get("/linux/maskedPaths").unwrap().clone();
+    for p in ["/etc/secret", "/etc/secret-dir", "/etc/secret-link"] {
+        masked.as_array_mut().unwrap().push(json!(p));
+    }
+    b.set("/linux/maskedPaths", masked)
+        .sh("echo secret=[$(cat /etc/secret)]; \
+         echo pwned > /etc/secret; echo after-write=[$(cat /etc/secret)]; \
+         echo secret-dev=$(stat -c %t:%T /etc/secret); \
+         echo dir-entries=$(ls -A /etc/secret-dir | wc -l); \
+         touch /etc/secret-dir/new 2>/dev/null && echo DIR-WRITABLE; \
+         echo link=[$(cat /etc/secret-link)]; \
+         echo shadow=[$(cat /etc/shadow-like)]");
+    let out = ctx.output_of(&mut b, "masked");
+    assert_eq!(field(&out, "secret"), "[]", "{out}");
+    assert_eq!(field(&out, "after-write"), "[]", "{out}");
+    assert_eq!(field(&out, "secret-dev"), "1:3", "{out}");
+    assert_eq!(field(&out, "dir-entries"), "0", "{out}");
+    assert!(!out.contains("DIR-WRITABLE"), "{out}");
+    assert_eq!(field(&out, "link"), "[]", "masked symlink readable:\n{out}");
+    assert_eq!(
+        field(&out, "shadow"),
+        "[shadow-content]",
+        "the symlink's target was masked instead of the link:\n{out}"
+    );
+    // The image itself is untouched.
+    assert_eq!(
+        fs::read_to_string(etc.join("secret")).unwrap(),
+        "top-secret\n"
+    );
+    assert_eq!(entries(&etc.join("secret-dir")), ["inner"]);
+    assert_eq!(
+        fs::read_to_string(etc.join("shadow-like")).unwrap(),
+        "shadow-content\n"
+    );
+}
+
+/// CVE-2025-31133, part 2: a `/dev/null` that is a symlink (here: /dev is
+/// a volume whose `null` links to a file) must not be what maskedPaths
+/// bind over the masked path. Defence: /dev/null opened O_NOFOLLOW and
+/// checked to be char 1:3 (src/mounts/paths.rs). Without the check the
+/// masked path becomes the link and reads the link target's content.
+#[test]
+fn masked_paths_refuse_a_fake_dev_null() {
+    let ctx = TestCtx::new("security::fake_dev_null");
+    let fake_dev = ctx.dir.join("fake-dev");
+    fs::create_dir_all(&fake_dev).unwrap();
+    symlink("/etc/shadow-like", fake_dev.join("null")).unwrap();
+    let mut b = ctx.bundle();
+    let etc = b.rootfs().join("etc");
+    fs::write(etc.join("secret"), "top-secret\n").unwrap();
+    fs::write(etc.join("shadow-like"), "shadow-content\n").unwrap();
+    let mut masked = b.get("/linux/maskedPaths").unwrap().clone();
+    masked.as_array_mut().unwrap().push(json!("/etc/secret"));
+    b.set("/linux/maskedPaths", masked)
+        .without_mount("/dev")
+        .mount(json!({"destination": "/dev", "type": "bind", "source": path(&fake_dev), "options": ["rbind"]}))
+        .sh("echo secret=[$(cat /etc/secret)]; echo secret-dev=$(stat -c %t:%T /etc/secret)");
+    // /dev (the first mount after /proc) must come before /dev/pts etc.
+    let mounts = b.spec["mounts"].as_array_mut().unwrap();
+    let dev = mounts.pop().unwrap();
+    mounts.insert(1, dev);
+    let id = ctx.id("fakenull");
+    let out = ctx.run(&mut b, &id);
+    if out.success() {
+        assert!(
+            !out.stdout.contains("shadow-content"),
+            "masked path shows the fake /dev/null's target:\n{}",
+            out.stdout
+        );
+        assert_eq!(field(&out.stdout, "secret"), "[]", "{}", out.stdout);
+    } else {
+        assert!(
+            out.stderr.contains("/dev/null"),
+            "refusal should name /dev/null:\n{}",
+            out.stderr
+        );
+    }
+    ctx.assert_nothing_left(&id);
+}
+
+/// Puts a user and a group *named* `1000`, both with id 0, first in the
+/// image's /etc/passwd and /etc/group.
+fn add_impostors(rootfs: &Path) {
+    for (file, line) in [
+        ("etc/passwd", "1000:x:0:0:impostor:/:/bin/sh\n"),
+        ("etc/group", "1000:x:0:\n"),
+    ] {
+        let p = rootfs.join(file);
+        let original = fs::read_to_string(&p).unwrap();
+        fs::write(&p, format!("{line}{original}")).unwrap();
+    }
+}
+
+/// CVE-2016-3697: a numeric user is an id, never a name to look up, even
+/// when /etc/passwd has a user called `1000` with uid 0 — both for
+/// process.user and for `exec --user`.
+#[test]
+fn numeric_user_is_an_id_not_a_name() {
+    let ctx = TestCtx::new("security::numeric_user");
+    let mut b = ctx.bundle();
+    add_impostors(&b.rootfs());
+    b.user(1000, 1000, &[])
+        .sh("echo uid=$(id -u) gid=$(id -g); echo home=$HOME");
+    let out = ctx.output_of(&mut b, "numuser");
+    assert!(out.contains("uid=1000 gid=1000"), "{out}");
+    // HOME comes from the entry whose uid is 1000 (tester), not the name.
+    assert_eq!(field(&out, "home"), "/home/tester", "{out}");
+
+    let mut b = ctx.bundle();
+    add_impostors(&b.rootfs());
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("numexec");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    // Without a gid, `--user` keeps the process's gid (0 here), as runc.
+    for (user, ids) in [("1000", "1000 gid=0"), ("1000:1000", "1000 gid=1000")] {
+        let out = ctx.rt(&[
+            "exec",
+            "--user",
+            user,
+            &id,
+            "sh",
+            "-c",
+            "echo uid=$(id -u) gid=$(id -g)",
+        ]);
+        out.ok();
+        assert_eq!(field(&out.stdout, "uid"), ids, "exec --user {user}");
+    }
+    ctx.kill(&id, "KILL").ok();
+    ctx.wait_status(&id, "stopped");
+    ctx.delete(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// CVE-2022-29162: `exec --cap` adds the capability to the effective set
+/// but never to the inheritable set (src/cli/commands.rs).
+#[test]
+fn exec_cap_never_sets_inheritable() {
+    let ctx = TestCtx::new("security::exec_cap");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("execcap");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let net_raw = cap_mask(&["CAP_NET_RAW"]);
+    let mask = |status: &str, key: &str| {
+        u64::from_str_radix(status_field(status, key).unwrap(), 16).unwrap()
+    };
+
+    let plain = ctx.rt(&["exec", &id, "cat", "/proc/self/status"]);
+    plain.ok();
+    assert_eq!(
+        mask(&plain.stdout, "CapEff") & net_raw,
+        0,
+        "control has CAP_NET_RAW"
+    );
+
+    let out = ctx.rt(&[
+        "exec",
+        "--cap",
+        "CAP_NET_RAW",
+        &id,
+        "cat",
+        "/proc/self/status",
+    ]);
+    out.ok();
+    assert_ne!(
+        mask(&out.stdout, "CapEff") & net_raw,
+        0,
+        "--cap CAP_NET_RAW not applied:\n{}",
+        out.stdout
+    );
+    assert_eq!(
+        mask(&out.stdout, "CapInh"),
+        0,
+        "exec --cap set inheritable capabilities:\n{}",
+        out.stdout
+    );
+    ctx.kill(&id, "KILL").ok();
+    ctx.wait_status(&id, "stopped");
+    ctx.delete(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// CVE-2019-5736, what rt defends today: the init waiting in `created` is
+/// rt's binary, and a container process (root, default capabilities) cannot
+/// open it through /proc/1/exe because the init is non-dumpable. With a
+/// dumpable init the read succeeds (first four bytes: \x7fELF).
+#[test]
+fn runtime_binary_is_not_readable_through_the_waiting_init() {
+    let ctx = TestCtx::new("security::exe_via_init");
+    let (id, _) = created_container(&ctx, "exeinit");
+    let out = ctx.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "head -c 4 /proc/1/exe >/dev/null 2>&1 && echo EXE-READABLE; \
+         readlink /proc/1/exe >/dev/null 2>&1 && echo EXE-LINK-VISIBLE; \
+         head -c 4 /proc/self/exe >/dev/null && echo control-ok",
+    ]);
+    out.ok();
+    assert!(out.stdout.contains("control-ok"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("EXE-READABLE") && !out.stdout.contains("EXE-LINK-VISIBLE"),
+        "container process reached the runtime binary through /proc/1/exe:\n{}",
+        out.stdout
+    );
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// CVE-2019-5736, the full defence (runc's memfd/overlay clone, crun's
+/// cloned_binary): the process that lives in the container before `start`
+/// is not the on-disk runtime binary, so nothing reaching it can rewrite the
+/// host's binary. rt forks its init from the binary on disk.
+#[test]
+#[ignore = "rt lacks it: the waiting init runs the on-disk rt binary (no sealed memfd / RO clone); non-dumpable is the only barrier"]
+fn waiting_init_is_not_the_on_disk_runtime_binary() {
+    let ctx = TestCtx::new("security::exe_clone");
+    let (id, pid) = created_container(&ctx, "execlone");
+    let exe = fs::metadata(format!("/proc/{pid}/exe")).unwrap();
+    let bin = fs::metadata(rt_bin()).unwrap();
+    let same = exe.dev() == bin.dev() && exe.ino() == bin.ino();
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+    assert!(
+        !same,
+        "the init (pid {pid}) in the container runs {} itself",
+        rt_bin().display()
+    );
+}
+
+/// CVE-2016-9962: the runtime process inside the container's namespaces
+/// holds host fds; it must be non-dumpable so the container's root cannot
+/// read its environ or reach its fds through /proc/1/fd/N — while the same shell can read
+/// those of an ordinary process of the same user (control).
+#[test]
+fn waiting_init_is_not_dumpable() {
+    let ctx = TestCtx::new("security::init_dumpable");
+    let (id, _) = created_container(&ctx, "dumpable");
+    let out = ctx.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/1/environ >/dev/null 2>&1 && echo ENVIRON-READABLE; \
+         for f in /proc/1/fd/*; do readlink $f >/dev/null 2>&1 && echo FD-REACHABLE:$f; done; \
+         sleep 100 & cat /proc/$!/environ >/dev/null && readlink /proc/$!/fd/0 >/dev/null && echo control-ok; \
+         kill $!",
+    ]);
+    out.ok();
+    assert!(out.stdout.contains("control-ok"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("ENVIRON-READABLE") && !out.stdout.contains("FD-REACHABLE"),
+        "the waiting init is dumpable:\n{}",
+        out.stdout
+    );
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// CVE-2023-25809: the cgroup filesystem in the container is read-only
+/// (the default spec mounts it `ro`): every mount at or under
+/// /sys/fs/cgroup is ro, and creating a cgroup there fails.
+#[test]
+fn cgroupfs_is_read_only_in_the_container() {
+    let ctx = TestCtx::new("security::cgroup_ro");
+    let probe = format!("rt-escape-{}", std::process::id());
+    let mut b = ctx.bundle();
+    b.sh(&format!(
+        "grep -E ' /sys/fs/cgroup(/| )' /proc/self/mountinfo; \
+         for d in /sys/fs/cgroup /sys/fs/cgroup/*; do \
+           mkdir $d/{probe} 2>/dev/null && echo MADE:$d && rmdir $d/{probe}; \
+         done; echo end"
+    ));
+    let out = ctx.output_of(&mut b, "cgro");
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|mp| mp == "/sys/fs/cgroup" || mp.starts_with("/sys/fs/cgroup/"))
+        })
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "no cgroup mounts in the container:\n{out}"
+    );
+    for l in &lines {
+        let opts: Vec<&str> = l.split(' ').nth(5).unwrap().split(',').collect();
+        assert!(opts.contains(&"ro"), "writable cgroup mount: {l}");
+    }
+    assert!(out.contains("end"), "{out}");
+    assert!(
+        !out.contains("MADE:"),
+        "created a cgroup from inside:\n{out}"
+    );
+}
+
+/// CVE-2025-52565: /dev/console of a terminal container is the pty the
+/// container's stdio is (same devpts inode), obtained via TIOCGPTPEER and
+/// bound onto the opened target (src/init/console.rs).
+#[test]
+fn dev_console_is_the_pty_peer() {
+    let ctx = TestCtx::new("security::console");
+    let sock = ctx.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut b = ctx.bundle();
+    b.terminal(true)
+        .sh("echo console=$(stat -c %d:%i:%t:%T /dev/console); \
+         echo stdin=$(stat -L -c %d:%i:%t:%T /proc/self/fd/0)");
+    let id = ctx.id("console");
+    ctx.prepare(&mut b, &id);
+    let (created, received) = std::thread::scope(|s| {
+        let receiver = s.spawn(|| crate::terminal::receive_console(&listener));
+        let created = ctx.rt(&[
+            "create",
+            "--console-socket",
+            path(&sock),
+            "-b",
+            path(&b.dir),
+            &id,
+        ]);
+        if !created.success() {
+            // Unblock accept() so the scope can end.
+            let _ = std::os::unix::net::UnixStream::connect(&sock);
+        }
+        (created, receiver.join().unwrap())
+    });
+    created.ok();
+    let mut master = File::from(received.fds.into_iter().next().expect("no pty master"));
+    ctx.start(&id).ok();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the last peer fd closes.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&all).replace('\r', "")
+    });
+    ctx.wait_status(&id, "stopped");
+    assert!(
+        wait_until(Duration::from_secs(5), || reader.is_finished()),
+        "pty master never reached EOF"
+    );
+    let out = reader.join().unwrap();
+    let console = field(&out, "console");
+    let stdin = field(&out, "stdin");
+    assert_eq!(
+        console, stdin,
+        "/dev/console is not the container's pty:\n{out}"
+    );
+    // Unix98 pty peers have major 136 (0x88).
+    assert_eq!(
+        console.split(':').nth(2),
+        Some("88"),
+        "not a pty: {console}"
+    );
+    ctx.delete(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
