@@ -364,7 +364,12 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         stages: &evaluated,
         ignore: &rules,
         no_cache: flags.no_cache,
-        quiet: flags.progress == Progress::Quiet,
+        progress: match flags.progress {
+            Progress::Quiet => crate::progress::Mode::Quiet,
+            Progress::Plain => crate::progress::Mode::Plain,
+            Progress::Tty => crate::progress::Mode::Tty,
+            Progress::Auto => crate::progress::Mode::auto(),
+        },
         snapshot_mode,
         source_date_epoch,
     };

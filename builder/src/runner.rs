@@ -118,6 +118,18 @@ pub fn run(
     let mut reader = std::fs::File::from(read_end);
     let mut buf = [0u8; 8192];
     loop {
+        // Idle ticks (empty output) let the tty view move the clock.
+        match readable_within(&reader, 100) {
+            Ok(true) => {}
+            Ok(false) => {
+                output(&[]);
+                continue;
+            }
+            Err(e) => {
+                let _ = rt::container::delete(state_root, &id, true);
+                return Err(e);
+            }
+        }
         match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => output(&buf[..n]),
@@ -159,6 +171,25 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     }
     // SAFETY: both fds were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Waits up to `ms` for `f` to be readable (or at EOF).
+fn readable_within(f: &std::fs::File, ms: i32) -> Result<bool, String> {
+    let mut pfd = libc::pollfd {
+        fd: f.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for one open descriptor.
+    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(format!("waiting for RUN output: {e}"));
+    }
+    Ok(rc > 0)
 }
 
 /// Enters a private mount namespace so overlay mounts never reach the

@@ -41,7 +41,7 @@ pub struct Request<'a> {
     pub stages: &'a [EvaluatedStage],
     pub ignore: &'a IgnoreRules,
     pub no_cache: bool,
-    pub quiet: bool,
+    pub progress: crate::progress::Mode,
     pub snapshot_mode: Mode,
     /// SOURCE_DATE_EPOCH: history/config times and clamped file mtimes.
     pub source_date_epoch: Option<u64>,
@@ -113,7 +113,7 @@ pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
     let mut b = Builder {
         store,
         req,
-        progress: Progress::new(req.quiet),
+        progress: Progress::new(req.progress),
         hashes: FileHashes::load(&store.state_dir()),
         done: HashMap::new(),
         images: HashMap::new(),
@@ -127,12 +127,15 @@ pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
     })();
     // Hashes learned so far stay useful even when a step failed.
     let saved = b.hashes.save();
+    if result.is_ok() {
+        b.progress.note(&format!(
+            "#context {} files checked, {} read",
+            b.hashes.checked, b.hashes.hashed
+        ));
+    }
+    b.progress.finish();
     result?;
     saved?;
-    b.progress.note(&format!(
-        "#context {} files checked, {} read",
-        b.hashes.checked, b.hashes.hashed
-    ));
     let state = b
         .done
         .remove(&req.plan.target)
