@@ -493,8 +493,9 @@ fn exe_protection(pid: u32) -> Option<&'static str> {
     if (meta.dev(), meta.ino()) != (bin.dev(), bin.ino()) {
         return Some("a copy of the binary");
     }
-    // SAFETY: fstatvfs fills the struct we pass for an fd we own.
+    // SAFETY: statvfs is plain data; all-zero is a valid value.
     let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs fills the struct we pass for an fd we own.
     let rc = unsafe { libc::fstatvfs(exe.as_raw_fd(), &mut vfs) };
     if rc == 0 && vfs.f_flag & libc::ST_RDONLY != 0 {
         return Some("the binary through a read-only mount");
