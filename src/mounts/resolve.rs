@@ -70,6 +70,11 @@ fn walk(root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> {
         let fd = sys::openat(dir, &cname, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
         let st = nix::sys::stat::fstat(&fd)?;
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            if last && flags & libc::O_NOFOLLOW != 0 {
+                // As openat2: O_NOFOLLOW opens a final symlink itself (O_PATH)
+                // or fails with ELOOP; maskedPaths rely on it.
+                return sys::openat(dir, &cname, flags, 0);
+            }
             links += 1;
             if links > MAX_SYMLINKS {
                 return Err(nix::Error::ELOOP);
@@ -272,6 +277,28 @@ mod tests {
         assert_eq!(
             walk(&root, Path::new("etc/passwd"), libc::O_RDONLY).err(),
             Some(nix::Error::ENOENT)
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn nofollow_opens_a_final_symlink_itself_both_ways() {
+        let d = tmp("nofollow");
+        std::fs::write(d.join("target"), "t").unwrap();
+        symlink("/target", d.join("link")).unwrap();
+        let root = open_root(&d);
+        let flags = libc::O_PATH | libc::O_NOFOLLOW;
+        for fd in [
+            open_in_root(&root, Path::new("link"), flags).unwrap(),
+            walk(&root, Path::new("link"), flags).unwrap(),
+        ] {
+            let st = nix::sys::stat::fstat(&fd).unwrap();
+            assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFLNK);
+        }
+        let read_nofollow = libc::O_RDONLY | libc::O_NOFOLLOW;
+        assert_eq!(
+            walk(&root, Path::new("link"), read_nofollow).err(),
+            open_in_root(&root, Path::new("link"), read_nofollow).err()
         );
         std::fs::remove_dir_all(&d).unwrap();
     }
