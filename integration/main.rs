@@ -16,5 +16,6 @@ mod logging;
 mod mounts;
 mod namespaces;
 mod process;
+mod resources;
 mod seccomp;
 mod terminal;
