@@ -63,19 +63,25 @@ fn setup(
     }
     limits::apply_process_limits(p)?;
     let chdir_early = nix::unistd::chdir(p.cwd().as_path()).is_ok();
-    let filter = match cfg.seccomp {
+    if chdir_early {
+        // Before any seccomp filter, which may forbid getcwd.
+        super::verify_cwd()?;
+    }
+    let mut filter = match cfg.seccomp {
         Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
         None => None,
     };
+    let no_new_privs = p.no_new_privileges().unwrap_or(false);
+    super::load_seccomp_while_privileged(&mut filter, no_new_privs)?;
     capabilities::drop_bounding(p.capabilities().as_ref())?;
     user::switch(p.user())?;
     capabilities::apply(p.capabilities().as_ref())?;
     if !chdir_early {
         nix::unistd::chdir(p.cwd().as_path())
             .map_err(|e| Error::errno(format!("chdir to cwd ({})", p.cwd().display()), e))?;
+        super::verify_cwd()?;
     }
-    super::verify_cwd()?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
             .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
