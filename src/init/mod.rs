@@ -3,6 +3,7 @@
 //! things, reports `Ready` (or the failing step) to `create`, waits for
 //! `start` on the exec fifo, and execs the container process.
 
+mod apparmor;
 mod capabilities;
 mod console;
 mod exec;
@@ -136,6 +137,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     }
 
     let process = spec.process().as_ref();
+    let apparmor = apparmor::prepare(process.and_then(|p| p.apparmor_profile().as_deref()))?;
     let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
     if terminal {
         nix::unistd::setsid().map_err(|e| Error::errno("setsid", e))?;
@@ -221,6 +223,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
         None => None,
     };
+    if let Some(profile) = &apparmor {
+        profile.apply()?;
+    }
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     load_seccomp_while_privileged(&mut seccomp, no_new_privs)?;
     capabilities::drop_bounding(process.capabilities().as_ref())?;

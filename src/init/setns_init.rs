@@ -1,7 +1,7 @@
 //! The init of `exec`: a process that joins a running container's
 //! namespaces and cgroup, takes on the exec process's identity and execs.
 
-use super::{capabilities, console, exec, limits, user};
+use super::{apparmor, capabilities, console, exec, limits, user};
 use crate::error::{Context, Error, Result};
 use crate::process::{Channel, Msg};
 use crate::sys;
@@ -49,6 +49,8 @@ fn setup(
 ) -> Result<(exec::Program, Option<crate::seccomp::SeccompProgram>)> {
     sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
     chan.expect(Msg::Go).ctx("wait for parent")?;
+    // While the host's /sys and /proc are still ours.
+    let apparmor = apparmor::prepare(cfg.process.apparmor_profile().as_deref())?;
     for (flag, fd) in cfg.join {
         sys::setns(fd.as_raw_fd(), *flag)
             .map_err(|e| Error::errno("join container namespace", e))?;
@@ -71,6 +73,9 @@ fn setup(
         Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
         None => None,
     };
+    if let Some(profile) = &apparmor {
+        profile.apply()?;
+    }
     let no_new_privs = p.no_new_privileges().unwrap_or(false);
     super::load_seccomp_while_privileged(&mut filter, no_new_privs)?;
     capabilities::drop_bounding(p.capabilities().as_ref())?;
