@@ -235,3 +235,29 @@ fn sysctl_applies_in_new_network_namespace_only() {
         "sysctl leaked to the host"
     );
 }
+
+/// A requested AppArmor profile is never silently dropped: on a host
+/// without AppArmor the container is refused (runc and crun refuse too).
+#[test]
+fn apparmor_profile_without_apparmor_is_refused() {
+    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    if enabled {
+        eprintln!("note: AppArmor is enabled here; this test needs a host without it");
+        return;
+    }
+    let ctx = TestCtx::new("process::apparmor");
+    let mut b = ctx.bundle();
+    b.set("/process/apparmorProfile", json!("rt-itest-profile"));
+    let id = ctx.id("aa");
+    let out = ctx.run(&mut b, &id);
+    assert!(
+        !out.success(),
+        "ran although AppArmor is off: {}",
+        out.stderr
+    );
+    if !testing_runc() {
+        out.stderr_has("apparmorProfile");
+    }
+    ctx.assert_nothing_left(&id);
+}

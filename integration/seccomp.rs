@@ -57,3 +57,21 @@ fn profile_denying_getcwd_still_starts() {
         .args(&["echo", "started"]);
     assert_eq!(ctx.output_of(&mut b, "getcwd").trim(), "started");
 }
+
+/// `exec` gets the container's filter too, also without no_new_privs.
+#[test]
+fn exec_process_gets_the_filter_without_no_new_privileges() {
+    let ctx = TestCtx::new("seccomp::exec");
+    let mut b = ctx.bundle();
+    b.set("/process/noNewPrivileges", json!(false))
+        .set("/linux/seccomp", deny_mkdir())
+        .args(&["sleep", "1000"]);
+    let id = ctx.id("execfilter");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let out = ctx.rt(&["exec", &id, "sh", "-c", PROBE]);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "refused");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -38,6 +38,9 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
         if let Some(swap) = m.swap() {
             write(d, "memory.memsw.limit_in_bytes", swap)?;
         }
+        if let Some(tcp) = m.kernel_tcp() {
+            write(d, "memory.kmem.tcp.limit_in_bytes", tcp)?;
+        }
         if let Some(s) = m.swappiness() {
             write(d, "memory.swappiness", s)?;
         }

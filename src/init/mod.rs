@@ -3,6 +3,7 @@
 //! things, reports `Ready` (or the failing step) to `create`, waits for
 //! `start` on the exec fifo, and execs the container process.
 
+mod apparmor;
 mod capabilities;
 mod console;
 mod exec;
@@ -136,6 +137,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     }
 
     let process = spec.process().as_ref();
+    let apparmor = apparmor::prepare(process.and_then(|p| p.apparmor_profile().as_deref()))?;
     let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
     if terminal {
         nix::unistd::setsid().map_err(|e| Error::errno("setsid", e))?;
@@ -221,15 +223,11 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
         None => None,
     };
-    let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    if !no_new_privs {
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
-        // the process usually loses below: load it now (runc's order).
-        if let Some(prog) = seccomp.take() {
-            prog.install()
-                .map_err(|e| Error::new(format!("seccomp: {e}")))?;
-        }
+    if let Some(profile) = &apparmor {
+        profile.apply()?;
     }
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    load_seccomp_while_privileged(&mut seccomp, no_new_privs)?;
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::switch(process.user())?;
     capabilities::apply(process.capabilities().as_ref())?;
@@ -284,6 +282,26 @@ fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
         mounts::remount(&root, libc::MS_BIND | libc::MS_RDONLY).ctx("make rootfs read-only")?;
     }
     Ok(())
+}
+
+/// Without no_new_privs the kernel only lets a CAP_SYS_ADMIN holder load a
+/// filter, and the capability drop that follows usually removes it: load
+/// the filter now (runc's order). With no_new_privs it stays in `filter`,
+/// to be loaded as late as possible, right before exec.
+fn load_seccomp_while_privileged(
+    filter: &mut Option<crate::seccomp::SeccompProgram>,
+    no_new_privs: bool,
+) -> Result<()> {
+    if no_new_privs {
+        return Ok(());
+    }
+    match filter.take() {
+        Some(prog) => prog
+            .install()
+            .map(drop)
+            .map_err(|e| Error::new(format!("seccomp: {e}"))),
+        None => Ok(()),
+    }
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked host fd shows up as

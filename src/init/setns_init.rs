@@ -1,7 +1,7 @@
 //! The init of `exec`: a process that joins a running container's
 //! namespaces and cgroup, takes on the exec process's identity and execs.
 
-use super::{capabilities, console, exec, limits, user};
+use super::{apparmor, capabilities, console, exec, limits, user};
 use crate::error::{Context, Error, Result};
 use crate::process::{Channel, Msg};
 use crate::sys;
@@ -49,6 +49,8 @@ fn setup(
 ) -> Result<(exec::Program, Option<crate::seccomp::SeccompProgram>)> {
     sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
     chan.expect(Msg::Go).ctx("wait for parent")?;
+    // While the host's /sys and /proc are still ours.
+    let apparmor = apparmor::prepare(cfg.process.apparmor_profile().as_deref())?;
     for (flag, fd) in cfg.join {
         sys::setns(fd.as_raw_fd(), *flag)
             .map_err(|e| Error::errno("join container namespace", e))?;
@@ -63,19 +65,28 @@ fn setup(
     }
     limits::apply_process_limits(p)?;
     let chdir_early = nix::unistd::chdir(p.cwd().as_path()).is_ok();
-    let filter = match cfg.seccomp {
+    if chdir_early {
+        // Before any seccomp filter, which may forbid getcwd.
+        super::verify_cwd()?;
+    }
+    let mut filter = match cfg.seccomp {
         Some(s) => Some(crate::seccomp::compile(s).map_err(|e| Error::new(e.to_string()))?),
         None => None,
     };
+    if let Some(profile) = &apparmor {
+        profile.apply()?;
+    }
+    let no_new_privs = p.no_new_privileges().unwrap_or(false);
+    super::load_seccomp_while_privileged(&mut filter, no_new_privs)?;
     capabilities::drop_bounding(p.capabilities().as_ref())?;
     user::switch(p.user())?;
     capabilities::apply(p.capabilities().as_ref())?;
     if !chdir_early {
         nix::unistd::chdir(p.cwd().as_path())
             .map_err(|e| Error::errno(format!("chdir to cwd ({})", p.cwd().display()), e))?;
+        super::verify_cwd()?;
     }
-    super::verify_cwd()?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
             .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
