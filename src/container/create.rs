@@ -9,13 +9,13 @@
 use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, InitConfig};
-use crate::process::namespaces::NamespacePlan;
+use crate::process::namespaces::{ForChildren, NamespacePlan};
 use crate::process::{Channel, Msg, idmap};
 use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
 use crate::sys;
 use oci_spec::runtime::LinuxNamespaceType;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Default, Clone, Debug)]
@@ -159,12 +159,12 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
     let mut plan = NamespacePlan::from_spec(&ns_list)?;
     // The pid and time namespaces apply to children only: join them here,
     // around the clone, and switch back afterwards.
-    let mut for_children: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
+    let mut for_children: Vec<(i32, OwnedFd)> = Vec::new();
     plan.join.retain_mut(|(t, fd)| {
         if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
             let owned = nix::unistd::dup(&*fd).ok();
             if let Some(o) = owned {
-                for_children.push((*t, o));
+                for_children.push((crate::process::namespaces::clone_flag(*t), o));
             }
             false
         } else {
@@ -254,12 +254,12 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         state_json: &state_json,
     };
 
-    let saved = switch_for_children(&for_children)?;
+    let saved = ForChildren::enter(&for_children)?;
     let cloned = sys::clone_process(clone_flags as u64, None);
     // Only rt switches back: the init now lives in the joined pid namespace,
     // from which the kernel refuses setns to an ancestor.
     if !matches!(cloned, Ok(0)) {
-        restore_for_children(saved)?;
+        saved.restore()?;
     }
     let pid = cloned.map_err(|e| Error::errno("clone init", e))?;
     if pid == 0 {
@@ -314,33 +314,6 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         .collect();
     drop(cfg);
     Ok(st)
-}
-
-type Saved = Vec<(i32, OwnedFd)>;
-
-fn switch_for_children(join: &[(LinuxNamespaceType, OwnedFd)]) -> Result<Saved> {
-    let mut saved = Vec::new();
-    for (t, fd) in join {
-        let name = match t {
-            LinuxNamespaceType::Pid => "pid_for_children",
-            _ => "time_for_children",
-        };
-        let flag = crate::process::namespaces::clone_flag(*t);
-        let own: OwnedFd = std::fs::File::open(format!("/proc/self/ns/{name}"))
-            .ctx(format!("open own {name}"))?
-            .into();
-        sys::setns(fd.as_raw_fd(), flag)
-            .map_err(|e| Error::errno(format!("join {name} namespace"), e))?;
-        saved.push((flag, own));
-    }
-    Ok(saved)
-}
-
-fn restore_for_children(saved: Saved) -> Result<()> {
-    for (flag, fd) in saved {
-        sys::setns(fd.as_raw_fd(), flag).map_err(|e| Error::errno("restore namespace", e))?;
-    }
-    Ok(())
 }
 
 /// The caller's user name for `state.owner`, read from /etc/passwd

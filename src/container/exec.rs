@@ -2,11 +2,12 @@
 
 use crate::error::{Error, Result};
 use crate::init::setns_init::{self, ExecInit};
+use crate::process::namespaces::ForChildren;
 use crate::process::{Channel, Msg};
 use crate::state::{self, ContainerDir, Status, status_of};
 use crate::sys;
 use oci_spec::runtime::Process;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -75,25 +76,15 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         preserve_fds: opts.preserve_fds,
     };
     let (parent, child) = Channel::pair()?;
-    let mut saved = Vec::new();
-    for (flag, fd) in &for_children {
-        let name = if *flag == libc::CLONE_NEWPID {
-            "pid_for_children"
-        } else {
-            "time_for_children"
-        };
-        let own: OwnedFd = std::fs::File::open(format!("/proc/self/ns/{name}"))?.into();
-        sys::setns(fd.as_raw_fd(), *flag).map_err(|e| Error::errno(format!("join {name}"), e))?;
-        saved.push((*flag, own));
-    }
+    let saved = ForChildren::enter(&for_children)?;
     let cloned = sys::clone_process(0, None);
     if let Ok(0) = cloned {
         drop(parent);
         setns_init::run(&cfg, &child);
     }
-    for (flag, fd) in saved {
-        sys::setns(fd.as_raw_fd(), flag).map_err(|e| Error::errno("restore namespace", e))?;
-    }
+    // Only the parent switches back (the child is in the joined pid
+    // namespace, from which setns to an ancestor is refused).
+    saved.restore()?;
     let pid = cloned.map_err(|e| Error::errno("clone exec process", e))?;
     drop(child);
     let fail = |e: Error| -> Error {

@@ -70,3 +70,39 @@ impl NamespacePlan {
         Ok(plan)
     }
 }
+
+/// The pid and time namespaces only apply to a process's children: the
+/// caller joins them around the clone and switches back afterwards.
+pub struct ForChildren {
+    saved: Vec<(i32, OwnedFd)>,
+}
+
+impl ForChildren {
+    /// Joins each (CLONE_NEWPID or CLONE_NEWTIME, fd) for our children.
+    pub fn enter(join: &[(i32, OwnedFd)]) -> Result<ForChildren> {
+        let mut saved = Vec::new();
+        for (flag, fd) in join {
+            let name = if *flag == libc::CLONE_NEWPID {
+                "pid_for_children"
+            } else {
+                "time_for_children"
+            };
+            let own: OwnedFd = std::fs::File::open(format!("/proc/self/ns/{name}"))
+                .map_err(|e| Error::from(e).context(format!("open own {name}")))?
+                .into();
+            crate::sys::setns(std::os::fd::AsRawFd::as_raw_fd(fd), *flag)
+                .map_err(|e| Error::errno(format!("join {name} namespace"), e))?;
+            saved.push((*flag, own));
+        }
+        Ok(ForChildren { saved })
+    }
+
+    /// Back to our own namespaces for children.
+    pub fn restore(self) -> Result<()> {
+        for (flag, fd) in self.saved {
+            crate::sys::setns(std::os::fd::AsRawFd::as_raw_fd(&fd), flag)
+                .map_err(|e| Error::errno("restore namespace", e))?;
+        }
+        Ok(())
+    }
+}
