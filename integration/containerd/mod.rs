@@ -85,7 +85,7 @@ fn ctr_drives_the_runtime() {
         "-c",
         // The pause lets ctr drain its stdout fifo before the exit event;
         // without it the output was lost once in ~20 loaded runs (with runc).
-        "echo exec-ok; sleep 0.2; exit 5",
+        "echo exec-ok; sleep 1; exit 5",
     ]);
     assert!(
         exec.stdout.contains("exec-ok"),
