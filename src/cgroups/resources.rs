@@ -49,16 +49,7 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
         }
     }
     if let (true, Some(pids)) = (has(d, "pids"), r.pids()) {
-        let limit = pids.limit();
-        write(
-            d,
-            "pids.max",
-            if limit > 0 {
-                limit.to_string()
-            } else {
-                "max".into()
-            },
-        )?;
+        write(d, "pids.max", pids_max(pids.limit()))?;
     }
     if let (true, Some(cpu)) = (has(d, "cpu"), r.cpu()) {
         if let Some(s) = cpu.shares() {
@@ -161,16 +152,7 @@ fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
         }
     }
     if let (Some(pids), true) = (r.pids(), exists("pids.max")) {
-        let limit = pids.limit();
-        write(
-            d,
-            "pids.max",
-            if limit > 0 {
-                limit.to_string()
-            } else {
-                "max".into()
-            },
-        )?;
+        write(d, "pids.max", pids_max(pids.limit()))?;
     }
     if let (Some(cpu), true) = (r.cpu(), exists("cpu.max")) {
         if let Some(shares) = cpu.shares() {
@@ -303,5 +285,15 @@ mod tests {
                 .any(|r| matches!(r.typ(), Some(LinuxDeviceType::P | LinuxDeviceType::U))),
             "no p/u line may reach devices.allow: {rules:?}"
         );
+    }
+}
+
+/// pids.max has the same format on v1 and v2: a count, or "max" for none
+/// (the spec's 0 or -1).
+fn pids_max(limit: i64) -> String {
+    if limit > 0 {
+        limit.to_string()
+    } else {
+        "max".into()
     }
 }
