@@ -43,6 +43,20 @@ struct CloneArgs {
 
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
+/// clone_process straight into the cgroup2 directory `cgroup_fd` when
+/// there is one, else (or where the kernel refuses it: before 5.7, or a
+/// cgroup that cannot take the process) a plain clone. Returns the result
+/// and whether the child was born in that cgroup.
+pub fn clone_process_into(flags: u64, cgroup_fd: Option<RawFd>) -> (nix::Result<i32>, bool) {
+    if cgroup_fd.is_some() {
+        let r = clone_process(flags, cgroup_fd);
+        if r.is_ok() {
+            return (r, true);
+        }
+    }
+    (clone_process(flags, None), false)
+}
+
 /// Forks like fork(2) but into new namespaces (and optionally straight into
 /// a cgroup2 directory). Returns 0 in the child, the child's pid in the
 /// parent. rt is single-threaded, so the child may allocate freely.

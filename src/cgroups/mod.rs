@@ -15,6 +15,7 @@ pub use resources::{apply_resources, with_default_device_rules};
 
 use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where a container's cgroup is, in each hierarchy.
@@ -138,9 +139,24 @@ impl Placement {
         Ok(())
     }
 
-    /// Moves `pid` into the container's cgroup in every hierarchy.
-    pub fn enter(&self, pid: i32) -> Result<()> {
-        for d in &self.dirs {
+    /// The cgroup2 directory opened for clone3's CLONE_INTO_CGROUP: a child
+    /// born there skips the cgroup.procs write, whose writer lock on
+    /// cgroup_threadgroup_rwsem waits for an RCU grace period when the lock
+    /// has been idle.
+    pub fn open_unified(&self) -> Option<std::os::fd::OwnedFd> {
+        let dir = self.unified()?;
+        std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(dir)
+            .ok()
+            .map(Into::into)
+    }
+
+    /// Moves `pid` into the container's cgroup in every hierarchy (but the
+    /// cgroup2 one when it was born there).
+    pub fn enter(&self, pid: i32, born_in_unified: bool) -> Result<()> {
+        for d in self.dirs.iter().filter(|d| !(born_in_unified && d.v2)) {
             let procs = d.full().join("cgroup.procs");
             std::fs::write(&procs, pid.to_string())
                 .with_ctx(|| format!("join cgroup {}", procs.display()))?;

@@ -15,7 +15,7 @@ use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
 use crate::sys;
 use oci_spec::runtime::LinuxNamespaceType;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Default, Clone, Debug)]
@@ -254,8 +254,12 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         state_json: &state_json,
     };
 
+    let unified_dir = placement.open_unified();
     let saved = ForChildren::enter(&for_children)?;
-    let cloned = sys::clone_process(clone_flags as u64, None);
+    let (cloned, born_in_unified) = sys::clone_process_into(
+        clone_flags as u64,
+        unified_dir.as_ref().map(|d| d.as_raw_fd()),
+    );
     // Only rt switches back: the init now lives in the joined pid namespace,
     // from which the kernel refuses setns to an ancestor.
     if !matches!(cloned, Ok(0)) {
@@ -278,7 +282,8 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
             l.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
     }
-    undo.cgroup.enter(pid)?;
+    drop(unified_dir);
+    undo.cgroup.enter(pid, born_in_unified)?;
     parent_chan.send(&Msg::Go)?;
 
     loop {

@@ -7,7 +7,7 @@ use crate::process::{Channel, Msg};
 use crate::state::{self, ContainerDir, Status, status_of};
 use crate::sys;
 use oci_spec::runtime::Process;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -76,8 +76,10 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         preserve_fds: opts.preserve_fds,
     };
     let (parent, child) = Channel::pair()?;
+    let unified_dir = st.cgroup.open_unified();
     let saved = ForChildren::enter(&for_children)?;
-    let cloned = sys::clone_process(0, None);
+    let (cloned, born_in_unified) =
+        sys::clone_process_into(0, unified_dir.as_ref().map(|d| d.as_raw_fd()));
     if let Ok(0) = cloned {
         drop(parent);
         setns_init::run(&cfg, &child);
@@ -95,7 +97,8 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         }
         e
     };
-    st.cgroup.enter(pid).map_err(fail)?;
+    drop(unified_dir);
+    st.cgroup.enter(pid, born_in_unified).map_err(fail)?;
     parent.send(&Msg::Go).map_err(fail)?;
     // EOF means the process exec'd (the channel is close-on-exec).
     match parent.recv() {
