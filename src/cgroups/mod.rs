@@ -164,6 +164,24 @@ impl Placement {
         Ok(())
     }
 
+    /// Moves the calling, single-threaded process into the container's
+    /// cgroup in every hierarchy (but the cgroup2 one when it was born
+    /// there). On v1 it writes "0" to `tasks`: the kernel moves the calling
+    /// thread without taking cgroup_threadgroup_rwsem for writing, whose
+    /// first taking after an idle spell waits for an RCU grace period
+    /// (measured here: 12-17 ms for a parent's cgroup.procs write, 0.03 ms
+    /// for this). A single-threaded process moves whole. Needs the caller
+    /// to be privileged over the host's cgroupfs (no new user namespace).
+    pub fn enter_self(&self, born_in_unified: bool) -> Result<()> {
+        for d in self.dirs.iter().filter(|d| !(born_in_unified && d.v2)) {
+            // cgroup2 domain cgroups have no per-thread file: there the
+            // whole-process write is the only way.
+            let file = d.full().join(if d.v2 { "cgroup.procs" } else { "tasks" });
+            std::fs::write(&file, "0").with_ctx(|| format!("join cgroup {}", file.display()))?;
+        }
+        Ok(())
+    }
+
     /// The cgroup2 directory, if the host has a cgroup2 hierarchy.
     pub fn unified(&self) -> Option<PathBuf> {
         self.dirs.iter().find(|d| d.v2).map(|d| d.full())

@@ -232,6 +232,10 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         serde_json::to_string(&oci).unwrap_or_default()
     };
     let placement = undo.cgroup.clone();
+    // Without a new user namespace the init is as privileged as we are and
+    // moves itself into its cgroups (cheaper, see Placement::enter_self);
+    // then nothing is left for the parent to do before the init may go on.
+    let joins_own_cgroups = !new_user && nix::unistd::geteuid().is_root();
     let cfg = InitConfig {
         spec,
         bundle: bundle.dir.clone(),
@@ -240,7 +244,9 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         pure_v2: layout.is_pure_v2(),
         new_namespaces: clone_flags,
         join: &plan.join,
-        wait_for_go: true,
+        wait_for_go: !joins_own_cgroups,
+        joins_own_cgroups,
+        born_in_unified: std::cell::Cell::new(false),
         unshare_cgroup_ns: want_cgroupns,
         time_offsets,
         stdio: opts.stdio,
@@ -265,6 +271,7 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
     if !matches!(cloned, Ok(0)) {
         saved.restore()?;
     }
+    cfg.born_in_unified.set(born_in_unified);
     let pid = cloned.map_err(|e| Error::errno("clone init", e))?;
     if pid == 0 {
         drop(parent_chan);
@@ -283,8 +290,12 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         )?;
     }
     drop(unified_dir);
-    undo.cgroup.enter(pid, born_in_unified)?;
-    parent_chan.send(&Msg::Go)?;
+    if !joins_own_cgroups {
+        undo.cgroup.enter(pid, born_in_unified)?;
+    }
+    if cfg.wait_for_go {
+        parent_chan.send(&Msg::Go)?;
+    }
 
     loop {
         match parent_chan.recv()? {

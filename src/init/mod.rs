@@ -34,6 +34,13 @@ pub struct InitConfig<'a> {
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
     /// The parent must write id maps / join the cgroup before we go on.
     pub wait_for_go: bool,
+    /// The init moves itself into its cgroups (Placement::enter_self):
+    /// rt is privileged over the host's cgroupfs and the init has no new
+    /// user namespace. Otherwise the parent moves it.
+    pub joins_own_cgroups: bool,
+    /// clone3 put the init straight into its cgroup2 cgroup (set after the
+    /// clone, in parent and child alike).
+    pub born_in_unified: std::cell::Cell<bool>,
     /// A new time namespace with these offsets (created here, not by clone:
     /// offsets can only be set before a process lives in the namespace).
     pub time_offsets:
@@ -107,6 +114,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // Device nodes and files get exactly the modes the spec asks for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
+    if cfg.joins_own_cgroups {
+        cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+    }
     if cfg.wait_for_go {
         chan.expect(Msg::Go).ctx("wait for parent")?;
     }

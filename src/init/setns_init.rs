@@ -15,6 +15,11 @@ pub struct ExecInit<'a> {
     pub console_socket: Option<&'a OwnedFd>,
     pub seccomp: Option<&'a LinuxSeccomp>,
     pub preserve_fds: u32,
+    /// The container's cgroup; the process moves itself there when
+    /// `joins_own_cgroups` (see InitConfig), else the parent moves it.
+    pub cgroup: &'a crate::cgroups::Placement,
+    pub joins_own_cgroups: bool,
+    pub born_in_unified: std::cell::Cell<bool>,
 }
 
 pub fn run(cfg: &ExecInit, chan: &Channel) -> ! {
@@ -48,7 +53,11 @@ fn setup(
     chan: &Channel,
 ) -> Result<(exec::Program, Option<crate::seccomp::SeccompProgram>)> {
     sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
-    chan.expect(Msg::Go).ctx("wait for parent")?;
+    if cfg.joins_own_cgroups {
+        cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+    } else {
+        chan.expect(Msg::Go).ctx("wait for parent")?;
+    }
     // While the host's /sys and /proc are still ours.
     let apparmor = apparmor::prepare(cfg.process.apparmor_profile().as_deref())?;
     for (flag, fd) in cfg.join {
