@@ -17,6 +17,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod resources;
+mod scheduling;
 mod seccomp;
 mod security;
 mod terminal;

@@ -8,6 +8,8 @@ mod capabilities;
 mod console;
 mod exec;
 mod limits;
+mod scheduling;
+pub use scheduling::parse_cpu_list;
 pub mod setns_init;
 mod user;
 
@@ -114,12 +116,14 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // Device nodes and files get exactly the modes the spec asks for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
+    scheduling::affinity_initial(spec.process().as_ref())?;
     if cfg.joins_own_cgroups {
         cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
     }
     if cfg.wait_for_go {
         chan.expect(Msg::Go).ctx("wait for parent")?;
     }
+    scheduling::affinity_final(spec.process().as_ref())?;
     if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
         // Become root of the new user namespace now that it is mapped.
         user::become_root().ctx("setresuid(0) in user namespace")?;
@@ -222,6 +226,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     };
 
     limits::apply_process_limits(process)?;
+    scheduling::apply(process)?;
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        scheduling::set_personality(p)?;
+    }
     let cwd = process.cwd();
     // As root first (the user may lack search permission on the way).
     let chdir_early = nix::unistd::chdir(cwd.as_path()).is_ok();

@@ -1,7 +1,7 @@
 //! The init of `exec`: a process that joins a running container's
 //! namespaces and cgroup, takes on the exec process's identity and execs.
 
-use super::{apparmor, capabilities, console, exec, limits, user};
+use super::{apparmor, capabilities, console, exec, limits, scheduling, user};
 use crate::error::{Context, Error, Result};
 use crate::process::{Channel, Msg};
 use crate::sys;
@@ -53,11 +53,13 @@ fn setup(
     chan: &Channel,
 ) -> Result<(exec::Program, Option<crate::seccomp::SeccompProgram>)> {
     sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    scheduling::affinity_initial(Some(cfg.process))?;
     if cfg.joins_own_cgroups {
         cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
     } else {
         chan.expect(Msg::Go).ctx("wait for parent")?;
     }
+    scheduling::affinity_final(Some(cfg.process))?;
     // While the host's /sys and /proc are still ours.
     let apparmor = apparmor::prepare(cfg.process.apparmor_profile().as_deref())?;
     for (flag, fd) in cfg.join {
@@ -73,6 +75,7 @@ fn setup(
         console::setup_pty_only(sock, p.console_size())?;
     }
     limits::apply_process_limits(p)?;
+    scheduling::apply(p)?;
     let chdir_early = nix::unistd::chdir(p.cwd().as_path()).is_ok();
     if chdir_early {
         // Before any seccomp filter, which may forbid getcwd.
