@@ -7,6 +7,7 @@
 //! We only ever create and remove directories we made ourselves, recorded
 //! in [`Placement::created`]; parents that existed are never touched.
 
+mod devices;
 mod hierarchy;
 mod resources;
 
@@ -25,6 +26,11 @@ pub struct Placement {
     pub dirs: Vec<CgroupDir>,
     /// Directories rt created, parents first; removed in reverse order.
     pub created: Vec<PathBuf>,
+    /// The device rules in force where rt enforces them with an eBPF filter
+    /// (cgroup2 without a v1 devices hierarchy): the filter is compiled
+    /// from the whole list, so `update` appends to it and recompiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -85,7 +91,7 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Pl
     }
     Ok(Placement {
         dirs,
-        created: Vec::new(),
+        ..Placement::default()
     })
 }
 
