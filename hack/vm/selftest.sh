@@ -82,6 +82,16 @@ if [ "$(basename "$runtime")" = rt ]; then
 	got=$("$vm" "$work/dev" sh update.sh 2>>"$work/err")
 	check "rt update: device rule added, old filter replaced" "Operation not permitted
 No such device or address" "$got"
+
+	# Limits whose controller the guest lacks (no hugetlb; io without
+	# io.weight) are skipped with one warning each; the container runs.
+	jq '.linux.cgroupsPath = "/ctr/t4" | .process.args = ["true"] | .linux.resources.blockIO = {weight: 500}
+		| .linux.resources.hugepageLimits = [{pageSize: "2MB", limit: 0}]' \
+		"$work/bundle/config.json" >"$work/config.json" && mv "$work/config.json" "$work/bundle/config.json"
+	"$vm" "$work/bundle" "$runtime" --root /run/rt-selftest run t4 >/dev/null 2>"$work/warn"
+	check "rt run: io weight and hugetlb skipped with warnings" "status=0 warnings=2" \
+		"status=$? warnings=$(grep -c 'level=warning' "$work/warn")"
+	cat "$work/warn" >>"$work/err"
 fi
 [ "$failed" = 0 ] || { echo "stderr of the container runs:"; cat "$work/err"; }
 exit "$failed"

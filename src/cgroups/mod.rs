@@ -9,6 +9,7 @@
 
 mod devices;
 mod hierarchy;
+mod io_hugetlb_net;
 mod resources;
 
 pub use hierarchy::{Hierarchy, Layout, detect};

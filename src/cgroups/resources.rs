@@ -1,6 +1,6 @@
-//! Writing `linux.resources` into the container's cgroup. This is the
-//! common subset (memory, pids, cpu, cpuset, v1 devices, cgroup2
-//! `unified`); the full controller matrix is a later piece of work.
+//! Writing `linux.resources` into the container's cgroup: memory, pids,
+//! cpu, cpuset, devices (v1 files or the cgroup2 eBPF filter), cgroup2
+//! `unified` here; blockIO, hugepageLimits and network in io_hugetlb_net.
 
 use super::{CgroupDir, Placement};
 use crate::error::{Context, Result};
@@ -12,6 +12,7 @@ fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
 }
 
 pub fn apply_resources(p: &mut Placement, r: &LinuxResources) -> Result<()> {
+    super::io_hugetlb_net::warn_missing(p, r);
     let pure_v2 = p.dirs.len() == 1 && p.dirs[0].v2;
     for d in &p.dirs {
         if d.v2 {
@@ -111,7 +112,7 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
             write(d, file, line)?;
         }
     }
-    Ok(())
+    super::io_hugetlb_net::apply_v1(d, r, |f| d.full().join(f).exists(), |f, v| write(d, f, v))
 }
 
 fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
@@ -192,6 +193,19 @@ fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
                 format!("{q} {}", cpu.period().unwrap_or(100_000)),
             )?;
         }
+    }
+    if pure_v2 {
+        let available = std::fs::read_to_string(d.full().join("cgroup.controllers"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        super::io_hugetlb_net::apply_v2(
+            r,
+            &available,
+            |f| d.full().join(f).exists(),
+            |f, v| write(d, f, v),
+        )?;
     }
     for (k, v) in r.unified().iter().flatten() {
         if k.contains('/') || k.starts_with('.') {
