@@ -66,6 +66,19 @@ check "$(basename "$runtime") run: b 8:0 allowed by the spec" "null-ok
 mknod-ok
 No such device or address" "$got"
 
+# events --stats reads the cgroup2 files into runc's v1-shaped JSON.
+jq '.linux.cgroupsPath = "/ctr/t5" | .process.args = ["sleep", "60"] | .linux.resources.pids = {limit: 20}' \
+	"$work/bundle/config.json" >"$work/bundle/events.json"
+cat >"$work/bundle/events.sh" <<EOF
+rt=$runtime; r="--root /run/rt-selftest"
+mv events.json config.json
+\$rt \$r run -d t5 </dev/null >/dev/null
+\$rt \$r events --stats t5 | jq -r '[.type, .data.memory.usage.limit, .data.pids.limit, .data.pids.current, (.data.cpu.usage.total > 0)] | join(" ")'
+\$rt \$r delete -f t5
+EOF
+got=$("$vm" "$work/bundle" sh events.sh 2>>"$work/err")
+check "$(basename "$runtime") events --stats: memory, pids, cpu from cgroup2" "stats 33554432 20 1 true" "$got"
+
 # rt's update appends device rules and swaps the filter (runc's update
 # ignores linux.resources.devices, so this check is rt's alone).
 if [ "$(basename "$runtime")" = rt ]; then

@@ -11,9 +11,11 @@ mod devices;
 mod hierarchy;
 mod io_hugetlb_net;
 mod resources;
+mod stats;
 
 pub use hierarchy::{Hierarchy, Layout, detect};
 pub use resources::{apply_resources, with_default_device_rules};
+pub use stats::{Stats, collect as stats};
 
 use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};
