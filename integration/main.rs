@@ -8,6 +8,7 @@ mod common;
 
 mod containerd;
 mod errors;
+mod events;
 mod exec;
 mod fds;
 mod hooks;

@@ -124,3 +124,95 @@ fn init_and_exec_process_are_in_the_container_cgroup_everywhere() {
         }
     }
 }
+
+/// The first block device of the host, as (major, minor).
+fn some_block_device() -> Option<(i64, i64)> {
+    let mut names: Vec<_> = fs::read_dir("/sys/block").ok()?.flatten().collect();
+    names.sort_by_key(|e| e.file_name());
+    names.iter().find_map(|e| {
+        let dev = fs::read_to_string(e.path().join("dev")).ok()?;
+        let (maj, min) = dev.trim().split_once(':')?;
+        Some((maj.parse().ok()?, min.parse().ok()?))
+    })
+}
+
+#[test]
+fn v1_blkio_throttle_is_applied() {
+    let ctx = TestCtx::new("resources::blkio_v1");
+    let Some((major, minor)) = some_block_device() else {
+        eprintln!("note: no block device; skipping");
+        return;
+    };
+    if !std::path::Path::new("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device").exists() {
+        eprintln!("note: no v1 blkio throttling here; skipping");
+        return;
+    }
+    let mut b = ctx.bundle();
+    b.set(
+        "/linux/resources/blockIO",
+        json!({"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]}),
+    )
+    .args(&["sleep", "1000"]);
+    let id = ctx.id("blkio");
+    ctx.create(&mut b, &id).ok();
+    let file = v1_file(&ctx, &id, "blkio", "blkio.throttle.read_bps_device")
+        .expect("container's blkio cgroup");
+    assert_eq!(
+        fs::read_to_string(file).unwrap().trim(),
+        format!("{major}:{minor} 1048576")
+    );
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// Limits for controllers the host has no hierarchy for (here: hugetlb,
+/// net_cls, net_prio) are skipped with a warning naming each, so kubelet's
+/// zero hugepage limits do not fail every pod. runc 1.1.5 refuses them.
+#[test]
+fn limits_for_missing_controllers_are_skipped_with_a_warning() {
+    if skip_rt_only(
+        "resources::missing_controllers",
+        "runc 1.1.5 refuses limits for unmounted controllers",
+    ) {
+        return;
+    }
+    let hierarchies = crate::common::cgroups::hierarchies();
+    let present = |c: &str| {
+        hierarchies.iter().any(|h| {
+            h.file_name()
+                .is_some_and(|n| n.to_string_lossy().split(',').any(|x| x == c))
+        })
+    };
+    if !present("memory") || present("hugetlb") || present("net_cls") || present("net_prio") {
+        eprintln!("note: needs a v1 host without hugetlb, net_cls and net_prio; skipping");
+        return;
+    }
+    let ctx = TestCtx::new("resources::missing_controllers");
+    let mut b = ctx.bundle();
+    b.set(
+        "/linux/resources/hugepageLimits",
+        json!([{"pageSize": "2MB", "limit": 0}, {"pageSize": "1GB", "limit": 0}]),
+    )
+    .set(
+        "/linux/resources/network",
+        json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 5}]}),
+    )
+    .set("/linux/resources/pids", json!({"limit": 7}))
+    .sh("cat /sys/fs/cgroup/pids/pids.max");
+    let id = ctx.id("missing");
+    let out = ctx.run(&mut b, &id);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "7", "the other limits still apply");
+    for what in [
+        "hugepageLimits",
+        "hugetlb",
+        "network.classID",
+        "net_cls",
+        "network.priorities",
+        "net_prio",
+    ] {
+        out.stderr_has(what);
+    }
+    out.stderr_has("warning");
+    ctx.assert_nothing_left(&id);
+}

@@ -7,11 +7,15 @@
 //! We only ever create and remove directories we made ourselves, recorded
 //! in [`Placement::created`]; parents that existed are never touched.
 
+mod devices;
 mod hierarchy;
+mod io_hugetlb_net;
 mod resources;
+mod stats;
 
 pub use hierarchy::{Hierarchy, Layout, detect};
 pub use resources::{apply_resources, with_default_device_rules};
+pub use stats::{Stats, collect as stats};
 
 use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,11 @@ pub struct Placement {
     pub dirs: Vec<CgroupDir>,
     /// Directories rt created, parents first; removed in reverse order.
     pub created: Vec<PathBuf>,
+    /// The device rules in force where rt enforces them with an eBPF filter
+    /// (cgroup2 without a v1 devices hierarchy): the filter is compiled
+    /// from the whole list, so `update` appends to it and recompiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -86,7 +95,7 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Pl
     }
     Ok(Placement {
         dirs,
-        created: Vec::new(),
+        ..Placement::default()
     })
 }
 

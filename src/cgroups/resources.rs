@@ -1,6 +1,6 @@
-//! Writing `linux.resources` into the container's cgroup. This is the
-//! common subset (memory, pids, cpu, cpuset, v1 devices, cgroup2
-//! `unified`); the full controller matrix is a later piece of work.
+//! Writing `linux.resources` into the container's cgroup: memory, pids,
+//! cpu, cpuset, devices (v1 files or the cgroup2 eBPF filter), cgroup2
+//! `unified` here; blockIO, hugepageLimits and network in io_hugetlb_net.
 
 use super::{CgroupDir, Placement};
 use crate::error::{Context, Result};
@@ -11,7 +11,8 @@ fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
     std::fs::write(&path, value.to_string()).with_ctx(|| format!("write {}", path.display()))
 }
 
-pub fn apply_resources(p: &Placement, r: &LinuxResources) -> Result<()> {
+pub fn apply_resources(p: &mut Placement, r: &LinuxResources) -> Result<()> {
+    super::io_hugetlb_net::warn_missing(p, r);
     let pure_v2 = p.dirs.len() == 1 && p.dirs[0].v2;
     for d in &p.dirs {
         if d.v2 {
@@ -20,6 +21,26 @@ pub fn apply_resources(p: &Placement, r: &LinuxResources) -> Result<()> {
             apply_v1(d, r)?;
         }
     }
+    apply_device_filter(p, r)
+}
+
+/// Without a v1 devices hierarchy the cgroup2 eBPF filter enforces the
+/// device rules. Rules given now are appended to those already in force,
+/// as writing them to a v1 devices.allow/deny would.
+fn apply_device_filter(p: &mut Placement, r: &LinuxResources) -> Result<()> {
+    let Some(new_rules) = r.devices() else {
+        return Ok(());
+    };
+    if p.dirs.iter().any(|d| has(d, "devices")) {
+        return Ok(());
+    }
+    let Some(dir) = p.unified() else {
+        return Ok(());
+    };
+    let mut rules = p.device_rules.clone();
+    rules.extend(new_rules.iter().cloned());
+    super::devices::install(&dir, &rules)?;
+    p.device_rules = rules;
     Ok(())
 }
 
@@ -91,7 +112,7 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
             write(d, file, line)?;
         }
     }
-    Ok(())
+    super::io_hugetlb_net::apply_v1(d, r, |f| d.full().join(f).exists(), |f, v| write(d, f, v))
 }
 
 fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
@@ -173,6 +194,19 @@ fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
             )?;
         }
     }
+    if pure_v2 {
+        let available = std::fs::read_to_string(d.full().join("cgroup.controllers"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        super::io_hugetlb_net::apply_v2(
+            r,
+            &available,
+            |f| d.full().join(f).exists(),
+            |f, v| write(d, f, v),
+        )?;
+    }
     for (k, v) in r.unified().iter().flatten() {
         if k.contains('/') || k.starts_with('.') {
             return Err(crate::Error::new(format!(
@@ -184,9 +218,11 @@ fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
     Ok(())
 }
 
-/// The device rules the container's cgroup gets: the spec's own, then what
-/// every container needs (runc's default allow list) and an allow for each
-/// `linux.devices` entry, so the nodes rt creates are usable.
+/// The device rules the container's cgroup gets: the spec's own (or, if it
+/// has none, deny everything: access to a device is never the default, as
+/// in runc), then what every container needs (runc's default allow list)
+/// and an allow for each `linux.devices` entry, so the nodes rt creates
+/// are usable.
 pub fn with_default_device_rules(
     r: &LinuxResources,
     devices: &[oci_spec::runtime::LinuxDevice],
@@ -203,7 +239,10 @@ pub fn with_default_device_rules(
     };
     let mut rules = r.devices().clone().unwrap_or_default();
     if rules.is_empty() {
-        return r.clone();
+        let mut deny_all = LinuxDeviceCgroup::default();
+        deny_all.set_allow(false);
+        deny_all.set_access(Some("rwm".into()));
+        rules.push(deny_all);
     }
     use LinuxDeviceType::{B, C};
     rules.extend([

@@ -78,6 +78,8 @@ pub enum Command {
     Resume(IdArg),
     /// Update resource limits (JSON LinuxResources from --resources FILE or -).
     Update(UpdateArgs),
+    /// Print resource usage statistics of a container (JSON, runc's shape).
+    Events(EventsArgs),
     /// Print the runtime's features as JSON.
     Features,
 }
@@ -200,6 +202,17 @@ pub struct PsArgs {
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Print the statistics once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// How often to print statistics (Go duration: 5s, 500ms, 1m).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

@@ -318,8 +318,10 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
     let r: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(de)
         .map_err(|e| Error::new(format!("resources: {}: {}", e.path(), e.inner())))?;
     let dir = ContainerDir::open(root, &a.id)?;
-    let st = dir.load()?;
-    crate::cgroups::apply_resources(&st.cgroup, &r)?;
+    let mut st = dir.load()?;
+    crate::cgroups::apply_resources(&mut st.cgroup, &r)?;
+    // The device rules in force may have grown (cgroup2 filter).
+    dir.save(&st)?;
     Ok(0)
 }
 

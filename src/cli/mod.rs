@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod events;
 mod run;
 mod tty_proxy;
 
@@ -42,6 +43,8 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "user",
         "cap",
         "resources",
+        "stats",
+        "interval",
     ];
     args.map(|a| {
         let name = a
@@ -140,6 +143,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Pause(a) => commands::pause(&root, a, true),
         Command::Resume(a) => commands::pause(&root, a, false),
         Command::Update(a) => commands::update(&root, a),
+        Command::Events(a) => events::events(&root, a),
         Command::Features => commands::features(),
     }
 }

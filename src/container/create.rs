@@ -119,11 +119,14 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         &opts.id,
     )?;
     undo.cgroup.create_dirs()?;
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-        let r = cgroups::with_default_device_rules(r, &devices);
-        cgroups::apply_resources(&undo.cgroup, &r).ctx("linux.resources")?;
-    }
+    // Even without linux.resources the device rules apply (deny all but
+    // rt's defaults), as in runc.
+    let r = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+    let r = cgroups::with_default_device_rules(&r, &devices);
+    cgroups::apply_resources(&mut undo.cgroup, &r).ctx("linux.resources")?;
 
     // Start handshake: a fifo the init opens for writing after Ready.
     let fifo_path = dir_path.join(state::EXEC_FIFO);
