@@ -26,7 +26,7 @@ failed=$(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\2/
 
 if [ "${SKIP_VM:-0}" != 1 ]; then
 	echo "== pure cgroup v2 (User-mode Linux guest)"
-	hack/vm/selftest.sh "$PWD/target/release/rt" 2>&1 | tee "$log"
+	hack/vm/selftest.sh "$PWD/target/x86_64-unknown-linux-gnu/release/rt" 2>&1 | tee "$log"
 	[ "${PIPESTATUS[0]}" = 0 ] || status=1
 	passed=$((passed + $(grep -c '^ok ' "$log")))
 	failed=$((failed + $(grep -c '^FAIL ' "$log")))

@@ -18,6 +18,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod resources;
+mod scheduling;
 mod seccomp;
 mod security;
 mod terminal;

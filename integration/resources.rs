@@ -182,3 +182,36 @@ fn limits_for_missing_controllers_are_skipped_with_a_warning() {
     out.stderr_has("warning");
     ctx.assert_nothing_left(&id);
 }
+
+/// The init and an `exec`'d process sit in the container's cgroup in every
+/// hierarchy the host has (rt moves them itself: clone3 into the cgroup2
+/// directory and a per-thread `tasks` write on v1; see
+/// Placement::enter_self). A hierarchy that was skipped shows rt's own
+/// cgroup instead.
+#[test]
+fn init_and_exec_process_are_in_the_container_cgroup_everywhere() {
+    let ctx = TestCtx::new("resources::placement");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("placement");
+    ctx.create(&mut b, &id).ok();
+    let pid = fs::read_to_string(ctx.pid_file(&id)).unwrap();
+    let init_cgroups = fs::read_to_string(format!("/proc/{}/cgroup", pid.trim())).unwrap();
+    let exec_out = ctx.rt(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+    let exec_cgroups = exec_out.ok().stdout.clone();
+    let wanted = ctx.cgroups_path(&id);
+    for (who, table) in [("init", &init_cgroups), ("exec", &exec_cgroups)] {
+        let lines: Vec<&str> = table.lines().collect();
+        let host_lines = fs::read_to_string("/proc/self/cgroup")
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(lines.len(), host_lines, "{who}: {table}");
+        for line in lines {
+            let path = line.splitn(3, ':').nth(2).unwrap_or("");
+            assert_eq!(path, wanted, "{who} is elsewhere in {line:?}:\n{table}");
+        }
+    }
+}

@@ -539,12 +539,11 @@ fn runtime_binary_is_not_reachable_through_the_waiting_init() {
     );
 }
 
-/// CVE-2019-5736, the full defence (runc's read-only bind / memfd clone,
-/// crun's cloned_binary): the process that lives in the container before
-/// `start` does not run the writable on-disk runtime binary, so nothing
-/// reaching it can rewrite the host's binary.
+/// CVE-2019-5736, the full defence (rt's read-only bind clone, runc's
+/// memfd or bind clone, crun's cloned_binary): the process that lives in
+/// the container before `start` does not run the writable on-disk runtime
+/// binary, so nothing reaching it can rewrite the host's binary.
 #[test]
-#[ignore = "rt lacks it: the waiting init runs the on-disk rt binary (no sealed memfd / RO clone); non-dumpable is the only barrier"]
 fn waiting_init_does_not_run_the_writable_runtime_binary() {
     let ctx = TestCtx::new("security::exe_clone");
     let (id, pid) = created_container(&ctx, "execlone");
@@ -556,6 +555,59 @@ fn waiting_init_does_not_run_the_writable_runtime_binary() {
         "the init (pid {pid}) in the container runs {} itself, writable",
         rt_bin().display()
     );
+}
+
+/// CVE-2019-5736, the write step of the exploit replayed from the host:
+/// hold the waiting init's /proc/PID/exe as an O_PATH fd (what the
+/// container's root keeps after `#!/proc/self/exe` ran the runtime inside
+/// the container), let the process go, then reopen that fd for writing.
+/// While the binary runs that fails with ETXTBSY; afterwards it must still
+/// fail (a read-only mount: EROFS) or reach a copy, never rt's binary.
+/// The fd is never written to. The container is made by a private copy of
+/// the runtime binary, so that no other test's runtime process keeps the
+/// file busy (ETXTBSY) at the moment of the reopen.
+#[test]
+fn runtime_binary_cannot_be_reopened_for_writing_once_the_init_is_gone() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let ctx = TestCtx::new("security::exe_reopen");
+    let private_bin = ctx.dir.join(rt_bin().file_name().unwrap());
+    fs::copy(rt_bin(), &private_bin).unwrap();
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("exereopen");
+    ctx.prepare(&mut b, &id);
+    let mut create = exec::command(&private_bin);
+    create.arg("--root").arg(&ctx.root).arg("create");
+    create.arg("--pid-file").arg(ctx.pid_file(&id));
+    create.arg("-b").arg(&b.dir).arg(&id);
+    ctx.exec(create).ok();
+    let pid: u32 = fs::read_to_string(ctx.pid_file(&id))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let held = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(format!("/proc/{pid}/exe"))
+        .unwrap();
+    let held_meta = held.metadata().unwrap();
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+    let bin = fs::metadata(&private_bin).unwrap();
+    let same_file = (held_meta.dev(), held_meta.ino()) == (bin.dev(), bin.ino());
+    let reopened = fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", held.as_raw_fd()));
+    match reopened {
+        Ok(_) if same_file => panic!(
+            "{} could be opened for writing through the init's exe link",
+            private_bin.display()
+        ),
+        Ok(_) => {} // a private copy: writing it cannot reach the host binary
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}"),
+    }
 }
 
 /// CVE-2016-9962: the runtime process inside the container's namespaces

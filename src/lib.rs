@@ -5,6 +5,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod error;
+pub mod exe_protection;
 pub mod hooks;
 pub mod init;
 pub mod logging;

@@ -43,6 +43,20 @@ struct CloneArgs {
 
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
+/// clone_process straight into the cgroup2 directory `cgroup_fd` when
+/// there is one, else (or where the kernel refuses it: before 5.7, or a
+/// cgroup that cannot take the process) a plain clone. Returns the result
+/// and whether the child was born in that cgroup.
+pub fn clone_process_into(flags: u64, cgroup_fd: Option<RawFd>) -> (nix::Result<i32>, bool) {
+    if cgroup_fd.is_some() {
+        let r = clone_process(flags, cgroup_fd);
+        if r.is_ok() {
+            return (r, true);
+        }
+    }
+    (clone_process(flags, None), false)
+}
+
 /// Forks like fork(2) but into new namespaces (and optionally straight into
 /// a cgroup2 directory). Returns 0 in the child, the child's pid in the
 /// parent. rt is single-threaded, so the child may allocate freely.
@@ -324,4 +338,97 @@ pub fn recv_fd(sock: RawFd) -> nix::Result<OwnedFd> {
         }
     }
     Err(nix::Error::EBADMSG)
+}
+
+/// open_tree(2) with OPEN_TREE_CLONE: a detached bind mount of `path`
+/// (followed through magic links such as /proc/self/exe), close-on-exec.
+pub fn open_tree_clone(path: &CStr) -> nix::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    // SAFETY: NUL-terminated path; returns a new fd or -1.
+    let rc = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    })?;
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (itself only, not its
+/// children); works on detached mounts from open_tree_clone.
+pub fn mount_setattr_fd(fd: RawFd, attr_set: u64) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: empty path with AT_EMPTY_PATH acts on `fd`; `attr` is valid
+    // for the call and its size is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(rc).map(|_| ())
+}
+
+/// memfd_create(2), close-on-exec, sealable.
+pub fn memfd_create_sealable(name: &CStr) -> nix::Result<OwnedFd> {
+    // SAFETY: NUL-terminated name; returns a new fd or -1.
+    let rc =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    check(rc as libc::c_long)?;
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc) })
+}
+
+/// The seals of a memfd (F_GET_SEALS); EINVAL for files that are not.
+pub fn get_seals(fd: RawFd) -> nix::Result<i32> {
+    // SAFETY: F_GET_SEALS only reads the fd's seal flags.
+    check(unsafe { libc::fcntl(fd, libc::F_GET_SEALS) } as libc::c_long).map(|s| s as i32)
+}
+
+pub fn add_seals(fd: RawFd, seals: i32) -> nix::Result<()> {
+    // SAFETY: F_ADD_SEALS only changes the fd's seal flags.
+    check(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } as libc::c_long).map(|_| ())
+}
+
+/// Whether the mount `fd` lives on is read-only (fstatvfs ST_RDONLY).
+pub fn on_read_only_mount(fd: RawFd) -> nix::Result<bool> {
+    // SAFETY: statvfs is plain data; all-zero is a valid value.
+    let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs fills the struct we pass for an fd the caller owns.
+    check(unsafe { libc::fstatvfs(fd, &mut vfs) } as libc::c_long)?;
+    Ok(vfs.f_flag & libc::ST_RDONLY != 0)
+}
+
+/// execveat(fd, "", argv, envp, AT_EMPTY_PATH): runs the file `fd` refers
+/// to. Returns only on failure.
+pub fn execveat_fd(fd: RawFd, argv: &[CString], envp: &[CString]) -> nix::Error {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    // SAFETY: argv and envp are NULL-terminated arrays of NUL-terminated
+    // strings that outlive the call; on success the call does not return.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv_ptrs.as_ptr(),
+            envp_ptrs.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    nix::Error::last()
 }

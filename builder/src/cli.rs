@@ -495,7 +495,12 @@ pub fn main() -> i32 {
         Some(Command::Inspect { name }) => run_inspect(root, name),
         Some(Command::Import { source, name }) => run_import(root, source, name),
         Some(Command::Unpack { image, bundle }) => run_unpack(root, image, bundle),
-        None => run_build(&cli.build, root),
+        // RUN steps clone rt-build itself into the build container; it must
+        // not be the writable on-disk binary there (CVE-2019-5736, see
+        // rt's src/exe_protection.rs). This may re-execute rt-build.
+        None => rt::exe_protection::ensure()
+            .map_err(|e| e.to_string())
+            .and_then(|()| run_build(&cli.build, root)),
     };
     match result {
         Ok(()) => 0,

@@ -2,7 +2,7 @@
 # Side-by-side performance benchmark of runc-compatible OCI runtimes.
 #
 #   hack/bench/run.sh [--quick] [-o OUTDIR] [-b BENCH,...] RT [RUNTIME...]
-#   e.g. hack/bench/run.sh target/release/rt /usr/bin/crun /usr/sbin/runc
+#   e.g. hack/bench/run.sh target/x86_64-unknown-linux-gnu/release/rt /usr/bin/crun /usr/sbin/runc
 # A runtime is a path or command name, labelled by its basename, or
 # LABEL=PATH. The first one given is listed first.
 #

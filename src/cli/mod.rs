@@ -118,6 +118,15 @@ fn report(e: &crate::Error, format: logging::Format) {
 
 fn dispatch(cli: &Cli) -> Result<i32> {
     let root = cli.state_root();
+    // These commands leave an rt process in the container until it execs
+    // the container's program; that process must not be the writable
+    // on-disk binary (src/exe_protection.rs). This may re-execute rt.
+    if matches!(
+        cli.command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        crate::exe_protection::ensure()?;
+    }
     match &cli.command {
         Command::Create(a) => commands::create(&root, a),
         Command::Start(a) => commands::start(&root, a),

@@ -15,7 +15,7 @@ use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
 use crate::sys;
 use oci_spec::runtime::LinuxNamespaceType;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Default, Clone, Debug)]
@@ -235,6 +235,10 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         serde_json::to_string(&oci).unwrap_or_default()
     };
     let placement = undo.cgroup.clone();
+    // Without a new user namespace the init is as privileged as we are and
+    // moves itself into its cgroups (cheaper, see Placement::enter_self);
+    // then nothing is left for the parent to do before the init may go on.
+    let joins_own_cgroups = !new_user && nix::unistd::geteuid().is_root();
     let cfg = InitConfig {
         spec,
         bundle: bundle.dir.clone(),
@@ -243,7 +247,9 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         pure_v2: layout.is_pure_v2(),
         new_namespaces: clone_flags,
         join: &plan.join,
-        wait_for_go: true,
+        wait_for_go: !joins_own_cgroups,
+        joins_own_cgroups,
+        born_in_unified: std::cell::Cell::new(false),
         unshare_cgroup_ns: want_cgroupns,
         time_offsets,
         stdio: opts.stdio,
@@ -257,13 +263,18 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         state_json: &state_json,
     };
 
+    let unified_dir = placement.open_unified();
     let saved = ForChildren::enter(&for_children)?;
-    let cloned = sys::clone_process(clone_flags as u64, None);
+    let (cloned, born_in_unified) = sys::clone_process_into(
+        clone_flags as u64,
+        unified_dir.as_ref().map(|d| d.as_raw_fd()),
+    );
     // Only rt switches back: the init now lives in the joined pid namespace,
     // from which the kernel refuses setns to an ancestor.
     if !matches!(cloned, Ok(0)) {
         saved.restore()?;
     }
+    cfg.born_in_unified.set(born_in_unified);
     let pid = cloned.map_err(|e| Error::errno("clone init", e))?;
     if pid == 0 {
         drop(parent_chan);
@@ -281,8 +292,13 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
             l.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
     }
-    undo.cgroup.enter(pid)?;
-    parent_chan.send(&Msg::Go)?;
+    drop(unified_dir);
+    if !joins_own_cgroups {
+        undo.cgroup.enter(pid, born_in_unified)?;
+    }
+    if cfg.wait_for_go {
+        parent_chan.send(&Msg::Go)?;
+    }
 
     loop {
         match parent_chan.recv()? {

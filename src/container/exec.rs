@@ -7,7 +7,7 @@ use crate::process::{Channel, Msg};
 use crate::state::{self, ContainerDir, Status, status_of};
 use crate::sys;
 use oci_spec::runtime::Process;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -74,10 +74,18 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         console_socket: console.as_ref(),
         seccomp: st.seccomp.as_ref(),
         preserve_fds: opts.preserve_fds,
+        cgroup: &st.cgroup,
+        // The helper starts as privileged as we are, before it joins the
+        // container's user namespace: it can move itself (cheaper).
+        joins_own_cgroups: nix::unistd::geteuid().is_root(),
+        born_in_unified: std::cell::Cell::new(false),
     };
     let (parent, child) = Channel::pair()?;
+    let unified_dir = st.cgroup.open_unified();
     let saved = ForChildren::enter(&for_children)?;
-    let cloned = sys::clone_process(0, None);
+    let (cloned, born_in_unified) =
+        sys::clone_process_into(0, unified_dir.as_ref().map(|d| d.as_raw_fd()));
+    cfg.born_in_unified.set(born_in_unified);
     if let Ok(0) = cloned {
         drop(parent);
         setns_init::run(&cfg, &child);
@@ -95,8 +103,11 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         }
         e
     };
-    st.cgroup.enter(pid).map_err(fail)?;
-    parent.send(&Msg::Go).map_err(fail)?;
+    drop(unified_dir);
+    if !cfg.joins_own_cgroups {
+        st.cgroup.enter(pid, born_in_unified).map_err(fail)?;
+        parent.send(&Msg::Go).map_err(fail)?;
+    }
     // EOF means the process exec'd (the channel is close-on-exec).
     match parent.recv() {
         Ok(None) => {}

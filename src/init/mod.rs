@@ -8,6 +8,8 @@ mod capabilities;
 mod console;
 mod exec;
 mod limits;
+mod scheduling;
+pub use scheduling::parse_cpu_list;
 pub mod setns_init;
 mod user;
 
@@ -34,6 +36,13 @@ pub struct InitConfig<'a> {
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
     /// The parent must write id maps / join the cgroup before we go on.
     pub wait_for_go: bool,
+    /// The init moves itself into its cgroups (Placement::enter_self):
+    /// rt is privileged over the host's cgroupfs and the init has no new
+    /// user namespace. Otherwise the parent moves it.
+    pub joins_own_cgroups: bool,
+    /// clone3 put the init straight into its cgroup2 cgroup (set after the
+    /// clone, in parent and child alike).
+    pub born_in_unified: std::cell::Cell<bool>,
     /// A new time namespace with these offsets (created here, not by clone:
     /// offsets can only be set before a process lives in the namespace).
     pub time_offsets:
@@ -107,9 +116,14 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // Device nodes and files get exactly the modes the spec asks for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
+    scheduling::affinity_initial(spec.process().as_ref())?;
+    if cfg.joins_own_cgroups {
+        cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+    }
     if cfg.wait_for_go {
         chan.expect(Msg::Go).ctx("wait for parent")?;
     }
+    scheduling::affinity_final(spec.process().as_ref())?;
     if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
         // Become root of the new user namespace now that it is mapped.
         user::become_root().ctx("setresuid(0) in user namespace")?;
@@ -212,6 +226,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     };
 
     limits::apply_process_limits(process)?;
+    scheduling::apply(process)?;
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        scheduling::set_personality(p)?;
+    }
     let cwd = process.cwd();
     // As root first (the user may lack search permission on the way).
     let chdir_early = nix::unistd::chdir(cwd.as_path()).is_ok();

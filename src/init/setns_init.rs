@@ -1,7 +1,7 @@
 //! The init of `exec`: a process that joins a running container's
 //! namespaces and cgroup, takes on the exec process's identity and execs.
 
-use super::{apparmor, capabilities, console, exec, limits, user};
+use super::{apparmor, capabilities, console, exec, limits, scheduling, user};
 use crate::error::{Context, Error, Result};
 use crate::process::{Channel, Msg};
 use crate::sys;
@@ -15,6 +15,11 @@ pub struct ExecInit<'a> {
     pub console_socket: Option<&'a OwnedFd>,
     pub seccomp: Option<&'a LinuxSeccomp>,
     pub preserve_fds: u32,
+    /// The container's cgroup; the process moves itself there when
+    /// `joins_own_cgroups` (see InitConfig), else the parent moves it.
+    pub cgroup: &'a crate::cgroups::Placement,
+    pub joins_own_cgroups: bool,
+    pub born_in_unified: std::cell::Cell<bool>,
 }
 
 pub fn run(cfg: &ExecInit, chan: &Channel) -> ! {
@@ -48,7 +53,13 @@ fn setup(
     chan: &Channel,
 ) -> Result<(exec::Program, Option<crate::seccomp::SeccompProgram>)> {
     sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
-    chan.expect(Msg::Go).ctx("wait for parent")?;
+    scheduling::affinity_initial(Some(cfg.process))?;
+    if cfg.joins_own_cgroups {
+        cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+    } else {
+        chan.expect(Msg::Go).ctx("wait for parent")?;
+    }
+    scheduling::affinity_final(Some(cfg.process))?;
     // While the host's /sys and /proc are still ours.
     let apparmor = apparmor::prepare(cfg.process.apparmor_profile().as_deref())?;
     for (flag, fd) in cfg.join {
@@ -64,6 +75,7 @@ fn setup(
         console::setup_pty_only(sock, p.console_size())?;
     }
     limits::apply_process_limits(p)?;
+    scheduling::apply(p)?;
     let chdir_early = nix::unistd::chdir(p.cwd().as_path()).is_ok();
     if chdir_early {
         // Before any seccomp filter, which may forbid getcwd.

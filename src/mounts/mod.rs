@@ -52,8 +52,11 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
         } else {
             prop
         };
+        // `first` is recursive and never shared, so no mount of this
+        // namespace is shared any more; pivot_root's demand that the new
+        // root's parent mount is not shared holds without reading
+        // mountinfo (runc reads it because it can leave / rshared).
         sys::mount(None, "/", None, first, None).map_err(|e| Error::errno("make / rslave", e))?;
-        make_parent_private(ctx.rootfs)?;
         // pivot_root needs the new root to be a mount point.
         sys::mount(
             Some(&rootfs),
@@ -75,31 +78,6 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
         devices::setup(&root, ctx.spec, ctx.new_user_ns)?;
     }
     Ok(root)
-}
-
-/// pivot_root refuses a new root whose parent mount is shared.
-fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut best: Option<(usize, String, bool)> = None;
-    for line in info.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let mp = f[4];
-        let shared = f[6..]
-            .iter()
-            .take_while(|x| **x != "-")
-            .any(|x| x.starts_with("shared:"));
-        if rootfs.starts_with(mp) && best.as_ref().is_none_or(|b| mp.len() >= b.0) {
-            best = Some((mp.len(), mp.to_string(), shared));
-        }
-    }
-    if let Some((_, mp, true)) = best {
-        sys::mount(None, &mp, None, libc::MS_PRIVATE, None)
-            .map_err(|e| Error::errno(format!("make {mp} private"), e))?;
-    }
-    Ok(())
 }
 
 /// runc creates the default devices unless /dev is bind-mounted from the host.

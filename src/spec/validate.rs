@@ -163,6 +163,65 @@ fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
             return fail("process.oomScoreAdj", "must be within -1000..1000");
         }
     }
+    if let Some(io) = p.io_priority() {
+        if !(0..=7).contains(&io.priority()) {
+            return fail("process.ioPriority.priority", "must be within 0..7");
+        }
+    }
+    if let Some(s) = p.scheduler() {
+        validate_scheduler(s)?;
+    }
+    if let Some(a) = p.exec_cpu_affinity() {
+        if let Some(l) = a.initial().as_deref().filter(|l| !l.is_empty()) {
+            crate::init::parse_cpu_list("process.execCPUAffinity.initial", l)?;
+        }
+        if let Some(l) = a.cpu_affinity_final().as_deref().filter(|l| !l.is_empty()) {
+            crate::init::parse_cpu_list("process.execCPUAffinity.final", l)?;
+        }
+    }
+    Ok(())
+}
+
+/// The ranges sched_setattr(2) accepts, checked before anything is set up.
+fn validate_scheduler(s: &oci_spec::runtime::Scheduler) -> Result<()> {
+    use oci_spec::runtime::LinuxSchedulerPolicy::*;
+    if let Some(n) = s.nice() {
+        if !(-20..=19).contains(n) {
+            return fail("process.scheduler.nice", "must be within -20..19");
+        }
+    }
+    let realtime = matches!(s.policy(), SchedFifo | SchedRr);
+    match s.priority() {
+        Some(p) if realtime && !(1..=99).contains(p) => {
+            return fail(
+                "process.scheduler.priority",
+                "must be within 1..99 for SCHED_FIFO and SCHED_RR",
+            );
+        }
+        Some(p) if !realtime && *p != 0 => {
+            return fail(
+                "process.scheduler.priority",
+                "must be 0 unless the policy is SCHED_FIFO or SCHED_RR",
+            );
+        }
+        None if realtime => {
+            return fail(
+                "process.scheduler.priority",
+                "SCHED_FIFO and SCHED_RR need a priority (1..99)",
+            );
+        }
+        _ => {}
+    }
+    if *s.policy() == SchedDeadline
+        && [s.runtime(), s.deadline(), s.period()]
+            .iter()
+            .any(|v| v.unwrap_or(0) == 0)
+    {
+        return fail(
+            "process.scheduler",
+            "SCHED_DEADLINE needs runtime, deadline and period",
+        );
+    }
     Ok(())
 }
 

@@ -1,0 +1,166 @@
+//! Keeps rt's own binary out of a container's reach (CVE-2019-5736).
+//!
+//! rt never re-executes itself to become the container's init: the init is
+//! a clone of the `create` process, and `exec` clones a helper the same way.
+//! Until they execve the container's program, /proc/<pid>/exe of those
+//! processes is rt's binary. A container that makes its entrypoint a script
+//! with `#!/proc/self/exe` (or a symlink to it) gets the kernel to run that
+//! binary inside the container, dumpable, where the container's root can
+//! open it through /proc/<pid>/exe and rewrite it once rt has exited.
+//!
+//! The defence: the process that clones into a container runs from a file
+//! that cannot be written through any path the container can reach. Before
+//! `create`, `run` and `exec` (and rt-build's RUN steps) do anything, rt
+//! checks /proc/self/exe; when it is a writable file, rt executes itself
+//! once more from a detached read-only bind mount of the same file
+//! (open_tree + mount_setattr, no copy, page cache shared), or, where the
+//! kernel cannot do that, from a write-sealed memfd copy. An rt installed on
+//! a read-only mount, or started from a sealed memfd, pays nothing.
+
+use crate::error::{Context, Error, Result};
+use crate::sys;
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const WRITE_SEALS: i32 =
+    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+/// How the running binary is kept from being rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    ReadOnlyMount,
+    SealedMemfd,
+}
+
+/// What protects the file `exe` (an open binary), if anything.
+pub fn protection_of(exe: &File) -> Option<Protection> {
+    if sys::on_read_only_mount(exe.as_raw_fd()).unwrap_or(false) {
+        return Some(Protection::ReadOnlyMount);
+    }
+    match sys::get_seals(exe.as_raw_fd()) {
+        Ok(seals) if seals & libc::F_SEAL_WRITE != 0 => Some(Protection::SealedMemfd),
+        _ => None,
+    }
+}
+
+/// Returns when the running binary is protected; otherwise executes it
+/// again from a protected file and never returns, or fails.
+pub fn ensure() -> Result<()> {
+    let exe = File::open("/proc/self/exe").ctx("open /proc/self/exe")?;
+    if protection_of(&exe).is_some() {
+        return Ok(());
+    }
+    let protected = read_only_clone(c"/proc/self/exe")
+        .or_else(|clone_err| {
+            sealed_copy(&exe).map_err(|copy_err| {
+                Error::new(format!(
+                    "read-only bind: {clone_err}; sealed memfd copy: {copy_err}"
+                ))
+            })
+        })
+        .ctx("protecting the rt binary from the container (CVE-2019-5736)")?;
+    drop(exe);
+    let argv = to_cstrings(std::env::args_os().map(|a| a.as_bytes().to_vec()))?;
+    let envp = to_cstrings(std::env::vars_os().map(|(k, v)| {
+        let mut kv = k.as_bytes().to_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        kv
+    }))?;
+    let err = sys::execveat_fd(protected.as_raw_fd(), &argv, &envp);
+    Err(Error::errno("re-executing rt from its protected copy", err))
+}
+
+/// A detached bind mount of `file` (the running binary), made read-only.
+/// Checked before use, so the new image cannot find itself unprotected and
+/// loop.
+fn read_only_clone(file: &CStr) -> Result<OwnedFd> {
+    let clone = sys::open_tree_clone(file).ctx("open_tree")?;
+    sys::mount_setattr_fd(clone.as_raw_fd(), MOUNT_ATTR_RDONLY).ctx("mount_setattr")?;
+    if !sys::on_read_only_mount(clone.as_raw_fd()).ctx("fstatvfs")? {
+        return Err(Error::new("the clone is still writable"));
+    }
+    Ok(clone)
+}
+
+/// A memfd holding a copy of the binary, sealed against every change.
+fn sealed_copy(exe: &File) -> Result<OwnedFd> {
+    let memfd = sys::memfd_create_sealable(c"rt").ctx("memfd_create")?;
+    let mut src = exe;
+    let mut dst = File::from(memfd);
+    std::io::copy(&mut src, &mut dst).ctx("copy")?;
+    let memfd = OwnedFd::from(dst);
+    sys::add_seals(memfd.as_raw_fd(), WRITE_SEALS).ctx("seal")?;
+    Ok(memfd)
+}
+
+fn to_cstrings(items: impl Iterator<Item = Vec<u8>>) -> Result<Vec<CString>> {
+    items
+        .map(|b| CString::new(b).map_err(|_| Error::new("argument contains a NUL byte")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_plain_file_is_unprotected() {
+        let mut f = tempfile_in_tmp();
+        f.write_all(b"x").unwrap();
+        assert_eq!(protection_of(&f), None);
+    }
+
+    #[test]
+    fn a_write_sealed_memfd_is_protected_and_an_unsealed_one_is_not() {
+        let fd = sys::memfd_create_sealable(c"rt-test").unwrap();
+        let mut f = File::from(fd);
+        f.write_all(b"#!").unwrap();
+        assert_eq!(protection_of(&f), None);
+        sys::add_seals(f.as_raw_fd(), WRITE_SEALS).unwrap();
+        assert_eq!(protection_of(&f), Some(Protection::SealedMemfd));
+        assert!(f.write_all(b"more").is_err(), "a sealed memfd took a write");
+    }
+
+    #[test]
+    fn the_read_only_clone_refuses_writes_through_its_magic_link() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        // A file of our own: the test binary itself is busy (ETXTBSY).
+        let path = std::env::temp_dir().join(format!("rt-exe-clone-{}", std::process::id()));
+        std::fs::write(&path, b"\x7fELF").unwrap();
+        let clone = read_only_clone(&sys::cpath(&path).unwrap());
+        let opened = clone.as_ref().map(|c| {
+            let file = File::open(sys::fd_path(c)).unwrap();
+            let write = std::fs::OpenOptions::new()
+                .write(true)
+                .open(sys::fd_path(c));
+            (
+                protection_of(&file),
+                write.map(|_| ()).map_err(|e| e.raw_os_error()),
+            )
+        });
+        std::fs::remove_file(&path).unwrap();
+        let (protection, write) = opened.unwrap();
+        assert_eq!(protection, Some(Protection::ReadOnlyMount));
+        assert_eq!(write, Err(Some(libc::EROFS)));
+    }
+
+    fn tempfile_in_tmp() -> File {
+        let path = std::env::temp_dir().join(format!("rt-exe-protection-{}", std::process::id()));
+        let f = File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+}
