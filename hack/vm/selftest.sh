@@ -3,8 +3,9 @@
 #   hack/vm/selftest.sh [RUNTIME]     (RUNTIME default: runc; e.g. target/debug/rt)
 # exit status and stderr pass through, stdout is byte-exact, the guest has a
 # pure cgroup v2 with controllers, and RUNTIME runs a busybox container that
-# sits in its v2 cgroup with the memory limit applied. Prints one line per
-# check; exits 1 if any failed.
+# sits in its v2 cgroup with the memory limit applied; then, with systemd as
+# the guest's init, that RUNTIME --systemd-cgroup runs containers in systemd
+# scopes (systemd-checks.sh). Prints one line per check; exits 1 if any failed.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,4 +45,15 @@ got=$("$vm" "$work/bundle" "$runtime" --root /run/rt-selftest run t1 2>"$work/er
 check "$(basename "$runtime") run: container's cgroup is a v2 path" "0::/ctr/t1" "$(echo "$got" | sed -n 1p)"
 check "$(basename "$runtime") run: memory.max" 33554432 "$(echo "$got" | sed -n 2p)"
 [ "$failed" = 0 ] || { echo "stderr of the container run:"; cat "$work/err"; }
+
+# The systemd cgroup driver, with systemd as the guest's PID 1: see
+# systemd-checks.sh for what is checked.
+sd=$work/systemd
+"$here/../mkbundle.sh" "$sd/sleeper" sleep 600 >/dev/null
+"$here/../mkbundle.sh" "$sd/oom" sh -c 'head -c 67108864 /dev/zero >/dev/shm/fill' >/dev/null
+for b in sleeper:test1 oom:oom1; do
+	jq --arg path "system.slice:rt:${b#*:}" '.linux.cgroupsPath = $path | .linux.resources.memory = {limit: 33554432}' \
+		"$sd/${b%%:*}/config.json" >"$work/config.json" && mv "$work/config.json" "$sd/${b%%:*}/config.json"
+done
+"$vm" --systemd "$sd" sh "$here/systemd-checks.sh" "$runtime" || failed=1
 exit "$failed"

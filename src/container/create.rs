@@ -35,6 +35,8 @@ pub struct CreateOptions {
     /// An already connected console socket (instead of `console_socket`),
     /// used by `rt run` to receive the pty master itself.
     pub console_fd: Option<std::os::fd::RawFd>,
+    /// `--systemd-cgroup`: the cgroup is a systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 /// Everything `create` made so far, undone on drop unless committed.
@@ -47,7 +49,7 @@ struct Undo {
 impl Undo {
     fn commit(mut self) -> ContainerDir {
         self.child = None;
-        self.cgroup.created.clear();
+        self.cgroup.disown();
         self.dir.take().expect("state dir")
     }
 }
@@ -117,12 +119,16 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         &layout,
         linux.and_then(|l| l.cgroups_path().as_deref()),
         &opts.id,
+        opts.systemd_cgroup,
     )?;
     undo.cgroup.create_dirs()?;
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+    let resources = linux.and_then(|l| l.resources().as_ref()).map(|r| {
         let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-        let r = cgroups::with_default_device_rules(r, &devices);
-        cgroups::apply_resources(&undo.cgroup, &r).ctx("linux.resources")?;
+        cgroups::with_default_device_rules(r, &devices)
+    });
+    // A systemd unit's cgroup exists only once the init is in it.
+    if let (Some(r), false) = (&resources, undo.cgroup.is_systemd()) {
+        cgroups::apply_resources(&undo.cgroup, r).ctx("linux.resources")?;
     }
 
     // Start handshake: a fifo the init opens for writing after Ready.
@@ -278,7 +284,7 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
             l.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
     }
-    undo.cgroup.enter(pid)?;
+    undo.cgroup.enter_init(pid, resources.as_ref(), &opts.id)?;
     parent_chan.send(&Msg::Go)?;
 
     loop {
@@ -307,6 +313,8 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         .unwrap_or(0);
     let mut st = state_template.clone();
     st.pid = pid;
+    // What entering the cgroup added (the started systemd unit).
+    st.cgroup = undo.cgroup.clone();
     st.init_start_time = start_time;
     st.namespaces = ns_list
         .iter()
