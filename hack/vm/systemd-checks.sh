@@ -31,7 +31,7 @@ check "$name systemd: init's cgroup" 0::/system.slice/rt-test1.scope "$(cat /pro
 check "$name systemd: exec'd process's cgroup" 0::/system.slice/rt-test1.scope \
 	"$(run exec test1 cat /proc/self/cgroup 2>&1)"
 check "$name systemd: memory.max file" 33554432 "$(cat $scope/memory.max 2>&1)"
-check "$name systemd: ps lists the init" "$pid" "$(run ps test1 -f json 2>&1 | tr -d '[]')"
+check "$name systemd: ps lists the init" "$pid" "$(run ps -f json test1 2>&1 | tr -d '[]')"
 
 run pause test1
 check "$name systemd: pause freezes the scope" "1 paused" \
