@@ -170,3 +170,49 @@ fn unknown_subcommand_and_missing_id() {
     let out = ctx.rt(&["state"]);
     out.fails_with(1);
 }
+
+/// `--systemd-cgroup` on a host without systemd (like this project's CI
+/// host): create fails before anything exists, naming the socket it tried.
+/// The driver itself is exercised by hack/vm/systemd-checks.sh.
+#[test]
+fn systemd_cgroup_without_systemd_fails_cleanly() {
+    if std::path::Path::new("/run/systemd/system").exists() {
+        eprintln!("errors::systemd_unreachable: this host runs systemd; skipped");
+        return;
+    }
+    let ctx = TestCtx::new("errors::systemd_unreachable");
+    let mut b = ctx.bundle();
+    let id = ctx.id("sdcg");
+    let scope = format!("{id}.scope");
+    b.set("/linux/cgroupsPath", json!(format!("system.slice::{id}")));
+    b.save();
+    let out = ctx.rt(&["--systemd-cgroup", "create", "-b", path(&b.dir), &id]);
+    out.fails_with(1);
+    if !testing_runc() {
+        out.stderr_has("/run/systemd/private")
+            .stderr_has("is systemd running");
+    }
+    ctx.assert_nothing_left(&id);
+    for h in cgroups::hierarchies() {
+        let dir = h.join("system.slice").join(&scope);
+        assert!(!dir.exists(), "{} was created", dir.display());
+    }
+}
+
+/// A `slice:prefix:name` cgroupsPath without `--systemd-cgroup` is refused
+/// (runc's cgroupfs driver would make a directory named after it).
+#[test]
+fn systemd_cgroups_path_needs_the_flag() {
+    if skip_rt_only(
+        "errors::systemd_path_without_flag",
+        "runc takes it as a directory name",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("errors::systemd_path_without_flag");
+    let mut b = ctx.bundle();
+    b.set("/linux/cgroupsPath", json!("system.slice:rt:x"));
+    create_fails_with_config(&ctx, &mut b, "sdpath")
+        .stderr_has("linux.cgroupsPath")
+        .stderr_has("--systemd-cgroup");
+}

@@ -12,12 +12,14 @@ mod hierarchy;
 mod io_hugetlb_net;
 mod resources;
 mod stats;
+pub mod systemd;
 
 pub use hierarchy::{Hierarchy, Layout, detect};
 pub use resources::{apply_resources, with_default_device_rules};
 pub use stats::{Stats, collect as stats};
 
 use crate::error::{Context, Error, Result};
+use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,9 @@ pub struct Placement {
     /// from the whole list, so `update` appends to it and recompiles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
+    /// With the systemd driver: the unit that owns the cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -60,8 +65,17 @@ impl CgroupDir {
 /// Resolves the container's cgroup path per hierarchy: an absolute
 /// `cgroupsPath` is taken from each hierarchy's root; a relative one (and
 /// the default, the container id) from rt's own cgroup, as runc's cgroupfs
-/// driver does.
-pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Placement> {
+/// driver does. With `use_systemd`, the path is systemd's `slice:prefix:name`
+/// and the cgroup is the unit's, at the same place in every hierarchy.
+pub fn plan(
+    layout: &Layout,
+    cgroups_path: Option<&Path>,
+    id: &str,
+    use_systemd: bool,
+) -> Result<Placement> {
+    if use_systemd {
+        return plan_systemd(layout, cgroups_path, id);
+    }
     let wanted = cgroups_path
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|| id.to_string());
@@ -73,7 +87,7 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Pl
     if wanted.contains(':') && !wanted.starts_with('/') {
         return Err(Error::new(format!(
             "linux.cgroupsPath: {wanted:?} looks like a systemd slice:prefix:name path; \
-             the systemd cgroup driver is not implemented yet (drop --systemd-cgroup)"
+             use --systemd-cgroup for the systemd cgroup driver"
         )));
     }
     let mut dirs = Vec::new();
@@ -99,6 +113,29 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Pl
     })
 }
 
+fn plan_systemd(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Placement> {
+    let path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
+    let unit = systemd::parse(path.as_deref(), id)?;
+    if unit.cgroup == "/" {
+        return Err(Error::new("linux.cgroupsPath: must not be the root cgroup"));
+    }
+    let dirs = layout
+        .hierarchies
+        .iter()
+        .map(|h| CgroupDir {
+            mount: h.mount.clone(),
+            path: unit.cgroup.clone(),
+            controllers: h.controllers.clone(),
+            v2: h.v2,
+        })
+        .collect();
+    Ok(Placement {
+        dirs,
+        systemd: Some(unit),
+        ..Placement::default()
+    })
+}
+
 fn normalize(p: &str) -> String {
     let parts: Vec<&str> = p
         .split('/')
@@ -109,8 +146,13 @@ fn normalize(p: &str) -> String {
 
 impl Placement {
     /// Creates every missing directory, remembering which ones we made.
-    /// On failure, what was created so far is removed again.
+    /// On failure, what was created so far is removed again. With the
+    /// systemd driver the unit's cgroup appears only in [`Self::enter_init`];
+    /// here we just make sure systemd can be reached.
     pub fn create_dirs(&mut self) -> Result<()> {
+        if self.systemd.is_some() {
+            return systemd::connect();
+        }
         let dirs = self.dirs.clone();
         for d in &dirs {
             if let Err(e) = self.create_one(d) {
@@ -191,6 +233,56 @@ impl Placement {
         Ok(())
     }
 
+    pub fn is_systemd(&self) -> bool {
+        self.systemd.is_some()
+    }
+
+    fn pure_v2(&self) -> bool {
+        self.dirs.len() == 1 && self.dirs[0].v2
+    }
+
+    /// systemd driver: starts the unit with the new container's init in it
+    /// and the limits as properties, joins hierarchies systemd left alone,
+    /// then writes the limits to the cgroup files as well.
+    pub fn enter_init(&mut self, pid: i32, r: Option<&LinuxResources>, id: &str) -> Result<()> {
+        let pure_v2 = self.pure_v2();
+        let Some(unit) = self.systemd.as_mut() else {
+            return self.enter(pid, false);
+        };
+        systemd::start(unit, pid, r, pure_v2, id)?;
+        let dirs = self.dirs.clone();
+        for d in &dirs {
+            let procs = std::fs::read_to_string(d.full().join("cgroup.procs")).unwrap_or_default();
+            if !procs.lines().any(|l| l.trim() == pid.to_string()) {
+                self.create_one(d)?;
+                let f = d.full().join("cgroup.procs");
+                std::fs::write(&f, pid.to_string())
+                    .with_ctx(|| format!("join cgroup {}", f.display()))?;
+            }
+        }
+        if let Some(r) = r {
+            apply_resources(self, r).ctx("linux.resources")?;
+        }
+        Ok(())
+    }
+
+    /// `update`: new limits for a running container.
+    pub fn update(&mut self, r: &LinuxResources) -> Result<()> {
+        if let Some(unit) = &self.systemd {
+            systemd::set_resources(unit, r, self.pure_v2())?;
+        }
+        apply_resources(self, r)
+    }
+
+    /// Forgets what this placement made, so dropping it undoes nothing
+    /// (the container's state file owns it now).
+    pub fn disown(&mut self) {
+        self.created.clear();
+        if let Some(u) = self.systemd.as_mut() {
+            u.started = false;
+        }
+    }
+
     /// The cgroup2 directory, if the host has a cgroup2 hierarchy.
     pub fn unified(&self) -> Option<PathBuf> {
         self.dirs.iter().find(|d| d.v2).map(|d| d.full())
@@ -200,6 +292,14 @@ impl Placement {
     /// just died may keep a cgroup busy for a moment, so EBUSY is retried.
     pub fn remove(&mut self) -> bool {
         let mut all = true;
+        if let Some(unit) = self.systemd.as_mut().filter(|u| u.started) {
+            // systemd removes the unit's cgroup once the unit is stopped.
+            if let Err(e) = systemd::stop(unit) {
+                log::warn!("{e}");
+                all = false;
+            }
+            unit.started = false;
+        }
         while let Some(dir) = self.created.pop() {
             let mut ok = false;
             for attempt in 0..100 {
@@ -334,20 +434,50 @@ mod tests {
 
     #[test]
     fn absolute_path_from_root_relative_from_own() {
-        let p = plan(&layout(), Some(Path::new("/a/b")), "id").unwrap();
+        let p = plan(&layout(), Some(Path::new("/a/b")), "id", false).unwrap();
         assert_eq!(p.dirs[0].full(), PathBuf::from("/sys/fs/cgroup/memory/a/b"));
         assert_eq!(
             p.dirs[1].full(),
             PathBuf::from("/sys/fs/cgroup/unified/a/b")
         );
-        let p = plan(&layout(), None, "c1").unwrap();
+        let p = plan(&layout(), None, "c1", false).unwrap();
         assert_eq!(p.dirs[0].path, "/agent/x/c1");
         assert_eq!(p.dirs[1].path, "/c1");
     }
 
     #[test]
     fn dotdot_and_root_refused() {
-        assert!(plan(&layout(), Some(Path::new("/a/../../b")), "x").is_err());
-        assert!(plan(&layout(), Some(Path::new("/")), "x").is_err());
+        assert!(plan(&layout(), Some(Path::new("/a/../../b")), "x", false).is_err());
+        assert!(plan(&layout(), Some(Path::new("/")), "x", false).is_err());
+    }
+
+    #[test]
+    fn slice_path_needs_the_systemd_driver() {
+        let path = Some(Path::new("system.slice:rt:t1"));
+        let err = plan(&layout(), path, "x", false).unwrap_err();
+        assert!(err.message().contains("--systemd-cgroup"), "{err}");
+        let p = plan(&layout(), path, "x", true).unwrap();
+        // The unit's cgroup, at the same place in every hierarchy.
+        assert_eq!(
+            p.dirs[0].full(),
+            PathBuf::from("/sys/fs/cgroup/memory/system.slice/rt-t1.scope")
+        );
+        assert_eq!(
+            p.dirs[1].full(),
+            PathBuf::from("/sys/fs/cgroup/unified/system.slice/rt-t1.scope")
+        );
+        assert_eq!(p.systemd.as_ref().unwrap().name, "rt-t1.scope");
+        assert!(p.is_systemd());
+        // An absolute path is no systemd path.
+        assert!(plan(&layout(), Some(Path::new("/a/b")), "x", true).is_err());
+        assert!(plan(&layout(), Some(Path::new("-.slice:rt:-.slice")), "x", true).is_err());
+    }
+
+    #[test]
+    fn state_without_systemd_field_still_loads() {
+        let p: Placement = serde_json::from_str(r#"{"dirs": [], "created": []}"#).unwrap();
+        assert!(!p.is_systemd());
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(!text.contains("systemd"), "{text}");
     }
 }

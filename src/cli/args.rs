@@ -21,7 +21,7 @@ pub struct Cli {
     pub log_format: String,
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use the systemd cgroup driver (not implemented yet: refused with a clear error).
+    /// Use the systemd cgroup driver (cgroupsPath is slice:prefix:name).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility (true, false or auto).

@@ -44,7 +44,7 @@ pub fn resolve_id_and_bundle(a: &CreateArgs) -> Result<(String, PathBuf)> {
     Ok((a.id.clone(), bundle))
 }
 
-pub fn create_options(root: &Path, a: &CreateArgs) -> Result<CreateOptions> {
+pub fn create_options(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<CreateOptions> {
     let (id, bundle) = resolve_id_and_bundle(a)?;
     Ok(CreateOptions {
         root: root.to_path_buf(),
@@ -57,11 +57,12 @@ pub fn create_options(root: &Path, a: &CreateArgs) -> Result<CreateOptions> {
         preserve_fds: preserved(a.preserve_fds),
         stdio: None,
         console_fd: None,
+        systemd_cgroup,
     })
 }
 
-pub fn create(root: &Path, a: &CreateArgs) -> Result<i32> {
-    container::create(&create_options(root, a)?)?;
+pub fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<i32> {
+    container::create(&create_options(root, a, systemd_cgroup)?)?;
     Ok(0)
 }
 
@@ -319,7 +320,7 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
         .map_err(|e| Error::new(format!("resources: {}: {}", e.path(), e.inner())))?;
     let dir = ContainerDir::open(root, &a.id)?;
     let mut st = dir.load()?;
-    crate::cgroups::apply_resources(&mut st.cgroup, &r)?;
+    st.cgroup.update(&r)?;
     // The device rules in force may have grown (cgroup2 filter).
     dir.save(&st)?;
     Ok(0)
@@ -340,7 +341,7 @@ pub fn features() -> Result<i32> {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}

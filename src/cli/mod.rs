@@ -128,12 +128,12 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         crate::exe_protection::ensure()?;
     }
     match &cli.command {
-        Command::Create(a) => commands::create(&root, a),
+        Command::Create(a) => commands::create(&root, a, cli.systemd_cgroup),
         Command::Start(a) => commands::start(&root, a),
         Command::State(a) => commands::state(&root, a),
         Command::Kill(a) => commands::kill(&root, a),
         Command::Delete(a) => commands::delete(&root, a),
-        Command::Run(a) => run::run(&root, a),
+        Command::Run(a) => run::run(&root, a, cli.systemd_cgroup),
         Command::List(a) => commands::list(&root, a),
         Command::Spec(a) => {
             commands::spec(a, cli.rootless.as_deref().is_some_and(|v| v != "false"))

@@ -33,8 +33,8 @@ fn forward_signals() {
     }
 }
 
-pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
-    let mut opts = create_options(root, &a.create)?;
+pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
+    let mut opts = create_options(root, &a.create, systemd_cgroup)?;
     // A terminal without --console-socket: we hold the pty ourselves.
     let terminal = crate::spec::load_bundle(&opts.bundle)
         .ok()

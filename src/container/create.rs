@@ -35,6 +35,8 @@ pub struct CreateOptions {
     /// An already connected console socket (instead of `console_socket`),
     /// used by `rt run` to receive the pty master itself.
     pub console_fd: Option<std::os::fd::RawFd>,
+    /// `--systemd-cgroup`: the cgroup is a systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 /// Everything `create` made so far, undone on drop unless committed.
@@ -47,7 +49,7 @@ struct Undo {
 impl Undo {
     fn commit(mut self) -> ContainerDir {
         self.child = None;
-        self.cgroup.created.clear();
+        self.cgroup.disown();
         self.dir.take().expect("state dir")
     }
 }
@@ -117,16 +119,20 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         &layout,
         linux.and_then(|l| l.cgroups_path().as_deref()),
         &opts.id,
+        opts.systemd_cgroup,
     )?;
     undo.cgroup.create_dirs()?;
     // Even without linux.resources the device rules apply (deny all but
     // rt's defaults), as in runc.
-    let r = linux
+    let resources = linux
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-    let r = cgroups::with_default_device_rules(&r, &devices);
-    cgroups::apply_resources(&mut undo.cgroup, &r).ctx("linux.resources")?;
+    let resources = cgroups::with_default_device_rules(&resources, &devices);
+    // A systemd unit's cgroup exists only once the init is in it.
+    if !undo.cgroup.is_systemd() {
+        cgroups::apply_resources(&mut undo.cgroup, &resources).ctx("linux.resources")?;
+    }
 
     // Start handshake: a fifo the init opens for writing after Ready.
     let fifo_path = dir_path.join(state::EXEC_FIFO);
@@ -238,7 +244,9 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
     // Without a new user namespace the init is as privileged as we are and
     // moves itself into its cgroups (cheaper, see Placement::enter_self);
     // then nothing is left for the parent to do before the init may go on.
-    let joins_own_cgroups = !new_user && nix::unistd::geteuid().is_root();
+    // With the systemd driver systemd puts the init into its unit.
+    let joins_own_cgroups =
+        !new_user && nix::unistd::geteuid().is_root() && !placement.is_systemd();
     let cfg = InitConfig {
         spec,
         bundle: bundle.dir.clone(),
@@ -263,7 +271,12 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         state_json: &state_json,
     };
 
-    let unified_dir = placement.open_unified();
+    // A systemd unit's cgroup does not exist before the unit starts.
+    let unified_dir = if placement.is_systemd() {
+        None
+    } else {
+        placement.open_unified()
+    };
     let saved = ForChildren::enter(&for_children)?;
     let (cloned, born_in_unified) = sys::clone_process_into(
         clone_flags as u64,
@@ -293,7 +306,9 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         )?;
     }
     drop(unified_dir);
-    if !joins_own_cgroups {
+    if undo.cgroup.is_systemd() {
+        undo.cgroup.enter_init(pid, Some(&resources), &opts.id)?;
+    } else if !joins_own_cgroups {
         undo.cgroup.enter(pid, born_in_unified)?;
     }
     if cfg.wait_for_go {
@@ -326,6 +341,8 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         .unwrap_or(0);
     let mut st = state_template.clone();
     st.pid = pid;
+    // What entering the cgroup added (the started systemd unit).
+    st.cgroup = undo.cgroup.clone();
     st.init_start_time = start_time;
     st.namespaces = ns_list
         .iter()
