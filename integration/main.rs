@@ -15,6 +15,7 @@ mod lifecycle;
 mod logging;
 mod mounts;
 mod namespaces;
+mod podman;
 mod process;
 mod resources;
 mod seccomp;
