@@ -12,6 +12,7 @@ fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
 }
 
 pub fn apply_resources(p: &Placement, r: &LinuxResources) -> Result<()> {
+    let r = &without_zero_knobs(r);
     let pure_v2 = p.dirs.len() == 1 && p.dirs[0].v2;
     for d in &p.dirs {
         if d.v2 {
@@ -21,6 +22,30 @@ pub fn apply_resources(p: &Placement, r: &LinuxResources) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `r` with the memory and cpu knobs that are 0 taken as unset, as runc
+/// does: `docker update` sends 0 for every knob it leaves alone
+/// (`"cpu":{"shares":0,"quota":0,"period":0}`), and writing those would
+/// fail (cpu.cfs_period_us rejects 0) or remove the container's limits.
+fn without_zero_knobs(r: &LinuxResources) -> LinuxResources {
+    let mut r = r.clone();
+    if let Some(m) = r.memory_mut() {
+        let zero = |v: Option<i64>| v.filter(|&v| v != 0);
+        m.set_limit(zero(m.limit()));
+        m.set_reservation(zero(m.reservation()));
+        m.set_swap(zero(m.swap()));
+        m.set_kernel(zero(m.kernel()));
+        m.set_kernel_tcp(zero(m.kernel_tcp()));
+    }
+    if let Some(c) = r.cpu_mut() {
+        c.set_shares(c.shares().filter(|&v| v != 0));
+        c.set_quota(c.quota().filter(|&v| v != 0));
+        c.set_period(c.period().filter(|&v| v != 0));
+        c.set_realtime_runtime(c.realtime_runtime().filter(|&v| v != 0));
+        c.set_realtime_period(c.realtime_period().filter(|&v| v != 0));
+    }
+    r
 }
 
 fn has(d: &CgroupDir, c: &str) -> bool {
