@@ -147,3 +147,43 @@ fn update_takes_dockers_zero_knobs_as_unset() {
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// `docker update --memory 128m --memory-swap 256m` of a container at
+/// 32m/64m: the new limit exceeds the old memsw limit, so memsw must be
+/// raised first (rt once wrote the limit first: "invalid argument").
+#[test]
+fn update_raises_memory_and_swap_in_the_order_the_kernel_accepts() {
+    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        eprintln!("note: resources::raise_memsw needs v1 memory with swap accounting; skipping");
+        return;
+    }
+    let ctx = TestCtx::new("resources::raise_memsw");
+    let mut b = ctx.bundle();
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": 32 << 20, "swap": 64 << 20}),
+    )
+    .args(&["sleep", "1000"]);
+    let id = ctx.id("memsw");
+    ctx.create(&mut b, &id).ok();
+    let read = |file: &str| {
+        let p = v1_file(&ctx, &id, "memory", file)
+            .unwrap_or_else(|| panic!("{file} missing in the container's memory cgroup"));
+        fs::read_to_string(p).unwrap().trim().to_string()
+    };
+    for (limit, swap) in [(128u64 << 20, 256u64 << 20), (16 << 20, 24 << 20)] {
+        let update = ctx.dir.join("update.json");
+        fs::write(
+            &update,
+            json!({"memory": {"limit": limit, "swap": swap}}).to_string(),
+        )
+        .unwrap();
+        let mut cmd = ctx.rt_command(&["update", "--resources=-", &id]);
+        cmd.stdin(fs::File::open(&update).unwrap());
+        ctx.exec(cmd).ok();
+        assert_eq!(read("memory.limit_in_bytes"), limit.to_string());
+        assert_eq!(read("memory.memsw.limit_in_bytes"), swap.to_string());
+    }
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

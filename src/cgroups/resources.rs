@@ -54,13 +54,28 @@ fn has(d: &CgroupDir, c: &str) -> bool {
 
 fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
     if let (true, Some(m)) = (has(d, "memory"), r.memory()) {
+        // The kernel keeps limit <= memsw at every step: raising both (an
+        // update) must write memsw first, lowering both the limit first.
+        let swap_first = match (m.limit(), m.swap()) {
+            (Some(_), Some(-1)) => true,
+            (Some(_), Some(swap)) => {
+                std::fs::read_to_string(d.full().join("memory.limit_in_bytes"))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .is_some_and(|current| current < swap)
+            }
+            _ => false,
+        };
+        if swap_first {
+            write(d, "memory.memsw.limit_in_bytes", m.swap().unwrap_or(-1))?;
+        }
         if let Some(limit) = m.limit() {
             write(d, "memory.limit_in_bytes", limit)?;
         }
         if let Some(res) = m.reservation() {
             write(d, "memory.soft_limit_in_bytes", res)?;
         }
-        if let Some(swap) = m.swap() {
+        if let (Some(swap), false) = (m.swap(), swap_first) {
             write(d, "memory.memsw.limit_in_bytes", swap)?;
         }
         if let Some(tcp) = m.kernel_tcp() {
