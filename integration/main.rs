@@ -7,6 +7,7 @@
 mod common;
 
 mod containerd;
+mod docker;
 mod errors;
 mod exec;
 mod fds;
