@@ -6,6 +6,7 @@
 
 mod common;
 
+mod buildah;
 mod containerd;
 mod docker;
 mod errors;
