@@ -2,7 +2,8 @@
 # Installs what building and testing rt needs on a fresh Debian 12 machine
 # (as root): the Rust toolchain if missing, and the Debian packages the
 # tests drive (busybox-static for rootfs, runc/crun for comparisons,
-# containerd for the ctr test, docker.io for the docker load test,
+# containerd for the ctr test, docker.io, podman + conmon and buildah for
+# the tests that drive them with rt as their runtime,
 # umoci/skopeo for images, jq, iproute2).
 set -euo pipefail
 
@@ -18,7 +19,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 
-pkgs=(busybox-static bc jq iproute2 util-linux runc crun containerd docker.io umoci skopeo hyperfine gcc strace user-mode-linux)
+pkgs=(busybox-static bc jq iproute2 util-linux tar runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

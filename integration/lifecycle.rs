@@ -357,3 +357,58 @@ fn start_twice_fails() {
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// conmon and containerd's shim are child subreapers that reap the init as
+/// soon as it exits. A process as short as `true` can exec and be reaped
+/// while `start` is still running: `start` must still succeed (rt once
+/// failed with "pidfd_open init: no such process" in ~1 of 10 podman runs).
+#[test]
+fn start_succeeds_when_a_prompt_subreaper_reaps_a_short_init() {
+    use std::os::unix::process::CommandExt;
+    let ctx = TestCtx::new("lifecycle::prompt_subreaper");
+    let mut b = ctx.bundle();
+    b.args(&["true"]);
+    let ids: Vec<String> = (0..40).map(|_| ctx.id("reaped")).collect();
+    // One cgroup per container, each removed by its delete.
+    let mut script = String::from("fails=0\n");
+    for id in &ids {
+        b.set("/linux/cgroupsPath", json!(ctx.cgroups_path(id)));
+        let config = ctx.dir.join(format!("{id}.json"));
+        std::fs::write(&config, serde_json::to_vec(&b.spec).unwrap()).unwrap();
+        script.push_str(&format!(
+            "cp {config} {bundle}/config.json\n\
+             {rt} --root {root} create -b {bundle} {id} || exit 9\n\
+             {rt} --root {root} start {id} || fails=$((fails+1))\n\
+             {rt} --root {root} delete --force {id}\n",
+            config = path(&config),
+            bundle = path(&b.dir),
+            rt = path(&rt_bin()),
+            root = path(&ctx.root),
+        ));
+    }
+    script.push_str("echo fails=$fails\n");
+    // The shell becomes the orphaned inits' parent and, waiting for each
+    // `start` with waitpid(-1), reaps them at once, as conmon does.
+    let mut cmd = crate::common::exec::command("sh");
+    cmd.args(["-c", &script]);
+    // SAFETY: prctl in the forked child before exec; the flag survives exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = crate::common::exec::run_logged(cmd, &ctx.dir, std::time::Duration::from_secs(120));
+    out.ok();
+    assert_eq!(
+        out.stdout.trim(),
+        "fails=0",
+        "start failed for a reaped init:\n{}",
+        out.stderr
+    );
+    for id in &ids {
+        ctx.assert_nothing_left(id);
+    }
+}

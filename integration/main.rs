@@ -6,7 +6,9 @@
 
 mod common;
 
+mod buildah;
 mod containerd;
+mod docker;
 mod errors;
 mod events;
 mod exec;
@@ -16,6 +18,7 @@ mod lifecycle;
 mod logging;
 mod mounts;
 mod namespaces;
+mod podman;
 mod process;
 mod resources;
 mod scheduling;

@@ -216,3 +216,99 @@ fn limits_for_missing_controllers_are_skipped_with_a_warning() {
     out.stderr_has("warning");
     ctx.assert_nothing_left(&id);
 }
+
+/// `docker update --memory 64m --memory-swap 128m` pipes this to
+/// `update --resources=-`: 0 means "leave as is" for every other knob, as
+/// runc reads it (rt once wrote period 0: "cpu.cfs_period_us: invalid
+/// argument").
+#[test]
+fn update_takes_dockers_zero_knobs_as_unset() {
+    if !v1_memory_present()
+        || !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.cfs_period_us").exists()
+    {
+        eprintln!("note: resources::docker_update needs v1 memory and cpu; skipping");
+        return;
+    }
+    let ctx = TestCtx::new("resources::docker_update");
+    let mut b = ctx.bundle();
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": 32 << 20, "swap": 64 << 20}),
+    )
+    .set(
+        "/linux/resources/cpu",
+        json!({"shares": 512, "quota": 50000, "period": 100000}),
+    )
+    .args(&["sleep", "1000"]);
+    let id = ctx.id("dupd");
+    ctx.create(&mut b, &id).ok();
+    let update = ctx.dir.join("update.json");
+    fs::write(
+        &update,
+        r#"{"memory":{"limit":67108864,"reservation":0,"swap":134217728,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}}"#,
+    )
+    .unwrap();
+    let mut cmd = ctx.rt_command(&["update", "--resources=-", &id]);
+    cmd.stdin(fs::File::open(&update).unwrap());
+    ctx.exec(cmd).ok();
+    let read = |controller: &str, file: &str| {
+        let p = v1_file(&ctx, &id, controller, file)
+            .unwrap_or_else(|| panic!("{file} missing in the container's {controller} cgroup"));
+        fs::read_to_string(p).unwrap().trim().to_string()
+    };
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    if v1_file(&ctx, &id, "memory", "memory.memsw.limit_in_bytes").is_some() {
+        assert_eq!(
+            read("memory", "memory.memsw.limit_in_bytes"),
+            (128u64 << 20).to_string()
+        );
+    }
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// `docker update --memory 128m --memory-swap 256m` of a container at
+/// 32m/64m: the new limit exceeds the old memsw limit, so memsw must be
+/// raised first (rt once wrote the limit first: "invalid argument").
+#[test]
+fn update_raises_memory_and_swap_in_the_order_the_kernel_accepts() {
+    if !std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        eprintln!("note: resources::raise_memsw needs v1 memory with swap accounting; skipping");
+        return;
+    }
+    let ctx = TestCtx::new("resources::raise_memsw");
+    let mut b = ctx.bundle();
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": 32 << 20, "swap": 64 << 20}),
+    )
+    .args(&["sleep", "1000"]);
+    let id = ctx.id("memsw");
+    ctx.create(&mut b, &id).ok();
+    let read = |file: &str| {
+        let p = v1_file(&ctx, &id, "memory", file)
+            .unwrap_or_else(|| panic!("{file} missing in the container's memory cgroup"));
+        fs::read_to_string(p).unwrap().trim().to_string()
+    };
+    for (limit, swap) in [(128u64 << 20, 256u64 << 20), (16 << 20, 24 << 20)] {
+        let update = ctx.dir.join("update.json");
+        fs::write(
+            &update,
+            json!({"memory": {"limit": limit, "swap": swap}}).to_string(),
+        )
+        .unwrap();
+        let mut cmd = ctx.rt_command(&["update", "--resources=-", &id]);
+        cmd.stdin(fs::File::open(&update).unwrap());
+        ctx.exec(cmd).ok();
+        assert_eq!(read("memory.limit_in_bytes"), limit.to_string());
+        assert_eq!(read("memory.memsw.limit_in_bytes"), swap.to_string());
+    }
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -9,6 +9,7 @@ pub mod cgroups;
 pub mod ctx;
 pub mod exec;
 pub mod spec;
+pub mod tools;
 
 pub use bundle::Bundle;
 pub use ctx::{TestCtx, path, rt_bin, skip_rt_only, testing_runc};

@@ -2,7 +2,7 @@
 //! `--runc-binary`: run, exit status, `-t`, exec, kill, delete.
 
 mod daemon;
-mod image;
+pub(crate) mod image;
 
 use crate::common::*;
 use daemon::Containerd;

@@ -12,6 +12,7 @@ fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
 }
 
 pub fn apply_resources(p: &mut Placement, r: &LinuxResources) -> Result<()> {
+    let r = &without_zero_knobs(r);
     super::io_hugetlb_net::warn_missing(p, r);
     let pure_v2 = p.dirs.len() == 1 && p.dirs[0].v2;
     for d in &p.dirs {
@@ -44,19 +45,64 @@ fn apply_device_filter(p: &mut Placement, r: &LinuxResources) -> Result<()> {
     Ok(())
 }
 
+/// `r` with the memory and cpu knobs that are 0 taken as unset, as runc
+/// does: `docker update` sends 0 for every knob it leaves alone
+/// (`"cpu":{"shares":0,"quota":0,"period":0}`), and writing those would
+/// fail (cpu.cfs_period_us rejects 0) or remove the container's limits.
+fn without_zero_knobs(r: &LinuxResources) -> LinuxResources {
+    let mut r = r.clone();
+    if let Some(m) = r.memory_mut() {
+        let zero = |v: Option<i64>| v.filter(|&v| v != 0);
+        m.set_limit(zero(m.limit()));
+        m.set_reservation(zero(m.reservation()));
+        m.set_swap(zero(m.swap()));
+        m.set_kernel(zero(m.kernel()));
+        m.set_kernel_tcp(zero(m.kernel_tcp()));
+    }
+    if let Some(c) = r.cpu_mut() {
+        c.set_shares(c.shares().filter(|&v| v != 0));
+        c.set_quota(c.quota().filter(|&v| v != 0));
+        c.set_period(c.period().filter(|&v| v != 0));
+        c.set_realtime_runtime(c.realtime_runtime().filter(|&v| v != 0));
+        c.set_realtime_period(c.realtime_period().filter(|&v| v != 0));
+    }
+    if let Some(b) = r.block_io_mut() {
+        // Docker sends weight 0 for "no weight" (runc skips it too); the
+        // kernel refuses 0 (ERANGE).
+        b.set_weight(b.weight().filter(|&v| v != 0));
+        b.set_leaf_weight(b.leaf_weight().filter(|&v| v != 0));
+    }
+    r
+}
+
 fn has(d: &CgroupDir, c: &str) -> bool {
     d.controllers.iter().any(|x| x == c)
 }
 
 fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
     if let (true, Some(m)) = (has(d, "memory"), r.memory()) {
+        // The kernel keeps limit <= memsw at every step: raising both (an
+        // update) must write memsw first, lowering both the limit first.
+        let swap_first = match (m.limit(), m.swap()) {
+            (Some(_), Some(-1)) => true,
+            (Some(_), Some(swap)) => {
+                std::fs::read_to_string(d.full().join("memory.limit_in_bytes"))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i64>().ok())
+                    .is_some_and(|current| current < swap)
+            }
+            _ => false,
+        };
+        if swap_first {
+            write(d, "memory.memsw.limit_in_bytes", m.swap().unwrap_or(-1))?;
+        }
         if let Some(limit) = m.limit() {
             write(d, "memory.limit_in_bytes", limit)?;
         }
         if let Some(res) = m.reservation() {
             write(d, "memory.soft_limit_in_bytes", res)?;
         }
-        if let Some(swap) = m.swap() {
+        if let (Some(swap), false) = (m.swap(), swap_first) {
             write(d, "memory.memsw.limit_in_bytes", swap)?;
         }
         if let Some(tcp) = m.kernel_tcp() {

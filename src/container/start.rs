@@ -19,6 +19,14 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             "cannot start a container without process: config.json has no process",
         ));
     }
+    // The pidfd first: opening the fifo releases the init, which may exec a
+    // short command that exits and is reaped by a prompt subreaper (conmon)
+    // before a later pidfd_open, which then fails with ESRCH.
+    let pidfd = match sys::pidfd_open(st.pid) {
+        Ok(fd) => fd,
+        Err(nix::Error::ESRCH) => return Err(Error::new("container init exited before start")),
+        Err(e) => return Err(Error::errno("pidfd_open init", e)),
+    };
     let fifo_path = dir.fifo_path();
     // Non-blocking open for reading never waits; the init's blocking open
     // for writing completes as soon as we are here.
@@ -29,7 +37,6 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         0,
     )
     .map_err(|e| Error::errno("open exec fifo", e))?;
-    let pidfd = sys::pidfd_open(st.pid).map_err(|e| Error::errno("pidfd_open init", e))?;
     let mut got_byte = false;
     let mut buf = [0u8; 1];
     loop {

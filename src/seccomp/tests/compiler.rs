@@ -385,6 +385,19 @@ fn names_of_other_cpus_are_skipped() {
 }
 
 #[test]
+fn libseccomp_names_from_podmans_profile_are_skipped() {
+    // containers-common's seccomp.json (podman's default) allows these two;
+    // libseccomp knows them, so runc accepts the profile.
+    let p = compile_ok(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["syscall", "timerfd", "openat"],
+                      "action": "SCMP_ACT_ALLOW"}]
+    }));
+    assert_eq!(eval(&p, X86_64, nr("openat"), [0; 6]), ALLOW);
+    assert_eq!(eval(&p, X86_64, nr("read"), [0; 6]), errno(libc::EPERM));
+}
+
+#[test]
 fn far_targets_get_trampolines_and_stay_correct() {
     // 300 syscalls, each with its own argument chain: the search tree and
     // chains are far longer than an 8-bit jump can cross.
