@@ -362,6 +362,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         df: &df,
         plan: &plan,
         stages: &evaluated,
+        options: &opts,
         ignore: &rules,
         no_cache: flags.no_cache,
         progress: match flags.progress {
