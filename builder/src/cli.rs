@@ -48,6 +48,9 @@ pub struct BuildFlags {
     /// Do not use the build cache
     #[arg(long)]
     pub no_cache: bool,
+    /// Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
     /// Target platform (only linux/amd64 is supported)
     #[arg(long, default_value = "linux/amd64")]
     pub platform: String,
@@ -280,6 +283,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         ));
     }
     let platform = Platform::parse(&flags.platform)?;
+    let secrets = crate::secrets::parse_all(&flags.secrets)?;
     for tag in &flags.tags {
         validate_tag(tag)?;
     }
@@ -363,6 +367,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         plan: &plan,
         stages: &evaluated,
         options: &opts,
+        secrets: &secrets,
         ignore: &rules,
         no_cache: flags.no_cache,
         progress: match flags.progress {

@@ -16,6 +16,7 @@
 
 pub mod meta;
 mod onbuild;
+mod run_mounts;
 mod steps;
 
 use crate::cache;
@@ -43,6 +44,8 @@ pub struct Request<'a> {
     pub stages: &'a [EvaluatedStage],
     /// Build args and target, to evaluate a base image's ONBUILD triggers.
     pub options: &'a BuildOptions,
+    /// `--secret` sources, read when a RUN mounts them.
+    pub secrets: &'a crate::secrets::Secrets,
     pub ignore: &'a IgnoreRules,
     pub no_cache: bool,
     pub progress: crate::progress::Mode,
