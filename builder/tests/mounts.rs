@@ -83,6 +83,12 @@ fn cache_mount_persists_across_builds_and_stays_out_of_layers() {
     );
     let out = build(&store, &other, &["-t", "c4"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // `prune` drops the build cache and the cache mounts.
+    let out = run(bin().arg("--root").arg(&store).arg("prune"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = build(&store, &ctx, &["-t", "c5"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(file_in(&store, "c5", "seen").as_deref(), Some("run\n"));
 }
 
 #[test]
