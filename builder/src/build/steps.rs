@@ -30,6 +30,8 @@ pub struct CopyArgs<'a> {
     pub parents: bool,
     pub excludes: &'a [String],
     pub unpack: Option<bool>,
+    /// ADD --checksum, for URL sources.
+    pub checksum: Option<&'a str>,
 }
 
 impl<'a> CopyArgs<'a> {
@@ -45,6 +47,7 @@ impl<'a> CopyArgs<'a> {
             parents: c.parents,
             excludes: &c.excludes,
             unpack: None,
+            checksum: None,
         }
     }
 
@@ -60,6 +63,7 @@ impl<'a> CopyArgs<'a> {
             parents: false,
             excludes: &a.excludes,
             unpack: a.unpack,
+            checksum: a.checksum.as_deref(),
         }
     }
 }
@@ -307,12 +311,20 @@ impl Builder<'_> {
                 }
                 CopySource::Path(p) if a.is_add && crate::fetch::is_url(p) => {
                     let d = crate::fetch::get(p)?;
+                    if let Some(sum) = a.checksum {
+                        crate::fetch::verify_checksum(p, sum, &d.data)?;
+                    }
                     sums.push(json!({"url": p, "content": crate::digest::sha256_bytes(&d.data)}));
                     resolved.push(Resolved::Url {
                         name: crate::fetch::file_name(&d.url),
                         data: d.data,
                         mtime: d.mtime,
                     });
+                }
+                CopySource::Path(p) if a.checksum.is_some() => {
+                    return Err(format!(
+                        "{p}: ADD --checksum is only supported for http(s) sources"
+                    ));
                 }
                 CopySource::Path(p) => {
                     let matches = copy::expand(&src_root, p, &filter)?;
