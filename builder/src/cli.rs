@@ -48,6 +48,9 @@ pub struct BuildFlags {
     /// Do not use the build cache
     #[arg(long)]
     pub no_cache: bool,
+    /// Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
     /// Target platform (only linux/amd64 is supported)
     #[arg(long, default_value = "linux/amd64")]
     pub platform: String,
@@ -87,8 +90,11 @@ pub enum Command {
     },
     /// List images in the store
     Images,
-    /// Remove images
+    /// Remove images, then their blobs no other image or cache entry needs
     Rmi { names: Vec<String> },
+    /// Drop the build cache (step cache and RUN --mount=type=cache dirs)
+    /// and every blob no image needs
+    Prune,
     /// Give an image another name
     Tag { source: String, target: String },
     /// Show an image's config and manifest
@@ -280,6 +286,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         ));
     }
     let platform = Platform::parse(&flags.platform)?;
+    let secrets = crate::secrets::parse_all(&flags.secrets)?;
     for tag in &flags.tags {
         validate_tag(tag)?;
     }
@@ -362,6 +369,8 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         df: &df,
         plan: &plan,
         stages: &evaluated,
+        options: &opts,
+        secrets: &secrets,
         ignore: &rules,
         no_cache: flags.no_cache,
         progress: match flags.progress {
@@ -373,6 +382,8 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         snapshot_mode,
         source_date_epoch,
     };
+    // No garbage collection while this build's blobs are unnamed.
+    let _gc = crate::store::gc::hold(&store)?;
     let img = crate::build::build(&store, &req)?;
     for tag in &flags.tags {
         store.set_ref(tag, &img.manifest_desc)?;
@@ -429,20 +440,52 @@ fn run_images(root: Option<&Path>) -> Result<(), String> {
 
 fn run_rmi(root: Option<&Path>, names: &[String]) -> Result<(), String> {
     let store = open_store(root)?;
+    let mut untagged = Vec::new();
+    let mut failed = None;
     for name in names {
         let full = crate::store::normalize_name(name);
         let removed = store.update_index(|index| {
-            let before = index.manifests.len();
-            index
-                .manifests
-                .retain(|d| d.ref_name().map(crate::store::normalize_name) != Some(full.clone()));
-            Ok(before - index.manifests.len())
+            let (gone, kept) = index.manifests.drain(..).partition(|d| {
+                d.ref_name().map(crate::store::normalize_name) == Some(full.clone())
+            });
+            index.manifests = kept;
+            Ok::<Vec<_>, String>(gone)
         })?;
-        if removed == 0 {
-            return Err(format!("no image named {name:?}"));
+        if removed.is_empty() {
+            failed = Some(format!("no image named {name:?}"));
+            break;
         }
         println!("Untagged: {full}");
+        untagged.extend(removed);
     }
+    if !untagged.is_empty() {
+        // The removed images' own layers go even when the step cache
+        // records them; other cached layers stay (see store::gc).
+        let released = crate::store::gc::blobs_of(&store, &untagged);
+        match crate::store::gc::collect(&store, &released)? {
+            Some(r) => println!(
+                "Deleted: {} blobs ({} bytes), {} unpacked layers, {} cache entries",
+                r.blobs, r.bytes, r.unpacked, r.cache_records
+            ),
+            None => eprintln!(
+                "rt-build: a build or import is running on this store: blobs not collected (run `rt-build prune` later)"
+            ),
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn run_prune(root: Option<&Path>) -> Result<(), String> {
+    let store = open_store(root)?;
+    let (records, mounts, report) = crate::store::gc::prune(&store)?;
+    let r = report.unwrap_or_default();
+    println!(
+        "Deleted build cache: {records} step entries, {mounts} cache mounts; {} blobs ({} bytes), {} unpacked layers",
+        r.blobs, r.bytes, r.unpacked
+    );
     Ok(())
 }
 
@@ -467,6 +510,7 @@ fn run_inspect(root: Option<&Path>, name: &str) -> Result<(), String> {
 fn run_import(root: Option<&Path>, source: &str, name: &str) -> Result<(), String> {
     validate_tag(name)?;
     let store = open_store(root)?;
+    let _gc = crate::store::gc::hold(&store)?;
     let img = crate::import::resolve(&store, source)?;
     store.set_ref(name, &img.manifest_desc)?;
     println!("{}", img.manifest_desc.digest);
@@ -491,6 +535,7 @@ pub fn main() -> i32 {
         }) => run_parse(file, build_args, target.clone()),
         Some(Command::Images) => run_images(root),
         Some(Command::Rmi { names }) => run_rmi(root, names),
+        Some(Command::Prune) => run_prune(root),
         Some(Command::Tag { source, target }) => run_tag(root, source, target),
         Some(Command::Inspect { name }) => run_inspect(root, name),
         Some(Command::Import { source, name }) => run_import(root, source, name),

@@ -20,6 +20,8 @@ pub struct RunSpec {
     pub gid: u32,
     pub additional_gids: Vec<u32>,
     pub network_none: bool,
+    /// Extra OCI mount entries (RUN --mount), after the default ones.
+    pub mounts: Vec<serde_json::Value>,
 }
 
 /// Docker's default capability set for containers (and build steps).
@@ -68,6 +70,9 @@ fn config_json(rootfs: &Path, run: &RunSpec) -> serde_json::Value {
     });
     spec["root"] = serde_json::json!({"path": rootfs, "readonly": false});
     spec["hostname"] = serde_json::json!("rt-build");
+    if let Some(m) = spec["mounts"].as_array_mut() {
+        m.extend(run.mounts.iter().cloned());
+    }
     if !run.network_none
         && let Some(ns) = spec["linux"]["namespaces"].as_array_mut()
     {

@@ -15,6 +15,8 @@
 //! the same image digest.
 
 pub mod meta;
+mod onbuild;
+mod run_mounts;
 mod steps;
 
 use crate::cache;
@@ -23,7 +25,8 @@ use crate::context::ignore::IgnoreRules;
 use crate::dockerfile::Dockerfile;
 use crate::dockerfile::ast::Kind;
 use crate::dockerfile::evaluate::EvaluatedStage;
-use crate::dockerfile::plan::{Base, Plan};
+use crate::dockerfile::evaluate::Step;
+use crate::dockerfile::plan::{Base, BuildOptions, Plan};
 use crate::image::{self, Descriptor, History, ImageConfig};
 use crate::import;
 use crate::layer::LayerInfo;
@@ -39,6 +42,10 @@ pub struct Request<'a> {
     pub df: &'a Dockerfile,
     pub plan: &'a Plan,
     pub stages: &'a [EvaluatedStage],
+    /// Build args and target, to evaluate a base image's ONBUILD triggers.
+    pub options: &'a BuildOptions,
+    /// `--secret` sources, read when a RUN mounts them.
+    pub secrets: &'a crate::secrets::Secrets,
     pub ignore: &'a IgnoreRules,
     pub no_cache: bool,
     pub progress: crate::progress::Mode,
@@ -161,7 +168,9 @@ impl Builder<'_> {
             .unwrap_or_else(|| format!("stage-{}", stage.index))
     }
 
-    fn base(&mut self, stage: &EvaluatedStage) -> Result<State, String> {
+    /// The stage's starting state, and the base's ONBUILD triggers (taken
+    /// out of the config: the child runs them, its image does not keep them).
+    fn base(&mut self, stage: &EvaluatedStage) -> Result<(State, Vec<String>), String> {
         let mut state = match &stage.base {
             Base::Scratch => State {
                 config: ImageConfig::scratch(),
@@ -176,37 +185,70 @@ impl Builder<'_> {
                 .ok_or_else(|| format!("stage {i} was not built before its use"))?,
             Base::Image(r) => state_of_image(&import::resolve(self.store, r)?),
         };
-        if let Some(triggers) = state.config.config.on_build.take()
-            && !triggers.is_empty()
-        {
-            self.progress.note(&format!(
-                "warning: the base image's {} ONBUILD trigger(s) are not run (not supported yet)",
-                triggers.len()
-            ));
+        let triggers = state.config.config.on_build.take().unwrap_or_default();
+        Ok((state, triggers))
+    }
+
+    /// The stage's own steps, or, when the base has ONBUILD triggers, the
+    /// triggers followed by the stage's instructions, evaluated anew.
+    fn stage_steps(
+        &self,
+        stage: &EvaluatedStage,
+        state: &State,
+        triggers: &[String],
+        from_line: usize,
+    ) -> Result<Vec<Step>, String> {
+        if triggers.is_empty() {
+            return Ok(stage.steps.clone());
         }
-        Ok(state)
+        let parsed = onbuild::parse_triggers(triggers, from_line)?;
+        let parent_scope = match &stage.base {
+            Base::Stage(p) => self
+                .req
+                .stages
+                .iter()
+                .find(|s| s.index == *p)
+                .map(|s| &s.scope),
+            _ => None,
+        };
+        onbuild::steps_with_triggers(
+            self.req.df,
+            self.req.plan,
+            self.req.options,
+            parent_scope,
+            state.config.config.env.as_deref().unwrap_or_default(),
+            &parsed,
+            stage.index,
+        )
     }
 
     fn stage(&mut self, stage: &EvaluatedStage) -> Result<State, String> {
         let df_stage = &self.req.df.stages[stage.index];
         let name = self.stage_name(stage);
-        let total = stage.steps.len() + 1;
         let from_text = match &df_stage.from.alias {
             Some(a) => format!("FROM {} AS {a}", df_stage.from.image),
             None => format!("FROM {}", df_stage.from.image),
         };
+        let from_error = |e: String| format!("{}:{}: FROM: {e}", self.req.df.file, df_stage.line);
+        let (mut state, triggers) = self.base(stage).map_err(from_error)?;
+        let steps = self
+            .stage_steps(stage, &state, &triggers, df_stage.line)
+            .map_err(from_error)?;
+        let total = steps.len() + 1;
         let log = self
             .progress
             .step(&format!("[{name} 1/{total}] {from_text}"));
-        let mut state = self.base(stage).map_err(|e| {
-            log.error(&e);
-            format!("{}:{}: FROM: {e}", self.req.df.file, df_stage.line)
-        })?;
         log.done();
         let mut flags = meta::StageFlags::default();
-        for (i, step) in stage.steps.iter().enumerate() {
+        for (i, step) in steps.iter().enumerate() {
             let inst = &step.instruction;
-            let label = format!("[{name} {}/{total}] {}", i + 2, inst.original.trim());
+            // Triggers show as BuildKit shows them: `ONBUILD RUN ...`.
+            let shown = if i < triggers.len() {
+                format!("ONBUILD {}", inst.original.trim())
+            } else {
+                inst.original.trim().to_string()
+            };
+            let label = format!("[{name} {}/{total}] {shown}", i + 2);
             let mut author = state.config.author.clone();
             if meta::apply(
                 &mut state.config.config,
@@ -253,11 +295,10 @@ impl Builder<'_> {
                 Err(e) => {
                     log.error(e.lines().next().unwrap_or(""));
                     return Err(format!(
-                        "{}:{}: [{name} {}/{total}] {}: {e}",
+                        "{}:{}: [{name} {}/{total}] {shown}: {e}",
                         self.req.df.file,
                         inst.line,
                         i + 2,
-                        inst.original.trim()
                     ));
                 }
             }

@@ -10,6 +10,7 @@ use crate::copy::{self, Dest, Filter, Match};
 use crate::dockerfile::ast::{Add, Copy, CopySource, Instruction, Run};
 use crate::dockerfile::evaluate::Step;
 use crate::layer::paths::{clean, resolve_parent};
+use crate::layer::stubs::MountStubs;
 use crate::layer::{LayerInfo, LayerOptions, write_layer};
 use crate::progress::StepLog;
 use crate::runner::{self, RunSpec};
@@ -29,6 +30,8 @@ pub struct CopyArgs<'a> {
     pub parents: bool,
     pub excludes: &'a [String],
     pub unpack: Option<bool>,
+    /// ADD --checksum, for URL sources.
+    pub checksum: Option<&'a str>,
 }
 
 impl<'a> CopyArgs<'a> {
@@ -44,6 +47,7 @@ impl<'a> CopyArgs<'a> {
             parents: c.parents,
             excludes: &c.excludes,
             unpack: None,
+            checksum: None,
         }
     }
 
@@ -59,12 +63,13 @@ impl<'a> CopyArgs<'a> {
             parents: false,
             excludes: &a.excludes,
             unpack: a.unpack,
+            checksum: a.checksum.as_deref(),
         }
     }
 }
 
-/// Where COPY reads from.
-enum SourceRoot {
+/// Where COPY (and RUN --mount from=) reads from.
+pub(super) enum SourceRoot {
     Context,
     /// A stage or image state (read through a read-only view).
     State(Box<State>),
@@ -109,9 +114,6 @@ impl Builder<'_> {
         run: &Run,
         log: &mut StepLog,
     ) -> Result<bool, String> {
-        if !run.mounts.is_empty() {
-            return Err("RUN --mount is not supported yet".into());
-        }
         let network_none = match run.network.as_deref() {
             None | Some("default") | Some("host") => false,
             Some("none") => true,
@@ -156,10 +158,15 @@ impl Builder<'_> {
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into());
         let user = c.user.clone().unwrap_or_default();
-        let key = cache::key(&json!({
+        let (planned_mounts, mount_keys) = self.plan_mounts(&run.mounts, &cwd)?;
+        let mut definition = json!({
             "parent": state.fs_key,
             "run": {"args": args, "env": env, "cwd": cwd, "user": user, "network_none": network_none},
-        }));
+        });
+        if !mount_keys.is_empty() {
+            definition["run"]["mounts"] = json!(mount_keys);
+        }
+        let key = cache::key(&definition);
         let created_by = format!("RUN {}", args.join(" "));
         let proxy: Vec<String> = run_env
             .proxy
@@ -169,10 +176,11 @@ impl Builder<'_> {
         self.cached_step(state, key, created_by, |b, st| {
             let lowers = st.lowers(b.store)?;
             let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
-            let missing: Vec<String> = runner::mount_points()
-                .into_iter()
-                .filter(|m| std::fs::symlink_metadata(snap.merged.join(m.trim_start_matches('/'))).is_err())
-                .collect();
+            let live = b.live_mounts(&planned_mounts)?;
+            let mut targets = runner::mount_points();
+            targets.extend(live.targets());
+            // Mount points the runtime will create are not content.
+            let stubs = MountStubs::record(&snap.merged, &targets);
             let cwd_host = resolve_parent(&snap.merged, Path::new(&cwd), true)?;
             if !cwd_host.exists() {
                 std::fs::create_dir(&cwd_host).map_err(|e| format!("creating WORKDIR {cwd}: {e}"))?;
@@ -183,6 +191,7 @@ impl Builder<'_> {
             }
             let mut full_env = env.clone();
             full_env.extend(proxy);
+            full_env.extend(live.env.iter().cloned());
             let spec = RunSpec {
                 args: args.clone(),
                 env: full_env,
@@ -191,9 +200,11 @@ impl Builder<'_> {
                 gid: u.gid,
                 additional_gids: u.additional_gids,
                 network_none,
+                mounts: live.entries.clone(),
             };
             let code = runner::run(&b.store.state_dir().join("run"), &b.store.tmp_dir(), &snap.merged, &spec, &mut |bytes| log.output(bytes))?;
             log.flush();
+            drop(live);
             if code != 0 {
                 let tail: Vec<String> = log.tail.iter().cloned().collect();
                 return Err(format!(
@@ -203,12 +214,7 @@ impl Builder<'_> {
                 ));
             }
             snap.finish()?;
-            // Mount points the runtime had to create are not content.
-            let mut missing = missing;
-            missing.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for m in missing {
-                let _ = std::fs::remove_dir(snap.upper.join(m.trim_start_matches('/')));
-            }
+            stubs.clean(&snap.upper);
             let layer = write_layer(b.store, &snap.upper, &b.layer_options())?;
             if let Some(l) = &layer {
                 snap.take_upper(&b.store.unpacked_dir(&l.diff_id)?)?;
@@ -238,7 +244,7 @@ impl Builder<'_> {
     }
 
     /// Finds `--from`'s stage (by name or index) or image.
-    fn source_root(&mut self, from: Option<&str>) -> Result<SourceRoot, String> {
+    pub(super) fn source_root(&mut self, from: Option<&str>) -> Result<SourceRoot, String> {
         let Some(from) = from else {
             return Ok(SourceRoot::Context);
         };
@@ -305,12 +311,20 @@ impl Builder<'_> {
                 }
                 CopySource::Path(p) if a.is_add && crate::fetch::is_url(p) => {
                     let d = crate::fetch::get(p)?;
+                    if let Some(sum) = a.checksum {
+                        crate::fetch::verify_checksum(p, sum, &d.data)?;
+                    }
                     sums.push(json!({"url": p, "content": crate::digest::sha256_bytes(&d.data)}));
                     resolved.push(Resolved::Url {
                         name: crate::fetch::file_name(&d.url),
                         data: d.data,
                         mtime: d.mtime,
                     });
+                }
+                CopySource::Path(p) if a.checksum.is_some() => {
+                    return Err(format!(
+                        "{p}: ADD --checksum is only supported for http(s) sources"
+                    ));
                 }
                 CopySource::Path(p) => {
                     let matches = copy::expand(&src_root, p, &filter)?;

@@ -246,6 +246,28 @@ pub fn evaluate(
     Ok(done)
 }
 
+/// Evaluates `instructions` of one stage from `scope` on: used at build
+/// time when a base image's ONBUILD triggers go in front of a stage's own
+/// instructions (only then is the base image's config known).
+pub fn evaluate_instructions(
+    df: &Dockerfile,
+    plan: &Plan,
+    opts: &BuildOptions,
+    scope: &mut Scope,
+    instructions: &[Instruction],
+) -> Result<Vec<Step>, DockerfileError> {
+    let ctx = Ctx {
+        file: &df.file,
+        escape: df.directives.escape,
+        opts,
+        global: &plan.global,
+    };
+    instructions
+        .iter()
+        .map(|inst| ctx.step(scope, inst))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,6 +110,9 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
     if target.is_none() && matches!(kind.as_str(), "bind" | "cache" | "tmpfs") {
         return Err(format!("--mount type={kind} requires a target"));
     }
+    for (key, value) in &options {
+        validate_option(key, value)?;
+    }
     if let Some(s) = options.get("sharing")
         && !matches!(s.as_str(), "shared" | "private" | "locked")
     {
@@ -124,6 +127,87 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
         from,
         options,
     })
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(format!("--mount {key}={value}: expected true or false")),
+    }
+}
+
+/// Values are checked at parse time so a typo fails before any RUN.
+fn validate_option(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "mode" => parse_mode(value).map(|_| ()),
+        "uid" | "gid" => value
+            .parse::<u32>()
+            .map(|_| ())
+            .map_err(|_| format!("--mount {key}={value}: expected a numeric id")),
+        "size" => parse_size(value).map(|_| ()),
+        "required" | "readonly" | "ro" | "readwrite" | "rw" => parse_bool(key, value).map(|_| ()),
+        "id" | "env" if value.is_empty() => Err(format!("--mount {key}= needs a value")),
+        _ => Ok(()),
+    }
+}
+
+/// An octal file mode (`0755`, `755`).
+pub fn parse_mode(value: &str) -> Result<u32, String> {
+    u32::from_str_radix(value, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("--mount mode={value}: expected an octal mode such as 0755"))
+}
+
+/// A byte size as Docker reads it: a number with an optional binary unit
+/// (`64m`, `1GiB`, `512kb`, `100`).
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    let bad = || format!("--mount size={value}: expected a size such as 64m or 1g");
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    Ok((n * mult as f64) as u64)
+}
+
+impl Mount {
+    fn flag(&self, key: &str) -> Option<bool> {
+        self.options.get(key).and_then(|v| parse_bool(key, v).ok())
+    }
+
+    /// bind mounts are read-only unless rw; cache mounts writable unless ro.
+    pub fn readonly(&self) -> bool {
+        let ro = self.flag("readonly").or(self.flag("ro"));
+        let rw = self.flag("readwrite").or(self.flag("rw"));
+        match (ro, rw) {
+            (Some(r), _) => r,
+            (None, Some(w)) => !w,
+            (None, None) => self.kind == "bind",
+        }
+    }
+
+    pub fn required(&self) -> bool {
+        self.flag("required").unwrap_or(false)
+    }
+
+    pub fn number(&self, key: &str) -> Option<u32> {
+        self.options.get(key).and_then(|v| v.parse().ok())
+    }
+
+    pub fn mode(&self) -> Option<u32> {
+        self.options.get("mode").and_then(|v| parse_mode(v).ok())
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +260,37 @@ mod tests {
                 .contains("sharing")
         );
         assert!(parse_mount("target").unwrap_err().contains("needs a value"));
+        assert!(
+            parse_mount("type=cache,target=/t,mode=999")
+                .unwrap_err()
+                .contains("octal")
+        );
+        assert!(
+            parse_mount("type=cache,target=/t,uid=bob")
+                .unwrap_err()
+                .contains("numeric")
+        );
+        assert!(
+            parse_mount("type=tmpfs,target=/t,size=lots")
+                .unwrap_err()
+                .contains("size")
+        );
+        assert!(
+            parse_mount("type=secret,id=a,required=maybe")
+                .unwrap_err()
+                .contains("true or false")
+        );
+    }
+
+    #[test]
+    fn sizes_and_readonly_defaults() {
+        assert_eq!(parse_size("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_mount("target=/a").unwrap().readonly());
+        assert!(!parse_mount("target=/a,rw").unwrap().readonly());
+        assert!(!parse_mount("type=cache,target=/a").unwrap().readonly());
+        assert!(parse_mount("type=cache,target=/a,ro").unwrap().readonly());
+        assert!(!parse_mount("target=/a,readonly=false").unwrap().readonly());
     }
 }

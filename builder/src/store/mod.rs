@@ -11,6 +11,7 @@
 //! the next `open` sweeps.
 
 pub mod fsutil;
+pub mod gc;
 
 use crate::digest::{HashWriter, hex_part, sha256_bytes};
 use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
