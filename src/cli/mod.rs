@@ -67,9 +67,39 @@ fn print_version() {
     println!("spec: {}", crate::state::OCI_VERSION);
 }
 
+/// `--version` (or `-v`) among the global flags, before any subcommand, as
+/// runc accepts it (`runc --root /x --version`), or `rt version`.
+fn asks_for_version(argv: &[String]) -> bool {
+    const TAKES_VALUE: &[&str] = &["--root", "--log", "--log-format", "--criu", "--rootless"];
+    if argv.len() == 2 && argv[1] == "version" {
+        return true;
+    }
+    let mut args = argv.iter().skip(1);
+    while let Some(a) = args.next() {
+        // urfave/cli's single-dash long form (-root) reads as --root.
+        let long;
+        let a = match a.strip_prefix('-') {
+            Some(r) if r.len() > 1 && !r.starts_with('-') => {
+                long = format!("--{r}");
+                long.as_str()
+            }
+            _ => a.as_str(),
+        };
+        match a {
+            "--version" | "-v" => return true,
+            _ if TAKES_VALUE.contains(&a) => {
+                args.next();
+            }
+            _ if a.starts_with('-') => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
 pub fn main() -> i32 {
     let argv: Vec<String> = std::env::args().collect();
-    if argv.len() == 2 && (argv[1] == "--version" || argv[1] == "-v" || argv[1] == "version") {
+    if asks_for_version(&argv) {
         print_version();
         return 0;
     }
@@ -156,6 +186,20 @@ mod tests {
     fn clap_definitions_are_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_is_found_among_global_flags_only() {
+        let v = |s: &str| asks_for_version(&s.split(' ').map(String::from).collect::<Vec<_>>());
+        assert!(v("rt --version"));
+        assert!(v("rt -v"));
+        assert!(v("rt version"));
+        assert!(v("rt --root /x --version"));
+        assert!(v("rt --debug -root /x --log-format json -version"));
+        assert!(!v("rt --root --version"));
+        assert!(!v("rt run --version"));
+        assert!(!v("rt exec c1 sh -v"));
+        assert!(!v("rt state"));
     }
 
     #[test]
