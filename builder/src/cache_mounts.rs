@@ -7,9 +7,7 @@
 //! mode/uid/gid (0755, 0:0 by default) and, with `from=`, the content of
 //! `from`'s source as its initial content.
 
-use crate::store::fsutil::{TempDir, remove_tree};
-use std::fs::File;
-use std::os::fd::AsRawFd;
+use crate::store::fsutil::{Lock, LockMode, TempDir, remove_tree};
 use std::path::{Path, PathBuf};
 
 pub fn root(state_dir: &Path) -> PathBuf {
@@ -19,7 +17,7 @@ pub fn root(state_dir: &Path) -> PathBuf {
 /// A cache directory in use; its lock (if any) is held until dropped.
 pub struct CacheDir {
     pub path: PathBuf,
-    _lock: Option<File>,
+    _lock: Option<Lock>,
 }
 
 pub struct NewDirOptions<'a> {
@@ -116,28 +114,14 @@ pub fn prune(state_dir: &Path) -> Result<usize, String> {
     Ok(n)
 }
 
-/// An exclusive flock on `path`; `None` when busy and not `wait`ing.
-fn flock(path: &Path, wait: bool) -> Result<Option<File>, String> {
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let op = if wait {
-        libc::LOCK_EX
+/// An exclusive lock on `path`; `None` when busy and not `wait`ing.
+fn flock(path: &Path, wait: bool) -> Result<Option<Lock>, String> {
+    let mode = if wait {
+        LockMode::Exclusive
     } else {
-        libc::LOCK_EX | libc::LOCK_NB
+        LockMode::ExclusiveIfFree
     };
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Ok(None);
-        }
-        return Err(format!("locking {}: {e}", path.display()));
-    }
-    Ok(Some(file))
+    Lock::take(path, mode)
 }
 
 #[cfg(test)]

@@ -48,29 +48,52 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// An exclusive `flock` held until dropped.
+/// A `flock` on a lock file, held until dropped.
 pub struct Lock {
     _file: File,
 }
 
+/// How [`Lock::take`] locks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Exclusive, waiting for other holders.
+    Exclusive,
+    /// Exclusive, or nothing when someone holds the lock.
+    ExclusiveIfFree,
+    /// Shared with other shared holders, waiting for an exclusive one.
+    Shared,
+}
+
 impl Lock {
+    /// An exclusive lock on `path` (created if missing), waiting for it.
     pub fn acquire(path: &Path) -> Result<Lock, String> {
+        Lock::take(path, LockMode::Exclusive)?
+            .ok_or_else(|| format!("locking {}: not taken", path.display()))
+    }
+
+    /// A lock on `path` (created if missing); `None` only for
+    /// [`LockMode::ExclusiveIfFree`] when the lock is held elsewhere.
+    pub fn take(path: &Path, mode: LockMode) -> Result<Option<Lock>, String> {
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        let op = match mode {
+            LockMode::Exclusive => libc::LOCK_EX,
+            LockMode::ExclusiveIfFree => libc::LOCK_EX | libc::LOCK_NB,
+            LockMode::Shared => libc::LOCK_SH,
+        };
         // SAFETY: flock on a descriptor we own.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        if rc != 0 {
-            return Err(format!(
-                "locking {}: {}",
-                path.display(),
-                std::io::Error::last_os_error()
-            ));
+        if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Ok(None);
+            }
+            return Err(format!("locking {}: {e}", path.display()));
         }
-        Ok(Lock { _file: file })
+        Ok(Some(Lock { _file: file }))
     }
 }
 

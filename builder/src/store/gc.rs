@@ -14,10 +14,9 @@
 //! exclusively without waiting and is skipped while one runs.
 
 use super::Store;
+use super::fsutil::{Lock, LockMode};
 use crate::image::{self, Descriptor, Index, Manifest};
 use std::collections::HashSet;
-use std::fs::File;
-use std::os::fd::AsRawFd;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -28,32 +27,17 @@ pub struct Report {
 }
 
 /// A flock on `rt-build/gc.lock`, released when dropped.
-pub struct GcLock {
-    _file: File,
-}
+pub type GcLock = Lock;
 
+/// Collection takes the lock exclusively and only if free (a running build
+/// holds it shared): `None` then.
 fn lock(store: &Store, exclusive: bool) -> Result<Option<GcLock>, String> {
-    let path = store.state_dir().join("gc.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let op = if exclusive {
-        libc::LOCK_EX | libc::LOCK_NB
+    let mode = if exclusive {
+        LockMode::ExclusiveIfFree
     } else {
-        libc::LOCK_SH
+        LockMode::Shared
     };
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Ok(None);
-        }
-        return Err(format!("locking {}: {e}", path.display()));
-    }
-    Ok(Some(GcLock { _file: file }))
+    Lock::take(&store.state_dir().join("gc.lock"), mode)
 }
 
 /// Held by a build or an import: no collection meanwhile.
