@@ -16,16 +16,7 @@ vm=$here/run-in-vm.sh
 runtime=$(realpath "$(command -v "${1:-runc}")") || { echo "selftest: no runtime ${1:-runc}" >&2; exit 2; }
 work=$(mktemp -d /tmp/rt-vm-selftest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-failed=0
-
-check() { # check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected [$2], got [$3]"
-		failed=1
-	fi
-}
+. "$here/check.sh"
 
 got=$("$vm" "$work" sh -c 'echo to-err >&2; exit 7' 2>"$work/err")
 check "exit status passes through" 7 $?

@@ -7,15 +7,7 @@
 # Prints one "ok"/"FAIL" line per check; exits 1 if any failed.
 set -u
 rt=$1
-failed=0
-check() { # check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected [$2], got [$3]"
-		failed=1
-	fi
-}
+. "$(dirname "$0")/check.sh"
 name=$(basename "$rt")
 run() { "$rt" --systemd-cgroup --root /run/sd-checks "$@"; }
 show() { systemctl show -p "$1" --value "$2"; }

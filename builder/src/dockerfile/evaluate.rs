@@ -39,7 +39,16 @@ struct Ctx<'a> {
     global: &'a Scope,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(df: &'a Dockerfile, plan: &'a Plan, opts: &'a BuildOptions) -> Ctx<'a> {
+        Ctx {
+            file: &df.file,
+            escape: df.directives.escape,
+            opts,
+            global: &plan.global,
+        }
+    }
+
     fn word(
         &self,
         scope: &Scope,
@@ -211,12 +220,7 @@ pub fn evaluate(
     plan: &Plan,
     opts: &BuildOptions,
 ) -> Result<Vec<EvaluatedStage>, DockerfileError> {
-    let ctx = Ctx {
-        file: &df.file,
-        escape: df.directives.escape,
-        opts,
-        global: &plan.global,
-    };
+    let ctx = Ctx::new(df, plan, opts);
     let mut done: Vec<EvaluatedStage> = Vec::new();
     for &index in &plan.order {
         let stage = &df.stages[index];
@@ -256,12 +260,7 @@ pub fn evaluate_instructions(
     scope: &mut Scope,
     instructions: &[Instruction],
 ) -> Result<Vec<Step>, DockerfileError> {
-    let ctx = Ctx {
-        file: &df.file,
-        escape: df.directives.escape,
-        opts,
-        global: &plan.global,
-    };
+    let ctx = Ctx::new(df, plan, opts);
     instructions
         .iter()
         .map(|inst| ctx.step(scope, inst))
