@@ -557,6 +557,63 @@ fn waiting_init_does_not_run_the_writable_runtime_binary() {
     );
 }
 
+/// CVE-2019-5736, the mappings: rt moves its running image onto the
+/// read-only clone instead of executing itself again
+/// (src/exe_protection/reseat.rs). Every mapping of the waiting init that
+/// maps the runtime's binary must come through a read-only mount (or be a
+/// copy), or /proc/PID/map_files/* would still lead to the writable file.
+/// A runtime that executes a clone (runc, crun) passes too.
+#[test]
+fn waiting_init_maps_the_runtime_binary_only_read_only() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let ctx = TestCtx::new("security::exe_maps");
+    let (id, pid) = created_container(&ctx, "exemaps");
+    let bin = fs::metadata(rt_bin()).unwrap();
+    let mut writable = Vec::new();
+    let mut of_binary = 0;
+    for entry in fs::read_dir(format!("/proc/{pid}/map_files")).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(f) = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(&path)
+        else {
+            continue;
+        };
+        let meta = f.metadata().unwrap();
+        if (meta.dev(), meta.ino()) != (bin.dev(), bin.ino()) {
+            continue;
+        }
+        of_binary += 1;
+        // SAFETY: statvfs is plain data; all-zero is a valid value.
+        let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: fstatvfs fills the struct we pass for an fd we own.
+        let rc = unsafe { libc::fstatvfs(f.as_raw_fd(), &mut vfs) };
+        if rc != 0 || vfs.f_flag & libc::ST_RDONLY == 0 {
+            writable.push(path.display().to_string());
+        }
+    }
+    let protection = exe_protection(pid);
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+    assert!(
+        protection.is_some(),
+        "the init's exe is the writable binary"
+    );
+    assert!(
+        writable.is_empty(),
+        "mappings of the writable runtime binary in the init: {writable:?}"
+    );
+    // rt's init maps its code from the clone: the check above saw them.
+    if !skip_rt_only(
+        "security::exe_maps (count)",
+        "runc's init maps a memfd copy",
+    ) {
+        assert!(of_binary > 0, "no mapping of the binary found at all");
+    }
+}
+
 /// CVE-2019-5736, the write step of the exploit replayed from the host:
 /// hold the waiting init's /proc/PID/exe as an O_PATH fd (what the
 /// container's root keeps after `#!/proc/self/exe` ran the runtime inside

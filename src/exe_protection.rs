@@ -11,11 +11,15 @@
 //! The defence: the process that clones into a container runs from a file
 //! that cannot be written through any path the container can reach. Before
 //! `create`, `run` and `exec` (and rt-build's RUN steps) do anything, rt
-//! checks /proc/self/exe; when it is a writable file, rt executes itself
-//! once more from a detached read-only bind mount of the same file
-//! (open_tree + mount_setattr, no copy, page cache shared), or, where the
-//! kernel cannot do that, from a write-sealed memfd copy. An rt installed on
-//! a read-only mount, or started from a sealed memfd, pays nothing.
+//! checks /proc/self/exe; when it is a writable file, rt makes a detached
+//! read-only bind mount of the same file (open_tree + mount_setattr, no
+//! copy, page cache shared) and moves its running image onto it without
+//! executing anything (`reseat`: the mappings, then PR_SET_MM_MAP's
+//! exe_fd). Where that is not allowed (no CAP_SYS_ADMIN or
+//! CAP_CHECKPOINT_RESTORE), rt executes itself once more from the clone,
+//! or, where the kernel cannot make one, from a write-sealed memfd copy.
+//! An rt installed on a read-only mount, or started from a sealed memfd,
+//! pays nothing.
 
 use crate::error::{Context, Error, Result};
 use crate::sys;
@@ -23,6 +27,8 @@ use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+
+mod reseat;
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const WRITE_SEALS: i32 =
@@ -46,14 +52,22 @@ pub fn protection_of(exe: &File) -> Option<Protection> {
     }
 }
 
-/// Returns when the running binary is protected; otherwise executes it
+/// Returns when the running binary is protected, if need be after moving
+/// the running image onto a read-only clone; otherwise executes the binary
 /// again from a protected file and never returns, or fails.
 pub fn ensure() -> Result<()> {
     let exe = File::open("/proc/self/exe").ctx("open /proc/self/exe")?;
     if protection_of(&exe).is_some() {
         return Ok(());
     }
-    let protected = read_only_clone(c"/proc/self/exe")
+    let clone = read_only_clone(c"/proc/self/exe");
+    if let Ok(clone) = &clone {
+        match move_onto(clone) {
+            Ok(()) => return Ok(()),
+            Err(e) => log::debug!("exe protection: {e}; executing the read-only clone instead"),
+        }
+    }
+    let protected = clone
         .or_else(|clone_err| {
             sealed_copy(&exe).map_err(|copy_err| {
                 Error::new(format!(
@@ -72,6 +86,20 @@ pub fn ensure() -> Result<()> {
     }))?;
     let err = sys::execveat_fd(protected.as_raw_fd(), &argv, &envp);
     Err(Error::errno("re-executing rt from its protected copy", err))
+}
+
+/// Moves the running image onto `clone` (see reseat.rs) and checks that
+/// /proc/self/exe is the read-only clone afterwards.
+fn move_onto(clone: &OwnedFd) -> Result<()> {
+    let file = File::open(sys::fd_path(clone)).ctx("reopen the read-only clone")?;
+    reseat::reseat_on(&file).ctx("moving the running image onto the read-only clone")?;
+    let exe = File::open("/proc/self/exe").ctx("open /proc/self/exe")?;
+    match protection_of(&exe) {
+        Some(Protection::ReadOnlyMount) => Ok(()),
+        _ => Err(Error::new(
+            "/proc/self/exe is still writable after the move",
+        )),
+    }
 }
 
 /// A detached bind mount of `file` (the running binary), made read-only.
