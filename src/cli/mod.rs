@@ -166,7 +166,8 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Run(a) => run::run(&root, a, cli.systemd_cgroup),
         Command::List(a) => commands::list(&root, a),
         Command::Spec(a) => {
-            commands::spec(a, cli.rootless.as_deref().is_some_and(|v| v != "false"))
+            let global = cli.rootless.as_deref().is_some_and(|v| v != "false");
+            commands::spec(a, a.rootless || global)
         }
         Command::Exec(a) => commands::exec(&root, a),
         Command::Ps(a) => commands::ps(&root, a),
@@ -181,6 +182,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use args::SpecArgs;
 
     #[test]
     fn clap_definitions_are_consistent() {
@@ -228,7 +230,14 @@ mod tests {
             _ => panic!("not create"),
         }
         let cli = Cli::try_parse_from("rt spec --rootless -b /x".split(' ')).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Spec(SpecArgs { rootless: true, .. })
+        ));
+        let cli = Cli::try_parse_from("rt --rootless=true spec -b /x".split(' ')).unwrap();
         assert_eq!(cli.rootless.as_deref(), Some("true"));
+        // Global flags after the subcommand are refused, as runc refuses them.
+        assert!(Cli::try_parse_from("rt state --root /x id1".split(' ')).is_err());
         let cli = Cli::try_parse_from("rt kill --all id1 9".split(' ')).unwrap();
         match cli.command {
             Command::Kill(k) => {

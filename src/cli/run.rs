@@ -35,10 +35,13 @@ fn forward_signals() {
 
 pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
     let mut opts = create_options(root, &a.create, systemd_cgroup)?;
+    let bundle = crate::spec::load_bundle(&opts.bundle)?;
     // A terminal without --console-socket: we hold the pty ourselves.
-    let terminal = crate::spec::load_bundle(&opts.bundle)
-        .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
         .unwrap_or(false);
     let mut proxy_sock: Option<(
         std::os::unix::net::UnixStream,
@@ -59,7 +62,13 @@ pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
         crate::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
             .map_err(|e| Error::errno("set subreaper", e))?;
     }
-    let st = container::create(&opts)?;
+    // The init execs the container process as soon as it is set up; the
+    // container runs when this returns.
+    let st = container::create_and_start(&opts, &bundle)?;
+    if !a.detach {
+        INIT_PID.store(st.pid, Ordering::Relaxed);
+        forward_signals();
+    }
     let proxy = match &proxy_sock {
         Some((ours, _)) => {
             match super::tty_proxy::Proxy::receive(std::os::fd::AsRawFd::as_raw_fd(ours)) {
@@ -73,14 +82,6 @@ pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
         None => None,
     };
     drop(proxy_sock);
-    if !a.detach {
-        INIT_PID.store(st.pid, Ordering::Relaxed);
-        forward_signals();
-    }
-    if let Err(e) = container::start(root, &opts.id) {
-        let _ = container::delete(root, &opts.id, true);
-        return Err(e);
-    }
     if a.detach {
         return Ok(0);
     }
