@@ -2,9 +2,14 @@
 //!
 //! Data flow: load + validate config.json → reserve the state dir → plan
 //! and create the cgroup → clone the init into its namespaces → (maps,
-//! cgroup placement, "go") → createRuntime hooks when the init asks →
-//! init reports Ready → state file, pid file. Any failure undoes what was
-//! done, so nothing is left behind.
+//! cgroup placement, "go") → state file, written while the init sets
+//! itself up → createRuntime hooks when the init asks → init reports
+//! Ready → pid file. Any failure undoes what was done, so nothing is left
+//! behind.
+//!
+//! `run` needs no exec fifo: its init goes on to exec as soon as it is
+//! ready (`create_and_start`), which saves a handshake, and the fifo's
+//! mknod and unlink, on every `rt run`.
 
 use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, Result};
@@ -73,17 +78,43 @@ impl Drop for Undo {
 /// Creates the container and returns its state. The init is left waiting
 /// for `start`; when this returns, the pid file exists.
 pub fn create(opts: &CreateOptions) -> Result<ContainerState> {
-    state::validate_id(&opts.id)?;
     let bundle = load_bundle(&opts.bundle)?;
+    create_from(opts, &bundle, Start::OnRequest).map(|(st, _)| st)
+}
+
+/// `run`: creates the container from an already loaded `bundle` and lets
+/// its init exec the container process as soon as it is ready, with no
+/// `start` in between. Returns once the process has been exec'd (or the
+/// init died trying) and the poststart hooks ran.
+pub fn create_and_start(opts: &CreateOptions, bundle: &Bundle) -> Result<ContainerState> {
+    let (st, chan) = create_from(opts, bundle, Start::Now)?;
+    // The init's end of the channel is close-on-exec: EOF is the exec.
+    while let Ok(Some(_)) = chan.recv() {}
+    super::start::run_poststart_hooks(&st);
+    Ok(st)
+}
+
+/// Whether the init waits for `start` on the exec fifo.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    OnRequest,
+    Now,
+}
+
+fn create_from(
+    opts: &CreateOptions,
+    bundle: &Bundle,
+    start: Start,
+) -> Result<(ContainerState, Channel)> {
+    state::validate_id(&opts.id)?;
     let dir = ContainerDir::create(&opts.root, &opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: Placement::default(),
         child: None,
     };
-    let st = build(opts, &bundle, &mut undo)?;
+    let (st, chan) = build(opts, bundle, start, &mut undo)?;
     let dir = undo.commit();
-    dir.save(&st)?;
     if let Some(pf) = &opts.pid_file {
         if let Err(e) = write_pid_file(pf, st.pid) {
             // Leave nothing behind: the caller will never learn this pid.
@@ -96,7 +127,7 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState> {
             return Err(e);
         }
     }
-    Ok(st)
+    Ok((st, chan))
 }
 
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
@@ -108,7 +139,12 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).ctx("pid file")
 }
 
-fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<ContainerState> {
+fn build(
+    opts: &CreateOptions,
+    bundle: &Bundle,
+    start: Start,
+    undo: &mut Undo,
+) -> Result<(ContainerState, Channel)> {
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
     let dir_path = undo.dir.as_ref().expect("state dir").path.clone();
@@ -134,19 +170,10 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         cgroups::apply_resources(&mut undo.cgroup, &resources).ctx("linux.resources")?;
     }
 
-    // Start handshake: a fifo the init opens for writing after Ready.
-    let fifo_path = dir_path.join(state::EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(|e| Error::errno("create exec fifo", e))?;
-    // Writable by the container user whatever our umask (the init opens it
-    // after switching to process.user).
-    std::fs::set_permissions(
-        &fifo_path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o622),
-    )
-    .ctx("chmod exec fifo")?;
-    let fifo = sys::openat(libc::AT_FDCWD, &sys::cpath(&fifo_path)?, libc::O_PATH, 0)
-        .map_err(|e| Error::errno("open exec fifo", e))?;
+    let fifo = match start {
+        Start::OnRequest => Some(make_exec_fifo(&dir_path)?),
+        Start::Now => None,
+    };
 
     let console: Option<OwnedFd> = match (&opts.console_socket, opts.console_fd) {
         (_, Some(fd)) => Some(
@@ -262,7 +289,7 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         time_offsets,
         stdio: opts.stdio,
         state_lock_fd: undo.dir.as_ref().expect("state dir").lock_fd(),
-        fifo: &fifo,
+        fifo: fifo.as_ref(),
         console_socket: console.as_ref(),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
@@ -315,6 +342,22 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         parent_chan.send(&Msg::Go)?;
     }
 
+    // The state file now, while the init sets itself up on another CPU;
+    // if it fails, `undo` removes the whole directory.
+    let start_time = crate::state::status::proc_stat(pid)
+        .map(|(_, t)| t)
+        .unwrap_or(0);
+    let mut st = state_template.clone();
+    st.pid = pid;
+    // What entering the cgroup added (the started systemd unit).
+    st.cgroup = undo.cgroup.clone();
+    st.init_start_time = start_time;
+    st.namespaces = ns_list
+        .iter()
+        .map(|n| crate::process::namespaces::proc_name(n.typ()).to_string())
+        .collect();
+    undo.dir.as_ref().expect("state dir").save(&st)?;
+
     loop {
         match parent_chan.recv()? {
             Some(Msg::Ready) => break,
@@ -336,20 +379,25 @@ fn build(opts: &CreateOptions, bundle: &Bundle, undo: &mut Undo) -> Result<Conta
         }
     }
 
-    let start_time = crate::state::status::proc_stat(pid)
-        .map(|(_, t)| t)
-        .unwrap_or(0);
-    let mut st = state_template.clone();
-    st.pid = pid;
-    // What entering the cgroup added (the started systemd unit).
-    st.cgroup = undo.cgroup.clone();
-    st.init_start_time = start_time;
-    st.namespaces = ns_list
-        .iter()
-        .map(|n| crate::process::namespaces::proc_name(n.typ()).to_string())
-        .collect();
     drop(cfg);
-    Ok(st)
+    Ok((st, parent_chan))
+}
+
+/// The start handshake: a fifo the init opens for writing after Ready and
+/// `start` opens for reading. Returns an O_PATH fd of it.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
+    let fifo_path = dir.join(state::EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::errno("create exec fifo", e))?;
+    // Writable by the container user whatever our umask (the init opens it
+    // after switching to process.user).
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .ctx("chmod exec fifo")?;
+    sys::openat(libc::AT_FDCWD, &sys::cpath(&fifo_path)?, libc::O_PATH, 0)
+        .map_err(|e| Error::errno("open exec fifo", e))
 }
 
 /// The caller's user name for `state.owner`, read from /etc/passwd

@@ -7,7 +7,7 @@ mod exec;
 mod signal;
 mod start;
 
-pub use create::{CreateOptions, create};
+pub use create::{CreateOptions, create, create_and_start};
 pub use delete::delete;
 pub use exec::{ExecOptions, exec, wait_child as exec_wait_child};
 pub use signal::{kill, parse_signal};

@@ -1,7 +1,7 @@
 //! `start`: release the waiting init and return once it has exec'd.
 
 use crate::error::{Error, Result};
-use crate::state::{ContainerDir, Status, status_of};
+use crate::state::{ContainerDir, ContainerState, Status, status_of};
 use crate::sys;
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -87,10 +87,15 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
     }
+    run_poststart_hooks(&st);
+    Ok(())
+}
+
+/// Once the container process runs. The spec: a failing poststart hook is
+/// logged, start still succeeds.
+pub(super) fn run_poststart_hooks(st: &ContainerState) {
     if let Some(hooks) = st.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
         let state_json = serde_json::to_string(&st.oci(Status::Running)).unwrap_or_default();
-        // The spec: a failing poststart hook is logged, start still succeeds.
         crate::hooks::run_all_warning("poststart", hooks, &state_json);
     }
-    Ok(())
 }

@@ -1,7 +1,8 @@
 //! The container's init: the process `create` clones into the new
 //! namespaces. It sets itself up in the order the runtime spec applies
 //! things, reports `Ready` (or the failing step) to `create`, waits for
-//! `start` on the exec fifo, and execs the container process.
+//! `start` on the exec fifo (under `run` it does not wait), and execs the
+//! container process.
 
 mod apparmor;
 mod capabilities;
@@ -53,8 +54,9 @@ pub struct InitConfig<'a> {
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// rt's lock on the state dir: closed first thing in the init.
     pub state_lock_fd: std::os::fd::RawFd,
-    /// O_PATH fd of the exec fifo in the state dir.
-    pub fifo: &'a OwnedFd,
+    /// O_PATH fd of the exec fifo in the state dir; None for `run`, whose
+    /// init execs as soon as it is ready.
+    pub fifo: Option<&'a OwnedFd>,
     /// Connected --console-socket.
     pub console_socket: Option<&'a OwnedFd>,
     pub no_pivot: bool,
@@ -364,6 +366,16 @@ fn enter_time_namespace(
         .map_err(|e| Error::errno("enter time namespace", e))
 }
 
+/// Opening the fifo for writing blocks until `start` opens it for
+/// reading; the byte tells `start` we got past the open.
+fn wait_for_start(fifo: &OwnedFd) -> Result<OwnedFd> {
+    let path = sys::cstr(sys::fd_path(fifo))?;
+    let fifo = sys::openat(libc::AT_FDCWD, &path, libc::O_WRONLY, 0)
+        .map_err(|e| Error::errno("open exec fifo", e))?;
+    sys::write_all(fifo.as_raw_fd(), b"0").map_err(|e| Error::errno("write exec fifo", e))?;
+    Ok(fifo)
+}
+
 fn wait_forever() -> ! {
     loop {
         nix::unistd::pause();
@@ -371,20 +383,15 @@ fn wait_forever() -> ! {
 }
 
 impl Prepared {
-    /// Blocks until `rt start` opens the fifo, then runs startContainer hooks
-    /// and execs. Returns only on failure.
+    /// Blocks until `rt start` opens the fifo (if there is one), then runs
+    /// startContainer hooks and execs. Returns only on failure.
     fn wait_for_start_and_exec(self, cfg: &InitConfig) -> Error {
-        // Opening for writing blocks until `start` opens for reading. The
-        // write end stays open (close-on-exec) so `start` sees EOF exactly
-        // when the exec happened.
-        let path = sys::cstr(sys::fd_path(cfg.fifo)).unwrap_or_default();
-        let fifo = match sys::openat(libc::AT_FDCWD, &path, libc::O_WRONLY, 0) {
-            Ok(f) => f,
-            Err(e) => return Error::errno("open exec fifo", e),
+        // The write end stays open (close-on-exec) so `start` sees EOF
+        // exactly when the exec happened.
+        let _fifo = match cfg.fifo.map(wait_for_start) {
+            Some(Err(e)) => return e,
+            opened => opened.and_then(Result::ok),
         };
-        if let Err(e) = sys::write_all(fifo.as_raw_fd(), b"0") {
-            return Error::errno("write exec fifo", e);
-        }
         if let Some(hooks) = cfg
             .spec
             .hooks()
