@@ -11,6 +11,16 @@ pub fn cstr(s: impl AsRef<[u8]>) -> Result<CString> {
     CString::new(s.as_ref().to_vec()).map_err(|_| Error::new("path contains a NUL byte"))
 }
 
+/// Reads a file of proc, sysfs or cgroupfs. Their size reads as 0, so
+/// std's read_to_string probes with 32 bytes and doubles: eight reads for
+/// a mountinfo; a page-sized first read takes such files whole.
+pub fn read_virtual(path: impl AsRef<Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(8192);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 pub fn cpath(p: &Path) -> Result<CString> {
     use std::os::unix::ffi::OsStrExt;
     cstr(p.as_os_str().as_bytes())

@@ -27,8 +27,8 @@ impl Layout {
 /// Reads /proc/self/mountinfo and /proc/self/cgroup.
 pub fn detect() -> Result<Layout> {
     let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
-    let own = std::fs::read_to_string("/proc/self/cgroup").ctx("read /proc/self/cgroup")?;
+        crate::sys::read_virtual("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
+    let own = crate::sys::read_virtual("/proc/self/cgroup").ctx("read /proc/self/cgroup")?;
     Ok(parse(&mountinfo, &own))
 }
 

@@ -401,7 +401,7 @@ fn enable_controllers(dir: &Path) -> Result<()> {
 
 fn copy_cpuset(parent: &Path, dir: &Path) -> Result<()> {
     for f in ["cpuset.cpus", "cpuset.mems"] {
-        let v = std::fs::read_to_string(parent.join(f))
+        let v = crate::sys::read_virtual(parent.join(f))
             .with_ctx(|| format!("read {}", parent.join(f).display()))?;
         std::fs::write(dir.join(f), v.trim())
             .with_ctx(|| format!("write {}", dir.join(f).display()))?;

@@ -72,7 +72,7 @@ pub fn reseat_on(clone: &File) -> Result<()> {
             "PR_SET_MM_MAP needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE",
         ));
     }
-    let stat = std::fs::read_to_string("/proc/self/stat").ctx("read /proc/self/stat")?;
+    let stat = crate::sys::read_virtual("/proc/self/stat").ctx("read /proc/self/stat")?;
     let fields = stat_fields(&stat).ok_or_else(|| Error::new("unparsable /proc/self/stat"))?;
     if field(&fields, 20) != Some(1) {
         return Err(Error::new(
@@ -80,7 +80,7 @@ pub fn reseat_on(clone: &File) -> Result<()> {
         ));
     }
     let meta = clone.metadata().ctx("fstat the clone")?;
-    let maps = std::fs::read_to_string("/proc/self/maps").ctx("read /proc/self/maps")?;
+    let maps = crate::sys::read_virtual("/proc/self/maps").ctx("read /proc/self/maps")?;
     let mappings = mappings_of(&maps, meta.dev(), meta.ino());
     if mappings.is_empty() {
         return Err(Error::new("no mapping of the binary in /proc/self/maps"));

@@ -28,7 +28,7 @@ fn convert(
 
 fn supported() -> CapsHashSet {
     // Capabilities this kernel knows; asking to drop newer ones fails.
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+    let last = crate::sys::read_virtual("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<u8>().ok())
         .unwrap_or(40);

@@ -15,7 +15,7 @@ pub fn become_root() -> Result<()> {
 
 /// setgroups may be denied in a user namespace (/proc/self/setgroups).
 fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
+    crate::sys::read_virtual("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true)
 }

@@ -138,8 +138,6 @@ fn mkdir_all_once(
     rel: &Path,
     mode: u32,
 ) -> Result<std::result::Result<OwnedFd, PathBuf>> {
-    let mut cur = PathBuf::new();
-    let mut fd = nix::unistd::dup(root).map_err(|e| Error::errno("dup root", e))?;
     let comps: Vec<_> = rel
         .components()
         .filter_map(|c| match c {
@@ -147,45 +145,54 @@ fn mkdir_all_once(
             _ => None,
         })
         .collect();
-    for (i, name) in comps.iter().enumerate() {
-        cur.push(name);
-        match open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY) {
-            Ok(f) => fd = f,
-            Err(nix::Error::ENOENT) => {
-                let c = sys::cstr(name.as_encoded_bytes())?;
-                if let Ok(link) =
-                    sys::openat(fd.as_raw_fd(), &c, libc::O_PATH | libc::O_NOFOLLOW, 0)
-                {
-                    let st = nix::sys::stat::fstat(&link).map_err(|e| Error::errno("stat", e))?;
-                    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                        let target = PathBuf::from(
-                            nix::fcntl::readlinkat(&link, "")
-                                .map_err(|e| Error::errno("readlink", e))?,
-                        );
-                        let mut next = if target.is_absolute() {
-                            relative(&target)
-                        } else {
-                            cur.parent().unwrap_or(Path::new("")).join(target)
-                        };
-                        for rest in &comps[i + 1..] {
-                            next.push(rest);
-                        }
-                        return Ok(Err(normalize(&next)));
-                    }
-                }
-                // SAFETY: mkdirat relative to a directory fd we hold.
-                let rc = unsafe { libc::mkdirat(fd.as_raw_fd(), c.as_ptr(), mode) };
-                if rc < 0 && nix::Error::last() != nix::Error::EEXIST {
-                    return Err(Error::errno(
-                        format!("mkdir {}", cur.display()),
-                        nix::Error::last(),
-                    ));
-                }
-                fd = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)
-                    .map_err(|e| Error::errno(format!("open {}", cur.display()), e))?;
-            }
-            Err(e) => return Err(Error::errno(format!("open {}", cur.display()), e)),
+    // Start below the deepest directory that exists, found from the full
+    // path upwards: usually only the last component is missing, and
+    // resolving every prefix from the root cost a lookup per level.
+    let mut existing = comps.len();
+    let mut fd = loop {
+        if existing == 0 {
+            break nix::unistd::dup(root).map_err(|e| Error::errno("dup root", e))?;
         }
+        let prefix: PathBuf = comps[..existing].iter().collect();
+        match open_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY) {
+            Ok(f) => break f,
+            Err(nix::Error::ENOENT) => existing -= 1,
+            Err(e) => return Err(Error::errno(format!("open {}", prefix.display()), e)),
+        }
+    };
+    let mut cur: PathBuf = comps[..existing].iter().collect();
+    // Every component from here on is missing: nothing yet, or a dangling
+    // symlink to follow inside the root.
+    for (i, name) in comps.iter().enumerate().skip(existing) {
+        cur.push(name);
+        let c = sys::cstr(name.as_encoded_bytes())?;
+        if let Ok(link) = sys::openat(fd.as_raw_fd(), &c, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+            let st = nix::sys::stat::fstat(&link).map_err(|e| Error::errno("stat", e))?;
+            if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                let target = PathBuf::from(
+                    nix::fcntl::readlinkat(&link, "").map_err(|e| Error::errno("readlink", e))?,
+                );
+                let mut next = if target.is_absolute() {
+                    relative(&target)
+                } else {
+                    cur.parent().unwrap_or(Path::new("")).join(target)
+                };
+                for rest in &comps[i + 1..] {
+                    next.push(rest);
+                }
+                return Ok(Err(normalize(&next)));
+            }
+        }
+        // SAFETY: mkdirat relative to a directory fd we hold.
+        let rc = unsafe { libc::mkdirat(fd.as_raw_fd(), c.as_ptr(), mode) };
+        if rc < 0 && nix::Error::last() != nix::Error::EEXIST {
+            return Err(Error::errno(
+                format!("mkdir {}", cur.display()),
+                nix::Error::last(),
+            ));
+        }
+        fd = open_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| Error::errno(format!("open {}", cur.display()), e))?;
     }
     Ok(Ok(fd))
 }
@@ -300,6 +307,33 @@ mod tests {
             walk(&root, Path::new("link"), read_nofollow).err(),
             open_in_root(&root, Path::new("link"), read_nofollow).err()
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn mkdir_all_creates_what_is_missing_below_what_exists() {
+        let d = tmp("levels");
+        std::fs::create_dir_all(d.join("a/b")).unwrap();
+        std::fs::write(d.join("a/file"), "").unwrap();
+        symlink("/a/b/deep", d.join("a/dangling")).unwrap();
+        let root = open_root(&d);
+        for (path, made) in [
+            ("/a/b", "a/b"),
+            ("/a/b/c/d/e", "a/b/c/d/e"),
+            ("/x/y", "x/y"),
+            ("/a/dangling/z", "a/b/deep/z"),
+        ] {
+            let fd = mkdir_all(&root, Path::new(path), 0o755).unwrap();
+            let want = std::fs::metadata(d.join(made)).unwrap();
+            let got = nix::sys::stat::fstat(&fd).unwrap();
+            assert!(want.is_dir(), "{made}");
+            assert_eq!(
+                got.st_ino,
+                std::os::unix::fs::MetadataExt::ino(&want),
+                "{path}"
+            );
+        }
+        assert!(mkdir_all(&root, Path::new("/a/file/sub"), 0o755).is_err());
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -26,7 +26,7 @@ impl Status {
 
 /// Field 3 (state) and 22 (start time) of /proc/PID/stat.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = crate::sys::read_virtual(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: split after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
