@@ -111,15 +111,14 @@ pub fn run(
         ]),
         ..Default::default()
     };
-    let st =
-        rt::container::create(&opts).map_err(|e| format!("creating the RUN container: {e}"))?;
+    let loaded = rt::spec::load_bundle(&bundle.path)
+        .map_err(|e| format!("the RUN container's config.json: {e}"))?;
+    // As `rt run`: the process starts as soon as its container is ready.
+    let st = rt::container::create_and_start(&opts, &loaded)
+        .map_err(|e| format!("starting the RUN container: {e}"))?;
     // Only the container holds the write end now: EOF means it is done.
     drop(write_end);
     drop(devnull);
-    if let Err(e) = rt::container::start(state_root, &id) {
-        let _ = rt::container::delete(state_root, &id, true);
-        return Err(format!("starting the RUN container: {e}"));
-    }
     let mut reader = std::fs::File::from(read_end);
     let mut buf = [0u8; 8192];
     loop {
