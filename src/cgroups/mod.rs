@@ -163,6 +163,17 @@ impl Placement {
         Ok(())
     }
 
+    /// Creates only the cgroup2 directory, which clone3 puts the init
+    /// into; [`Self::create_dirs`] makes the others later.
+    pub fn create_unified_dir(&mut self) -> Result<()> {
+        let Some(d) = self.dirs.iter().find(|d| d.v2).cloned() else {
+            return Ok(());
+        };
+        self.create_one(&d).inspect_err(|_| {
+            self.remove();
+        })
+    }
+
     fn create_one(&mut self, d: &CgroupDir) -> Result<()> {
         let mut cur = d.mount.clone();
         for comp in d.path.split('/').filter(|c| !c.is_empty()) {

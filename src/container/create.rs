@@ -13,13 +13,13 @@
 
 use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, Result};
-use crate::init::{self, InitConfig};
+use crate::init::{self, CgroupEntry, InitConfig};
 use crate::process::namespaces::{ForChildren, NamespacePlan};
 use crate::process::{Channel, Msg, idmap};
 use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
 use crate::sys;
-use oci_spec::runtime::LinuxNamespaceType;
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -157,7 +157,6 @@ fn build(
         &opts.id,
         opts.systemd_cgroup,
     )?;
-    undo.cgroup.create_dirs()?;
     // Even without linux.resources the device rules apply (deny all but
     // rt's defaults), as in runc.
     let resources = linux
@@ -165,10 +164,6 @@ fn build(
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
     let resources = cgroups::with_default_device_rules(&resources, &devices);
-    // A systemd unit's cgroup exists only once the init is in it.
-    if !undo.cgroup.is_systemd() {
-        cgroups::apply_resources(&mut undo.cgroup, &resources).ctx("linux.resources")?;
-    }
 
     let fifo = match start {
         Start::OnRequest => Some(make_exec_fifo(&dir_path)?),
@@ -267,13 +262,32 @@ fn build(
         };
         serde_json::to_string(&oci).unwrap_or_default()
     };
-    let placement = undo.cgroup.clone();
     // Without a new user namespace the init is as privileged as we are and
-    // moves itself into its cgroups (cheaper, see Placement::enter_self);
-    // then nothing is left for the parent to do before the init may go on.
-    // With the systemd driver systemd puts the init into its unit.
-    let joins_own_cgroups =
-        !new_user && nix::unistd::geteuid().is_root() && !placement.is_systemd();
+    // moves itself into its cgroups (cheaper, see Placement::enter_self).
+    // In its own mount namespace it can wait for them until its first
+    // cgroup mount, so the parent creates them after the clone, while the
+    // init mounts. With the systemd driver systemd puts the init into its
+    // unit; with a user namespace the parent moves it.
+    let cgroup_entry = if new_user || !nix::unistd::geteuid().is_root() || undo.cgroup.is_systemd()
+    {
+        CgroupEntry::ByParent
+    } else if clone_flags & libc::CLONE_NEWNS != 0
+        && !plan
+            .join
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::Mount)
+    {
+        CgroupEntry::SelfWhenReady
+    } else {
+        CgroupEntry::SelfAtStart
+    };
+    if cgroup_entry == CgroupEntry::SelfWhenReady {
+        // clone3 puts the init straight into its cgroup2 directory.
+        undo.cgroup.create_unified_dir()?;
+    } else {
+        create_cgroups(&mut undo.cgroup, &resources)?;
+    }
+    let placement = undo.cgroup.clone();
     let cfg = InitConfig {
         spec,
         bundle: bundle.dir.clone(),
@@ -282,8 +296,7 @@ fn build(
         pure_v2: layout.is_pure_v2(),
         new_namespaces: clone_flags,
         join: &plan.join,
-        wait_for_go: !joins_own_cgroups,
-        joins_own_cgroups,
+        cgroup_entry,
         born_in_unified: std::cell::Cell::new(false),
         unshare_cgroup_ns: want_cgroupns,
         time_offsets,
@@ -333,13 +346,26 @@ fn build(
         )?;
     }
     drop(unified_dir);
-    if undo.cgroup.is_systemd() {
-        undo.cgroup.enter_init(pid, Some(&resources), &opts.id)?;
-    } else if !joins_own_cgroups {
-        undo.cgroup.enter(pid, born_in_unified)?;
-    }
-    if cfg.wait_for_go {
-        parent_chan.send(&Msg::Go)?;
+    match cgroup_entry {
+        CgroupEntry::ByParent => {
+            if undo.cgroup.is_systemd() {
+                undo.cgroup.enter_init(pid, Some(&resources), &opts.id)?;
+            } else {
+                undo.cgroup.enter(pid, born_in_unified)?;
+            }
+            parent_chan.send(&Msg::Go)?;
+        }
+        CgroupEntry::SelfAtStart => {}
+        CgroupEntry::SelfWhenReady => {
+            // The init mounts meanwhile; it waits for Go only at its first
+            // cgroup mount and for LimitsSet before it makes device nodes.
+            // A failed send means the init already gave up: the loop below
+            // reads why.
+            undo.cgroup.create_dirs()?;
+            let _ = parent_chan.send(&Msg::Go);
+            cgroups::apply_resources(&mut undo.cgroup, &resources).ctx("linux.resources")?;
+            let _ = parent_chan.send(&Msg::LimitsSet);
+        }
     }
 
     // The state file now, while the init sets itself up on another CPU;
@@ -381,6 +407,16 @@ fn build(
 
     drop(cfg);
     Ok((st, parent_chan))
+}
+
+/// The container's cgroup directories and their limits. A systemd unit's
+/// cgroup exists only once the init is in it (Placement::enter_init).
+fn create_cgroups(cgroup: &mut Placement, resources: &LinuxResources) -> Result<()> {
+    cgroup.create_dirs()?;
+    if !cgroup.is_systemd() {
+        cgroups::apply_resources(cgroup, resources).ctx("linux.resources")?;
+    }
+    Ok(())
 }
 
 /// The start handshake: a fifo the init opens for writing after Ready and

@@ -16,7 +16,7 @@ mod user;
 
 use crate::cgroups::Placement;
 use crate::error::{Context, Error, Result};
-use crate::mounts::{self, RootfsContext};
+use crate::mounts::{self, CgroupNeed, RootfsContext};
 use crate::process::{Channel, Msg};
 use crate::sys;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -35,12 +35,8 @@ pub struct InitConfig<'a> {
     pub new_namespaces: i32,
     /// Existing namespaces to join (user first).
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
-    /// The parent must write id maps / join the cgroup before we go on.
-    pub wait_for_go: bool,
-    /// The init moves itself into its cgroups (Placement::enter_self):
-    /// rt is privileged over the host's cgroupfs and the init has no new
-    /// user namespace. Otherwise the parent moves it.
-    pub joins_own_cgroups: bool,
+    /// How and when the init gets into its cgroups.
+    pub cgroup_entry: CgroupEntry,
     /// clone3 put the init straight into its cgroup2 cgroup (set after the
     /// clone, in parent and child alike).
     pub born_in_unified: std::cell::Cell<bool>,
@@ -66,6 +62,22 @@ pub struct InitConfig<'a> {
     pub has_create_runtime_hooks: bool,
     /// State JSON for createContainer/startContainer hooks.
     pub state_json: &'a dyn Fn(&str) -> String,
+}
+
+/// How the init gets into its cgroups.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CgroupEntry {
+    /// The parent writes id maps and/or moves the init (user namespace,
+    /// systemd driver, rootless) and then sends Go: wait for it first.
+    ByParent,
+    /// The init moves itself (Placement::enter_self) first thing; the
+    /// cgroups exist before the clone.
+    SelfAtStart,
+    /// The parent creates the cgroups (all but the cgroup2 one the init is
+    /// born in) while the init sets up its mounts, on the other CPU, and
+    /// sends Go. The init waits for it where it first needs its cgroups
+    /// (a cgroup mount, else the end of the mounts) and moves itself in.
+    SelfWhenReady,
 }
 
 /// Entry point in the cloned child. Never returns.
@@ -119,13 +131,17 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
     scheduling::affinity_initial(spec.process().as_ref())?;
-    if cfg.joins_own_cgroups {
-        cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+    match cfg.cgroup_entry {
+        CgroupEntry::ByParent => {
+            chan.expect(Msg::Go).ctx("wait for parent")?;
+            scheduling::affinity_final(spec.process().as_ref())?;
+        }
+        CgroupEntry::SelfAtStart => {
+            cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+            scheduling::affinity_final(spec.process().as_ref())?;
+        }
+        CgroupEntry::SelfWhenReady => {}
     }
-    if cfg.wait_for_go {
-        chan.expect(Msg::Go).ctx("wait for parent")?;
-    }
-    scheduling::affinity_final(spec.process().as_ref())?;
     if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
         // Become root of the new user namespace now that it is mapped.
         user::become_root().ctx("setresuid(0) in user namespace")?;
@@ -144,9 +160,34 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     if let Some(offsets) = cfg.time_offsets {
         enter_time_namespace(offsets)?;
     }
-    if cfg.unshare_cgroup_ns {
-        sys::unshare(libc::CLONE_NEWCGROUP)
-            .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
+    // Into our cgroups (SelfWhenReady: when a step first needs them), then
+    // a new cgroup namespace, which is rooted where we are.
+    let reached: std::cell::Cell<Option<CgroupNeed>> = std::cell::Cell::new(None);
+    let need_cgroups = |need: CgroupNeed| -> Result<()> {
+        let late = cfg.cgroup_entry == CgroupEntry::SelfWhenReady;
+        if reached.get().is_none() {
+            if late {
+                chan.expect(Msg::Go).ctx("wait for the cgroups")?;
+                cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+                scheduling::affinity_final(spec.process().as_ref())?;
+            }
+            if cfg.unshare_cgroup_ns {
+                sys::unshare(libc::CLONE_NEWCGROUP)
+                    .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
+            }
+            reached.set(Some(CgroupNeed::Joined));
+        }
+        if need == CgroupNeed::Limited && reached.get() < Some(CgroupNeed::Limited) {
+            if late {
+                chan.expect(Msg::LimitsSet)
+                    .ctx("wait for the cgroup limits")?;
+            }
+            reached.set(Some(CgroupNeed::Limited));
+        }
+        Ok(())
+    };
+    if cfg.cgroup_entry != CgroupEntry::SelfWhenReady {
+        need_cgroups(CgroupNeed::Limited)?;
     }
     if !cfg.no_new_keyring {
         limits::new_session_keyring()?;
@@ -169,8 +210,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         new_mount_ns: cfg.new_namespaces & libc::CLONE_NEWNS != 0,
         new_user_ns: has_ns(cfg, LinuxNamespaceType::User),
         new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
+        need_cgroups: &need_cgroups,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
+    need_cgroups(CgroupNeed::Limited)?;
     if cfg.has_create_runtime_hooks {
         chan.send(&Msg::CreateRuntimeHooks)?;
         chan.expect(Msg::HooksDone)?;

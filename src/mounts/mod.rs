@@ -27,6 +27,20 @@ pub struct RootfsContext<'a> {
     pub new_mount_ns: bool,
     pub new_user_ns: bool,
     pub new_cgroup_ns: bool,
+    /// Called before a step needs the container's cgroups: the init may
+    /// still be on its way into them (init::CgroupEntry::SelfWhenReady).
+    pub need_cgroups: &'a dyn Fn(CgroupNeed) -> Result<()>,
+}
+
+/// What a mount step needs of the container's cgroups.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum CgroupNeed {
+    /// The directories, with the init in them (cgroup mounts).
+    Joined,
+    /// Their limits and device rules in force too (before mknod: v1
+    /// device rules are written one by one, and a deny-all written before
+    /// the allows would fail a mknod in between).
+    Limited,
 }
 
 /// Before pivot_root: propagation, the rootfs bind, the spec's mounts and
@@ -75,6 +89,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.destination().display())))?;
     }
     if needs_dev_setup(ctx.spec) {
+        (ctx.need_cgroups)(CgroupNeed::Limited)?;
         devices::setup(&root, ctx.spec, ctx.new_user_ns)?;
     }
     Ok(root)
@@ -93,6 +108,13 @@ fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest = m.destination();
     refuse_symlinked_system_dir(root, dest, typ)?;
+    let binds_cgroupfs = m
+        .source()
+        .as_ref()
+        .is_some_and(|s| s.starts_with("/sys/fs/cgroup"));
+    if typ == "cgroup" || typ == "cgroup2" || binds_cgroupfs {
+        (ctx.need_cgroups)(CgroupNeed::Joined)?;
+    }
     if opts.is_bind() || typ == "bind" {
         return bind_mount(ctx, root, m, &opts);
     }

@@ -8,8 +8,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 pub enum Msg {
-    /// parent → init: id maps written and cgroup joined; go on.
+    /// parent → init: id maps written and cgroup joined; go on. With
+    /// CgroupEntry::SelfWhenReady: the cgroup directories exist.
     Go,
+    /// parent → init (CgroupEntry::SelfWhenReady): the cgroup limits and
+    /// device rules are in force.
+    LimitsSet,
     /// init → parent: mounts are done; run createRuntime/prestart hooks.
     CreateRuntimeHooks,
     /// parent → init: those hooks succeeded.
