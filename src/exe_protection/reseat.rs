@@ -249,16 +249,26 @@ fn move_copy(addr: usize, len: usize, prot: i32) -> nix::Result<()> {
         iov_base: addr as *mut libc::c_void,
         iov_len: len,
     };
-    // SAFETY: the kernel copies our own readable range into the temporary
-    // mapping, both `len` bytes long; no Rust reference covers either.
-    let copied = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
-    // SAFETY (both): the temporary mapping is ours alone. mremap moves it
-    // over the old range in one step; signals are blocked and no other
-    // thread exists, so nothing writes the old range between the copy and
-    // the move, and the range reads the same bytes afterwards.
-    let moved = copied == len as isize
-        && unsafe { libc::mprotect(tmp, len, prot) } == 0
-        && unsafe {
+    let fill_and_move = || -> nix::Result<()> {
+        // SAFETY: the kernel copies our own readable range into the
+        // temporary mapping, both `len` bytes long; no Rust reference
+        // covers either.
+        let copied = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+        if copied < 0 {
+            return Err(nix::Error::last());
+        }
+        if copied != len as isize {
+            return Err(nix::Error::EFAULT);
+        }
+        // SAFETY: changes the protection of the temporary mapping only.
+        if unsafe { libc::mprotect(tmp, len, prot) } != 0 {
+            return Err(nix::Error::last());
+        }
+        // SAFETY: moves the temporary mapping, ours alone, over the old
+        // range in one step. Signals are blocked and no other thread
+        // exists, so nothing wrote the old range since the copy, and it
+        // reads the same bytes afterwards.
+        let moved = unsafe {
             libc::mremap(
                 tmp,
                 len,
@@ -266,18 +276,19 @@ fn move_copy(addr: usize, len: usize, prot: i32) -> nix::Result<()> {
                 libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
                 addr as *mut libc::c_void,
             )
-        } != libc::MAP_FAILED;
-    if moved {
-        return Ok(());
-    }
-    let err = if copied >= 0 && copied != len as isize {
-        nix::Error::EFAULT
-    } else {
-        nix::Error::last()
+        };
+        if moved == libc::MAP_FAILED {
+            return Err(nix::Error::last());
+        }
+        Ok(())
     };
-    // SAFETY: unmaps only the temporary mapping made above.
-    unsafe { libc::munmap(tmp, len) };
-    Err(err)
+    let result = fill_and_move();
+    if result.is_err() {
+        // SAFETY: unmaps only the temporary mapping made above, which did
+        // not move.
+        unsafe { libc::munmap(tmp, len) };
+    }
+    result
 }
 
 /// PR_SET_MM_MAP with the current layout (unchanged) and `exe` as the
