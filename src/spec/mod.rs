@@ -52,6 +52,11 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
 /// Parses config.json text. Type errors carry the JSON path
 /// (`process.user.uid: invalid type ...`), syntax errors line and column.
 pub fn parse(text: &[u8]) -> Result<Spec> {
+    // Tracking the path costs a wrapper per value on every create; only a
+    // config that fails is parsed again to say where.
+    if let Ok(spec) = serde_json::from_slice(text) {
+        return Ok(spec);
+    }
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
