@@ -141,6 +141,23 @@ fn unknown_capability() {
     ctx.assert_nothing_left(&id);
 }
 
+/// A limit the kernel refuses (a CPU this host does not have). rt writes
+/// limits while the init is already cloned and mounting: the failure must
+/// still name the knob, kill the init and leave no cgroup or state behind.
+#[test]
+fn refused_cgroup_limit_fails_cleanly_after_the_clone() {
+    let ctx = TestCtx::new("errors::bad_cpuset");
+    let mut b = ctx.bundle();
+    b.set("/linux/resources/cpu", json!({"cpus": "4095"}));
+    let id = ctx.id("badcpuset");
+    ctx.prepare(&mut b, &id);
+    for verb in ["create", "run"] {
+        let out = ctx.rt(&[verb, "-b", path(&b.dir), &id]);
+        out.fails_with(1).stderr_has("cpuset.cpus");
+        ctx.assert_nothing_left(&id);
+    }
+}
+
 #[test]
 fn duplicate_id_leaves_first_container_alone() {
     let ctx = TestCtx::new("errors::duplicate");

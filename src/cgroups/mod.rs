@@ -145,20 +145,18 @@ fn normalize(p: &str) -> String {
 }
 
 impl Placement {
-    /// Creates every missing directory, remembering which ones we made.
-    /// On failure, what was created so far is removed again. With the
-    /// systemd driver the unit's cgroup appears only in [`Self::enter_init`];
-    /// here we just make sure systemd can be reached.
+    /// Creates every missing directory, remembering which ones we made
+    /// ([`Self::remove`] takes them away again; on failure the caller
+    /// does, once no process of ours is left in them). With the systemd
+    /// driver the unit's cgroup appears only in [`Self::enter_init`]; here
+    /// we just make sure systemd can be reached.
     pub fn create_dirs(&mut self) -> Result<()> {
         if self.systemd.is_some() {
             return systemd::connect();
         }
         let dirs = self.dirs.clone();
         for d in &dirs {
-            if let Err(e) = self.create_one(d) {
-                self.remove();
-                return Err(e);
-            }
+            self.create_one(d)?;
         }
         Ok(())
     }
@@ -166,12 +164,10 @@ impl Placement {
     /// Creates only the cgroup2 directory, which clone3 puts the init
     /// into; [`Self::create_dirs`] makes the others later.
     pub fn create_unified_dir(&mut self) -> Result<()> {
-        let Some(d) = self.dirs.iter().find(|d| d.v2).cloned() else {
-            return Ok(());
-        };
-        self.create_one(&d).inspect_err(|_| {
-            self.remove();
-        })
+        match self.dirs.iter().find(|d| d.v2).cloned() {
+            Some(d) => self.create_one(&d),
+            None => Ok(()),
+        }
     }
 
     fn create_one(&mut self, d: &CgroupDir) -> Result<()> {

@@ -57,6 +57,7 @@ impl Channel {
     /// Receives one message; `None` when the other side closed the channel.
     pub fn recv(&self) -> Result<Option<Msg>> {
         let mut buf = vec![0u8; 65536];
+        let mut reset = false;
         loop {
             // SAFETY: reading into a buffer we own, of the given length.
             let n = unsafe {
@@ -70,6 +71,16 @@ impl Channel {
                 let e = nix::Error::last();
                 if e == nix::Error::EINTR {
                     continue;
+                }
+                // The other side closed while a message of ours lay unread
+                // there (the init failed before it read Go). The reset is
+                // reported once, before what it sent us: read on.
+                if e == nix::Error::ECONNRESET && !reset {
+                    reset = true;
+                    continue;
+                }
+                if e == nix::Error::ECONNRESET {
+                    return Ok(None);
                 }
                 return Err(Error::errno("read init channel", e));
             }
@@ -101,5 +112,25 @@ impl Channel {
 impl AsRawFd for Channel {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_sent_before_the_other_side_went_away_is_still_read() {
+        let (parent, init) = Channel::pair().unwrap();
+        init.send(&Msg::Error("mount /dev: symlink".into()))
+            .unwrap();
+        // Unread by the init when it exits: the kernel resets the channel.
+        parent.send(&Msg::Go).unwrap();
+        drop(init);
+        assert_eq!(
+            parent.recv().unwrap(),
+            Some(Msg::Error("mount /dev: symlink".into()))
+        );
+        assert_eq!(parent.recv().unwrap(), None);
     }
 }
