@@ -482,6 +482,16 @@ fn exec_cap_never_sets_inheritable() {
     ctx.assert_nothing_left(&id);
 }
 
+/// Whether `f` lives on a read-only mount (fstatvfs ST_RDONLY).
+fn on_read_only_mount(f: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: statvfs is plain data; all-zero is a valid value.
+    let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs fills the struct we pass for an fd the caller owns.
+    let rc = unsafe { libc::fstatvfs(f.as_raw_fd(), &mut vfs) };
+    rc == 0 && vfs.f_flag & libc::ST_RDONLY != 0
+}
+
 /// How the binary a runtime process runs is protected against being
 /// rewritten through /proc/<pid>/exe: `None` when it is the writable
 /// on-disk runtime binary itself.
@@ -493,11 +503,7 @@ fn exe_protection(pid: u32) -> Option<&'static str> {
     if (meta.dev(), meta.ino()) != (bin.dev(), bin.ino()) {
         return Some("a copy of the binary");
     }
-    // SAFETY: statvfs is plain data; all-zero is a valid value.
-    let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: fstatvfs fills the struct we pass for an fd we own.
-    let rc = unsafe { libc::fstatvfs(exe.as_raw_fd(), &mut vfs) };
-    if rc == 0 && vfs.f_flag & libc::ST_RDONLY != 0 {
+    if on_read_only_mount(&exe) {
         return Some("the binary through a read-only mount");
     }
     // SAFETY: F_GET_SEALS only reads flags of our fd.
@@ -565,7 +571,6 @@ fn waiting_init_does_not_run_the_writable_runtime_binary() {
 /// A runtime that executes a clone (runc, crun) passes too.
 #[test]
 fn waiting_init_maps_the_runtime_binary_only_read_only() {
-    use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let ctx = TestCtx::new("security::exe_maps");
     let (id, pid) = created_container(&ctx, "exemaps");
@@ -586,11 +591,7 @@ fn waiting_init_maps_the_runtime_binary_only_read_only() {
             continue;
         }
         of_binary += 1;
-        // SAFETY: statvfs is plain data; all-zero is a valid value.
-        let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: fstatvfs fills the struct we pass for an fd we own.
-        let rc = unsafe { libc::fstatvfs(f.as_raw_fd(), &mut vfs) };
-        if rc != 0 || vfs.f_flag & libc::ST_RDONLY == 0 {
+        if !on_read_only_mount(&f) {
             writable.push(path.display().to_string());
         }
     }
