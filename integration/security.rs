@@ -615,6 +615,100 @@ fn waiting_init_maps_the_runtime_binary_only_read_only() {
     }
 }
 
+/// CVE-2019-5736, the fallback: where rt may not move its image in place
+/// (here a seccomp filter makes process_vm_readv fail with EPERM, as
+/// Docker's default profile does without CAP_SYS_PTRACE), it executes
+/// itself from the read-only clone instead, and the waiting init is still
+/// protected. The debug log shows which way was taken.
+#[test]
+fn runtime_binary_is_still_protected_when_the_image_cannot_move() {
+    use std::os::unix::process::CommandExt;
+    if skip_rt_only(
+        "security::exe_fallback",
+        "rt's own fallback, named in its debug log",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("security::exe_fallback");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("exefallback");
+    ctx.prepare(&mut b, &id);
+    let log = ctx.dir.join("fallback.log");
+    let mut create = ctx.rt_command(&[]);
+    create.arg("--debug").arg("--log").arg(&log).arg("create");
+    create.arg("--pid-file").arg(ctx.pid_file(&id));
+    create.arg("-b").arg(&b.dir).arg(&id);
+    // SAFETY: between fork and exec the child only calls prctl, which is
+    // async-signal-safe, on a filter that lives in this frame.
+    unsafe {
+        create.pre_exec(|| deny_process_vm_readv());
+    }
+    let out = ctx.exec(create);
+    let protection = fs::read_to_string(ctx.pid_file(&id))
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .map(exe_protection);
+    let logged = fs::read_to_string(&log).unwrap_or_default();
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+    out.ok();
+    assert!(
+        logged.contains("executing the read-only clone instead"),
+        "the image moved in place despite the filter, or the log says nothing:\n{logged}"
+    );
+    assert!(
+        matches!(protection, Some(Some(_))),
+        "the init runs the writable binary: {protection:?}"
+    );
+}
+
+/// A seccomp filter (classic BPF) that makes process_vm_readv fail with
+/// EPERM and allows everything else, installed on the calling process.
+fn deny_process_vm_readv() -> std::io::Result<()> {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+    let stmt = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+    let mut filter = [
+        stmt(load, 4), // seccomp_data.arch
+        jeq(AUDIT_ARCH_X86_64, 0, 3),
+        stmt(load, 0), // seccomp_data.nr
+        jeq(libc::SYS_process_vm_readv as u32, 0, 1),
+        stmt(ret, RET_EPERM),
+        stmt(ret, RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: prctl reads the program we pass, valid for the call.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// CVE-2019-5736, the write step of the exploit replayed from the host:
 /// hold the waiting init's /proc/PID/exe as an O_PATH fd (what the
 /// container's root keeps after `#!/proc/self/exe` ran the runtime inside
