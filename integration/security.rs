@@ -615,52 +615,64 @@ fn waiting_init_maps_the_runtime_binary_only_read_only() {
     }
 }
 
-/// CVE-2019-5736, the fallback: where rt may not move its image in place
-/// (here a seccomp filter makes process_vm_readv fail with EPERM, as
-/// Docker's default profile does without CAP_SYS_PTRACE), it executes
-/// itself from the read-only clone instead, and the waiting init is still
-/// protected. The debug log shows which way was taken.
+/// CVE-2019-5736, both ways rt protects its binary. Normally it moves its
+/// running image onto the read-only clone in place (no fallback in the
+/// debug log). Where it may not (here a seccomp filter makes
+/// process_vm_readv fail with EPERM, as Docker's default profile does
+/// without CAP_SYS_PTRACE), it executes itself from the clone instead, and
+/// the waiting init is protected all the same. Fails if the in-place move
+/// silently stopped working, or if the fallback did.
 #[test]
-fn runtime_binary_is_still_protected_when_the_image_cannot_move() {
+fn runtime_binary_moves_in_place_or_falls_back_to_the_clone() {
     use std::os::unix::process::CommandExt;
     if skip_rt_only(
         "security::exe_fallback",
-        "rt's own fallback, named in its debug log",
+        "rt's own two ways, named in its debug log",
     ) {
         return;
     }
+    const FALLBACK: &str = "executing the read-only clone instead";
     let ctx = TestCtx::new("security::exe_fallback");
     let mut b = ctx.bundle();
     b.args(&["sleep", "1000"]);
-    let id = ctx.id("exefallback");
-    ctx.prepare(&mut b, &id);
-    let log = ctx.dir.join("fallback.log");
-    let mut create = ctx.rt_command(&[]);
-    create.arg("--debug").arg("--log").arg(&log).arg("create");
-    create.arg("--pid-file").arg(ctx.pid_file(&id));
-    create.arg("-b").arg(&b.dir).arg(&id);
-    // SAFETY: between fork and exec the child only calls prctl, which is
-    // async-signal-safe, on a filter that lives in this frame.
-    unsafe {
-        create.pre_exec(|| deny_process_vm_readv());
+    for filtered in [false, true] {
+        let id = ctx.id(if filtered {
+            "exefiltered"
+        } else {
+            "exeinplace"
+        });
+        ctx.prepare(&mut b, &id);
+        let log = ctx.dir.join(format!("{id}.log"));
+        let mut create = ctx.rt_command(&[]);
+        create.arg("--debug").arg("--log").arg(&log).arg("create");
+        create.arg("--pid-file").arg(ctx.pid_file(&id));
+        create.arg("-b").arg(&b.dir).arg(&id);
+        if filtered {
+            // SAFETY: between fork and exec the child only calls prctl,
+            // which is async-signal-safe, on a filter in that frame.
+            unsafe {
+                create.pre_exec(deny_process_vm_readv);
+            }
+        }
+        let out = ctx.exec(create);
+        let protection = fs::read_to_string(ctx.pid_file(&id))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .map(exe_protection);
+        let logged = fs::read_to_string(&log).unwrap_or_default();
+        ctx.delete_force(&id).ok();
+        ctx.assert_nothing_left(&id);
+        out.ok();
+        assert_eq!(
+            logged.contains(FALLBACK),
+            filtered,
+            "filtered={filtered}: fallback logged or not as expected?\n{logged}"
+        );
+        assert!(
+            matches!(protection, Some(Some(_))),
+            "filtered={filtered}: the init runs the writable binary: {protection:?}"
+        );
     }
-    let out = ctx.exec(create);
-    let protection = fs::read_to_string(ctx.pid_file(&id))
-        .ok()
-        .and_then(|p| p.trim().parse().ok())
-        .map(exe_protection);
-    let logged = fs::read_to_string(&log).unwrap_or_default();
-    ctx.delete_force(&id).ok();
-    ctx.assert_nothing_left(&id);
-    out.ok();
-    assert!(
-        logged.contains("executing the read-only clone instead"),
-        "the image moved in place despite the filter, or the log says nothing:\n{logged}"
-    );
-    assert!(
-        matches!(protection, Some(Some(_))),
-        "the init runs the writable binary: {protection:?}"
-    );
 }
 
 /// A seccomp filter (classic BPF) that makes process_vm_readv fail with
