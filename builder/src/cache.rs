@@ -12,8 +12,20 @@ pub struct Record {
     pub created: String,
 }
 
+/// The version of what steps produce for a given definition. Bump it
+/// whenever a fix changes a step's result (COPY's owners or filtering,
+/// how RUN forms its command, a layer's tar encoding): records made by
+/// an older rt-build would otherwise hand back the old, wrong layer.
+/// Version 2: COPY --from keeps owners and setuid bits, excluded
+/// directories are not copied empty, `RUN <<EOF` runs its body.
+const SEMANTICS: &str = "rt-build-cache-v2";
+
 pub fn key(definition: &serde_json::Value) -> String {
-    crate::digest::sha256_bytes(&serde_json::to_vec(definition).expect("JSON"))
+    let mut bytes = SEMANTICS.as_bytes().to_vec();
+    bytes.push(b'\n');
+    // A Value always serialises (its map keys are strings).
+    bytes.extend(serde_json::to_vec(definition).unwrap_or_default());
+    crate::digest::sha256_bytes(&bytes)
 }
 
 fn path(store: &Store, key: &str) -> Result<std::path::PathBuf, String> {

@@ -7,13 +7,14 @@
 //!   `/` or naming an existing directory receives `basename(src)`;
 //! - `--parents` keeps each source's path (from the root, or from a `/./`
 //!   pivot in the pattern) under the destination;
-//! - files keep their mode and mtime; owners become 0:0 or `--chown`;
+//! - files keep their mode and mtime; owners become `--chown`'s, else
+//!   0:0 for the context, heredocs and URLs, while files from a stage or
+//!   an image keep their uid/gid (BuildKit and buildah do the same);
 //!   `--chmod` rewrites the permission bits of everything copied.
 
 use crate::chmod::Chmod;
 use crate::context::ignore::IgnoreRules;
 use crate::layer::paths::{clean, resolve_full, resolve_parent};
-use crate::snapshot::copy_meta;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -137,7 +138,9 @@ pub struct Dest<'a> {
     pub rootfs: &'a Path,
     /// Absolute path in the image; a trailing `/` means "a directory".
     pub path: String,
-    pub owner: (u32, u32),
+    /// `None`: every copied entry keeps its source's uid/gid (COPY --from
+    /// without --chown); new files and directories are then 0:0.
+    pub owner: Option<(u32, u32)>,
     pub chmod: Option<&'a Chmod>,
     pub parents: bool,
 }
@@ -169,7 +172,8 @@ impl Dest<'_> {
             Ok(_) => Err(format!("{}: exists and is not a directory", rel.display())),
             Err(_) => {
                 std::fs::create_dir(&path).map_err(|e| format!("mkdir {}: {e}", rel.display()))?;
-                std::os::unix::fs::lchown(&path, Some(self.owner.0), Some(self.owner.1))
+                let (uid, gid) = self.owner.unwrap_or((0, 0));
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
                     .map_err(|e| e.to_string())?;
                 Ok(path)
             }
@@ -203,7 +207,13 @@ pub fn copy_matches(
             dest_rel.clone()
         };
         if meta.is_dir() {
+            let existed = resolve_parent(dest.rootfs, &target_rel, true)?.is_dir();
             let dir = dest.ensure_dir(&target_rel)?;
+            if !existed && dest.owner.is_none() {
+                // A directory made for a stage's directory takes its owner.
+                std::os::unix::fs::lchown(&dir, Some(meta.uid()), Some(meta.gid()))
+                    .map_err(|e| format!("chown {}: {e}", dir.display()))?;
+            }
             copy_tree(&src, &m.rel, Path::new(""), &dir, dest, filter)?;
         } else {
             if into_dir && let Some(p) = target_rel.parent() {
@@ -240,9 +250,11 @@ fn copy_tree(
         let w = within.join(&n);
         let s = src.join(&n);
         let m = std::fs::symlink_metadata(&s).map_err(|e| e.to_string())?;
-        if filter.hides(&rel, &w)
-            && !(m.is_dir() && filter.ignore.is_some_and(|i| i.has_exceptions()))
-        {
+        let hidden = filter.hides(&rel, &w);
+        // An excluded directory is still walked when `!` exceptions may
+        // re-include something inside it, but (as in Docker) it is only
+        // copied if something inside it is.
+        if hidden && !(m.is_dir() && filter.ignore.is_some_and(|i| i.has_exceptions())) {
             continue;
         }
         let o = out_dir.join(&n);
@@ -250,10 +262,15 @@ fn copy_tree(
             if std::fs::symlink_metadata(&o).is_ok_and(|x| !x.is_dir()) {
                 crate::store::fsutil::remove_tree(&o).map_err(|e| e.to_string())?;
             }
-            if !o.exists() {
+            let created = !o.exists();
+            if created {
                 std::fs::create_dir(&o).map_err(|e| format!("mkdir {}: {e}", o.display()))?;
             }
             copy_tree(&s, &rel, &w, &o, dest, filter)?;
+            if hidden && created && is_empty_dir(&o)? {
+                std::fs::remove_dir(&o).map_err(|e| format!("rmdir {}: {e}", o.display()))?;
+                continue;
+            }
             set_meta(&s, &o, &m, dest)?;
         } else {
             copy_one(&s, &o, &m, dest)?;
@@ -262,29 +279,44 @@ fn copy_tree(
     Ok(())
 }
 
+fn is_empty_dir(dir: &Path) -> Result<bool, String> {
+    let mut entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(entries.next().is_none())
+}
+
 fn copy_one(src: &Path, out: &Path, m: &std::fs::Metadata, dest: &Dest) -> Result<(), String> {
     if std::fs::symlink_metadata(out).is_ok() {
         crate::store::fsutil::remove_tree(out).map_err(|e| e.to_string())?;
     }
-    crate::snapshot::copy_node(src, out, m)?;
+    crate::snapshot::make_node(src, out, m)?;
     set_meta(src, out, m, dest)
 }
 
+/// Owner, mode, file capability and mtime of one copied entry, in the
+/// order that keeps them all: chown clears setuid/setgid bits and the
+/// `security.capability` xattr, so the mode and xattr come after it, and
+/// both may touch times, so the mtime comes last.
 fn set_meta(src: &Path, out: &Path, m: &std::fs::Metadata, dest: &Dest) -> Result<(), String> {
-    copy_meta(src, out, m)?;
-    std::os::unix::fs::lchown(out, Some(dest.owner.0), Some(dest.owner.1))
-        .map_err(|e| e.to_string())?;
-    if let Some(c) = dest.chmod
-        && !m.file_type().is_symlink()
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = c.apply(m.mode(), m.is_dir());
+    use std::os::unix::fs::PermissionsExt;
+    let (uid, gid) = dest.owner.unwrap_or((m.uid(), m.gid()));
+    std::os::unix::fs::lchown(out, Some(uid), Some(gid))
+        .map_err(|e| format!("chown {}: {e}", out.display()))?;
+    if !m.file_type().is_symlink() {
+        let mode = match dest.chmod {
+            Some(c) => c.apply(m.mode(), m.is_dir()),
+            None => m.mode() & 0o7777,
+        };
         std::fs::set_permissions(out, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("chmod {}: {e}", out.display()))?;
+        if m.is_file()
+            && let Ok(Some(cap)) = xattr::get(src, "security.capability")
+        {
+            xattr::set(out, "security.capability", &cap)
+                .map_err(|e| format!("security.capability on {}: {e}", out.display()))?;
+        }
     }
-    // chown clears setuid bits and may touch times: restore mtime last.
     let t = filetime::FileTime::from_last_modification_time(m);
-    filetime::set_symlink_file_times(out, t, t).map_err(|e| e.to_string())
+    filetime::set_symlink_file_times(out, t, t).map_err(|e| format!("utimes {}: {e}", out.display()))
 }
 
 /// Writes `data` as a new file (COPY heredocs, ADD URLs).
@@ -306,7 +338,8 @@ pub fn write_file(
     let out = resolve_parent(dest.rootfs, &target, true)?;
     let _ = crate::store::fsutil::remove_tree(&out);
     std::fs::write(&out, data).map_err(|e| format!("{}: {e}", target.display()))?;
-    std::os::unix::fs::lchown(&out, Some(dest.owner.0), Some(dest.owner.1))
+    let (uid, gid) = dest.owner.unwrap_or((0, 0));
+    std::os::unix::fs::lchown(&out, Some(uid), Some(gid))
         .map_err(|e| e.to_string())?;
     let mode = dest.chmod.map_or(mode, |c| c.apply(mode, false));
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())

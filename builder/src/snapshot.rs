@@ -275,6 +275,13 @@ pub fn merge_copy(layer: &Path, dest: &Path) -> Result<(), String> {
 
 /// Copies one non-directory entry, keeping owner, mode and mtime.
 pub fn copy_node(src: &Path, dst: &Path, m: &std::fs::Metadata) -> Result<(), String> {
+    make_node(src, dst, m)?;
+    copy_meta(src, dst, m)
+}
+
+/// Creates `dst` as a copy of the non-directory `src` (content, link
+/// target or device), leaving its metadata to the caller.
+pub fn make_node(src: &Path, dst: &Path, m: &std::fs::Metadata) -> Result<(), String> {
     let ft = m.file_type();
     if ft.is_symlink() {
         let t = std::fs::read_link(src).map_err(|e| e.to_string())?;
@@ -299,7 +306,7 @@ pub fn copy_node(src: &Path, dst: &Path, m: &std::fs::Metadata) -> Result<(), St
             ));
         }
     }
-    copy_meta(src, dst, m)
+    Ok(())
 }
 
 /// Owner, permissions (not for symlinks), capability xattr and mtime.

@@ -5,9 +5,10 @@
 use super::meta::{command_args, workdir};
 use super::{Builder, State};
 use crate::cache;
+use crate::image::RunConfig;
 use crate::chmod;
 use crate::copy::{self, Dest, Filter, Match};
-use crate::dockerfile::ast::{Add, Copy, CopySource, Instruction, Run};
+use crate::dockerfile::ast::{Add, CommandLine, Copy, CopySource, Instruction, Run};
 use crate::dockerfile::evaluate::Step;
 use crate::layer::paths::{clean, resolve_parent};
 use crate::layer::stubs::MountStubs;
@@ -120,18 +121,7 @@ impl Builder<'_> {
             Some(other) => return Err(format!("RUN --network={other} is not supported")),
         };
         let c = &state.config.config;
-        let mut args = command_args(c, &run.command);
-        if !run.heredocs.is_empty() {
-            // The shell reads the here-documents itself, as written.
-            if let Some(last) = args.last_mut() {
-                for h in &run.heredocs {
-                    last.push('\n');
-                    last.push_str(&h.content);
-                    last.push_str(&h.name);
-                }
-                last.push('\n');
-            }
-        }
+        let (args, script) = run_heredocs(c, run)?;
         let run_env = step
             .run_env
             .clone()
@@ -166,6 +156,9 @@ impl Builder<'_> {
         if !mount_keys.is_empty() {
             definition["run"]["mounts"] = json!(mount_keys);
         }
+        if let Some(sc) = &script {
+            definition["run"]["script"] = json!({"path": sc.path, "content": sc.content});
+        }
         let key = cache::key(&definition);
         let created_by = format!("RUN {}", args.join(" "));
         let proxy: Vec<String> = run_env
@@ -176,7 +169,10 @@ impl Builder<'_> {
         self.cached_step(state, key, created_by, |b, st| {
             let lowers = st.lowers(b.store)?;
             let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
-            let live = b.live_mounts(&planned_mounts)?;
+            let mut live = b.live_mounts(&planned_mounts)?;
+            if let Some(sc) = &script {
+                live.add_file(&b.store.tmp_dir(), &sc.path, sc.content.as_bytes(), 0o755)?;
+            }
             let mut targets = runner::mount_points();
             targets.extend(live.targets());
             // Mount points the runtime will create are not content.
@@ -206,12 +202,16 @@ impl Builder<'_> {
             log.flush();
             drop(live);
             if code != 0 {
-                let tail: Vec<String> = log.tail.iter().cloned().collect();
-                return Err(format!(
-                    "process {:?} did not complete successfully: exit code: {code}\n--- last output lines ---\n{}",
-                    args.join(" "),
-                    tail.join("\n")
-                ));
+                let mut msg = format!(
+                    "process {:?} did not complete successfully: exit code: {code}",
+                    args.join(" ")
+                );
+                if !log.tail.is_empty() {
+                    let tail: Vec<String> = log.tail.iter().cloned().collect();
+                    msg.push_str("\n--- last output lines ---\n");
+                    msg.push_str(&tail.join("\n"));
+                }
+                return Err(msg);
             }
             snap.finish()?;
             stubs.clean(&snap.upper);
@@ -369,12 +369,16 @@ impl Builder<'_> {
         } else {
             json!(state.fs_key)
         };
-        let key = cache::key(&json!({
+        // Files from a stage or an image keep their owners unless --chown
+        // says otherwise; the context's (and heredocs', URLs') become 0:0.
+        let keep_owners = a.chown.is_none() && matches!(root, SourceRoot::State(_));
+        let definition = json!({
             "parent": parent_key,
             "op": if a.is_add { "add" } else { "copy" },
             "sources": sums, "dest": dest, "chown": a.chown, "chmod": a.chmod,
             "link": a.link, "parents": a.parents, "excludes": a.excludes, "unpack": a.unpack,
-        }));
+        });
+        let key = cache::key(&definition);
         let created_by = inst.original.trim().to_string();
         let is_add = a.is_add;
         let (chown, link, parents, unpack) =
@@ -383,12 +387,13 @@ impl Builder<'_> {
             let lowers = if link { Vec::new() } else { st.lowers(b.store)? };
             let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
             let owner = match &chown {
-                None => (0, 0),
+                None if keep_owners => None,
+                None => Some((0, 0)),
                 Some(c) if link && !numeric_owner => {
                     let v = ReadOnlyView::new(&b.store.tmp_dir(), &st.lowers(b.store)?, b.req.snapshot_mode)?;
-                    crate::users::resolve_chown(&v.root, c)?
+                    Some(crate::users::resolve_chown(&v.root, c)?)
                 }
-                Some(c) => crate::users::resolve_chown(&snap.merged, c)?,
+                Some(c) => Some(crate::users::resolve_chown(&snap.merged, c)?),
             };
             let d = Dest { rootfs: &snap.merged, path: dest.clone(), owner, chmod: mode.as_ref(), parents };
             let multiple = resolved.len() > 1;
@@ -422,7 +427,7 @@ impl Builder<'_> {
                                 let f = std::fs::File::open(crate::layer::paths::resolve_full(&src_root, &m.rel)?).map_err(|e| e.to_string())?;
                                 let opts = crate::layer::unpack::UnpackOptions {
                                     target: crate::layer::unpack::Target::Flat,
-                                    owner: chown.as_ref().map(|_| owner),
+                                    owner: chown.as_ref().and(owner),
                                 };
                                 crate::layer::unpack::unpack(f, &dir, opts, &m.rel.display().to_string())?;
                             }
@@ -438,6 +443,61 @@ impl Builder<'_> {
             b.commit(&mut snap)
         })
     }
+}
+
+/// A RUN heredoc that is run as a file (`RUN <<EOF` whose body starts
+/// with `#!`): mounted read-only at `path`, mode 0755.
+#[derive(Debug, PartialEq, Eq)]
+struct Script {
+    path: String,
+    content: String,
+}
+
+/// Where BuildKit puts a heredoc script it runs as a file.
+const SCRIPT_DIR: &str = "/dev/pipes";
+
+/// The RUN argv with its here-documents, as BuildKit forms it:
+/// - `RUN <<EOF` (the command is one heredoc marker and nothing else):
+///   the body *is* the script. A body starting with `#!` is mounted as an
+///   executable file and the shell runs that file (so the interpreter
+///   line is honoured); any other body is given to the shell as its
+///   command text. Handing `<<EOF` + body to `sh -c` instead would make
+///   the shell read the document and run no command at all.
+/// - anything else (`RUN cat <<EOF > f`, several documents): the command
+///   text is followed by each body and its delimiter, for the shell to
+///   read as here-documents.
+///
+/// Heredocs need the shell form (BuildKit refuses them in exec form).
+fn run_heredocs(c: &RunConfig, run: &Run) -> Result<(Vec<String>, Option<Script>), String> {
+    if run.heredocs.is_empty() {
+        return Ok((command_args(c, &run.command), None));
+    }
+    let CommandLine::Shell(text) = &run.command else {
+        return Err("heredocs are only supported with the shell form of RUN".into());
+    };
+    let mut shell = crate::build::meta::shell_of(c);
+    let only_marker = run.heredocs.len() == 1
+        && crate::dockerfile::heredoc::parse_marker(text.trim())
+            .is_some_and(|m| m.name == run.heredocs[0].name);
+    if only_marker {
+        let h = &run.heredocs[0];
+        if h.content.starts_with("#!") {
+            let path = format!("{SCRIPT_DIR}/{}", h.name);
+            shell.push(path.clone());
+            return Ok((shell, Some(Script { path, content: h.content.clone() })));
+        }
+        shell.push(h.content.clone());
+        return Ok((shell, None));
+    }
+    let mut full = text.clone();
+    for h in &run.heredocs {
+        full.push('\n');
+        full.push_str(&h.content);
+        full.push_str(&h.name);
+    }
+    full.push('\n');
+    shell.push(full);
+    Ok((shell, None))
 }
 
 /// ADD extracts a local file whose (decompressed) start is a tar header.

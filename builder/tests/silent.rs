@@ -1,0 +1,164 @@
+//! Regressions for builds that used to succeed with a wrong image (found
+//! side by side with buildah): each test checks the layer a step wrote,
+//! so a step that silently does nothing fails it.
+
+mod common;
+use common::*;
+
+/// Layer entries of the image's last layer.
+fn last_layer(store: &std::path::Path, name: &str) -> Vec<(String, u8, u64, u64, u64, u32)> {
+    let img = inspect(store, name);
+    let layers = img["manifest"]["layers"].as_array().unwrap();
+    let digest = layers.last().unwrap()["digest"].as_str().unwrap().to_string();
+    layer_entries(store, &digest)
+}
+
+fn entry<'a>(
+    entries: &'a [(String, u8, u64, u64, u64, u32)],
+    path: &str,
+) -> &'a (String, u8, u64, u64, u64, u32) {
+    entries
+        .iter()
+        .find(|e| e.0 == path)
+        .unwrap_or_else(|| panic!("{path} not in the layer: {entries:?}"))
+}
+
+#[test]
+fn run_heredoc_alone_runs_its_body_with_the_current_shell() {
+    if !can_build() {
+        return;
+    }
+    let (dir, store) = store_with_busybox("heredoc-run");
+    // The body must run as a script (BuildKit); the SHELL change applies
+    // to it (`-ec` turns on errexit, which `$-` shows),
+    // and a `#!` body runs as an executable file with its interpreter.
+    let ctx = context(
+        &dir,
+        "FROM busybox
+RUN <<EOF
+echo one > /plain
+echo two >> /plain
+EOF
+SHELL [\"/bin/sh\", \"-ec\"]
+RUN <<EOF
+case $- in *e*) echo errexit > /opts ;; *) echo no-errexit > /opts ;; esac
+EOF
+RUN <<-EOF
+\t#!/bin/sh -e
+\techo \"$0\" > /shebang
+\tEOF
+RUN cat <<A <<B > /both
+a
+A
+b
+B
+",
+        &[],
+    );
+    let out = build(&store, &ctx, &["-t", "hd"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let root = dir.join("out");
+    let u = run(bin()
+        .arg("--root")
+        .arg(&store)
+        .arg("unpack")
+        .arg("hd")
+        .arg(&root));
+    assert_eq!(u.code, 0, "{}", u.stderr);
+    let read = |p: &str| std::fs::read_to_string(root.join("rootfs").join(p)).unwrap_or_default();
+    assert_eq!(read("plain"), "one\ntwo\n");
+    assert_eq!(read("opts"), "errexit\n", "SHELL -ec did not apply to the heredoc");
+    // The script ran as a file under /dev/pipes, which left no trace.
+    assert_eq!(read("shebang"), "/dev/pipes/EOF\n");
+    assert_eq!(read("both"), "b\n");
+    let img = inspect(&store, "hd");
+    for l in img["manifest"]["layers"].as_array().unwrap() {
+        let names: Vec<String> = layer_entries(&store, l["digest"].as_str().unwrap())
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        assert!(!names.iter().any(|n| n.starts_with("dev/pipes")), "{names:?}");
+    }
+    // A failing heredoc script fails the build.
+    let bad = context(&dir.join("bad"), "FROM busybox\nRUN <<EOF\nexit 3\nEOF\n", &[]);
+    let out = build(&store, &bad, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("exit code: 3"), "{}", out.stderr);
+}
+
+#[test]
+fn copy_from_a_stage_keeps_owners_and_special_bits() {
+    if !can_build() {
+        return;
+    }
+    let (dir, store) = store_with_busybox("copy-owners");
+    let ctx = context(
+        &dir,
+        "FROM busybox AS files
+RUN mkdir -p /o/sub && echo x > /o/sub/f && echo y > /o/suid && chown -R 1000:10 /o && chown 7:8 /o/suid && chmod 4755 /o/suid && chmod 2775 /o/sub
+FROM busybox
+COPY --from=files /o /o
+COPY --from=files /o/suid /single
+COPY --from=files --chown=5:6 /o/suid /chowned
+COPY ctxfile /ctx
+",
+        &[("ctxfile", "c")],
+    );
+    // Context files have the builder's owner on disk; COPY makes them 0:0.
+    std::os::unix::fs::chown(ctx.join("ctxfile"), Some(1234), Some(1234)).unwrap();
+    let out = build(&store, &ctx, &["-t", "own"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let img = inspect(&store, "own");
+    let layers: Vec<String> = img["manifest"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    let tree = layer_entries(&store, &layers[1]);
+    let o = entry(&tree, "o");
+    assert_eq!((o.3, o.4), (1000, 10), "the copied directory's owner");
+    let sub = entry(&tree, "o/sub");
+    assert_eq!((sub.3, sub.4, sub.5 & 0o7777), (1000, 10, 0o2775));
+    let f = entry(&tree, "o/sub/f");
+    assert_eq!((f.3, f.4), (1000, 10));
+    let suid = entry(&tree, "o/suid");
+    assert_eq!((suid.3, suid.4, suid.5 & 0o7777), (7, 8, 0o4755));
+    let single = entry(&layer_entries(&store, &layers[2]), "single").clone();
+    assert_eq!((single.3, single.4, single.5 & 0o7777), (7, 8, 0o4755));
+    // --chown overrides, and chown must not clear the setuid bit.
+    let chowned = entry(&layer_entries(&store, &layers[3]), "chowned").clone();
+    assert_eq!((chowned.3, chowned.4, chowned.5 & 0o7777), (5, 6, 0o4755));
+    let c = last_layer(&store, "own");
+    let ctxfile = entry(&c, "ctx");
+    assert_eq!((ctxfile.3, ctxfile.4), (0, 0));
+}
+
+#[test]
+fn dockerignored_directories_are_not_copied_empty() {
+    if !can_build() {
+        return;
+    }
+    let (dir, store) = store_with_busybox("ignore-dirs");
+    let ctx = context(
+        &dir,
+        "FROM busybox\nCOPY . /app/\n",
+        &[
+            ("keep/a", "a"),
+            ("skipped/sub/b", "b"),
+            ("skipped/c", "c"),
+            ("partly/x/drop", "d"),
+            ("partly/y/keep.txt", "k"),
+            (".dockerignore", "skipped\npartly\n!partly/y/keep.txt\n!keep\n"),
+        ],
+    );
+    let out = build(&store, &ctx, &["-t", "ign"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let names: Vec<String> = last_layer(&store, "ign").into_iter().map(|e| e.0).collect();
+    for want in ["app/keep/a", "app/partly", "app/partly/y", "app/partly/y/keep.txt"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    for unwanted in ["app/skipped", "app/skipped/sub", "app/partly/x"] {
+        assert!(!names.iter().any(|n| n == unwanted), "{unwanted} copied: {names:?}");
+    }
+}
