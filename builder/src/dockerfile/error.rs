@@ -1,7 +1,49 @@
 //! The one error type of the Dockerfile front end: always a file, a line and
 //! the offending source text, so a user can jump straight to the mistake.
+//!
+//! Errors never carry unbounded copies of the input: a 2 MB garbage line
+//! must give a short message, not a 2 MB one. Quoted input goes through
+//! [`quote`], the excerpt is cut when stored, and [`DockerfileError::new`]
+//! cuts any message that still came out too long.
 
 use std::fmt;
+
+/// Characters of input text an error message quotes before cutting it.
+pub const QUOTE_CHARS: usize = 80;
+/// Characters of the instruction shown under an error.
+pub const EXCERPT_CHARS: usize = 200;
+/// Longest message kept; longer ones (some input slipped through
+/// unquoted) are cut.
+pub const MESSAGE_CHARS: usize = 400;
+
+/// The first `max` characters of `text`, and whether anything was cut.
+/// Stops after `max` characters, so it is cheap on huge texts.
+pub fn prefix_chars(text: &str, max: usize) -> (&str, bool) {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => (&text[..i], true),
+        None => (text, false),
+    }
+}
+
+/// `text` as a Rust-style quoted string (`"a\tb"`), cut after
+/// [`QUOTE_CHARS`] characters with `…` behind the closing quote, so the
+/// reader sees both that it was cut and what it started with.
+pub fn quote(text: &str) -> String {
+    let (shown, cut) = prefix_chars(text, QUOTE_CHARS);
+    if cut {
+        format!("{shown:?}… ({} bytes)", text.len())
+    } else {
+        format!("{shown:?}")
+    }
+}
+
+/// `text` cut after `max` characters with a trailing `…`.
+pub fn shorten(text: &str, max: usize) -> String {
+    match prefix_chars(text, max) {
+        (shown, true) => format!("{shown}…"),
+        (shown, false) => shown.to_string(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerfileError {
@@ -17,18 +59,29 @@ pub struct DockerfileError {
 
 impl DockerfileError {
     pub fn new(file: &str, line: usize, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        // Last line of defence: a message that quotes input without
+        // `quote` must still not print megabytes.
+        if let (shown, true) = prefix_chars(&message, MESSAGE_CHARS) {
+            message = format!("{shown}…");
+        }
         DockerfileError {
             file: file.to_string(),
             line,
-            message: message.into(),
+            message,
             excerpt: None,
         }
     }
 
+    /// The instruction's text, cut to [`EXCERPT_CHARS`] characters (with
+    /// `...`) when stored: only that much is ever shown.
     pub fn with_excerpt(mut self, excerpt: &str) -> Self {
         let trimmed = excerpt.trim();
         if !trimmed.is_empty() {
-            self.excerpt = Some(trimmed.to_string());
+            self.excerpt = Some(match prefix_chars(trimmed, EXCERPT_CHARS) {
+                (shown, true) => format!("{shown}..."),
+                (shown, false) => shown.to_string(),
+            });
         }
         self
     }
@@ -48,14 +101,8 @@ impl fmt::Display for DockerfileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.headline())?;
         if let Some(excerpt) = &self.excerpt {
-            // Long instructions are cut so the error stays readable.
-            let shown: String = excerpt.chars().take(200).collect();
-            let ellipsis = if shown.len() < excerpt.len() {
-                "..."
-            } else {
-                ""
-            };
-            write!(f, "\n  {:>4} | {}{}", self.line, shown, ellipsis)?;
+            // Already cut to EXCERPT_CHARS by `with_excerpt`.
+            write!(f, "\n  {:>4} | {}", self.line, excerpt)?;
         }
         Ok(())
     }

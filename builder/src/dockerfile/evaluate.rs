@@ -7,7 +7,8 @@
 
 use super::ast::*;
 use super::error::DockerfileError;
-use super::expand::{expand, expand_heredoc};
+use super::expand::{Meter, expand_heredoc, expand_metered};
+use super::lines::MAX_LINE;
 use super::plan::{Base, BuildOptions, Plan};
 use super::scope::{RunEnvironment, Scope};
 use super::values::{validate_port, validate_signal};
@@ -37,6 +38,8 @@ struct Ctx<'a> {
     escape: char,
     opts: &'a BuildOptions,
     global: &'a Scope,
+    /// Size limits and work budgets, shared by all the build's stages.
+    meter: Meter,
 }
 
 impl<'a> Ctx<'a> {
@@ -46,6 +49,7 @@ impl<'a> Ctx<'a> {
             escape: df.directives.escape,
             opts,
             global: &plan.global,
+            meter: Meter::default(),
         }
     }
 
@@ -55,7 +59,22 @@ impl<'a> Ctx<'a> {
         inst: &Instruction,
         text: &str,
     ) -> Result<String, DockerfileError> {
-        expand(text, self.escape, &|n| scope.lookup(n)).map_err(|e| self.error(inst, e))
+        expand_metered(text, self.escape, scope, &self.meter).map_err(|e| self.error(inst, e))
+    }
+
+    /// The value of ARG or ENV `name`: expanded, and counted against the
+    /// build's budget for stored values. Errors name the variable.
+    fn value(
+        &self,
+        scope: &Scope,
+        inst: &Instruction,
+        name: &str,
+        text: &str,
+    ) -> Result<String, DockerfileError> {
+        let named = |e: String| self.error(inst, format!("{name}: {e}"));
+        let value = expand_metered(text, self.escape, scope, &self.meter).map_err(named)?;
+        self.meter.charge_stored(value.len()).map_err(named)?;
+        Ok(value)
     }
 
     fn error(&self, inst: &Instruction, message: String) -> DockerfileError {
@@ -96,8 +115,9 @@ impl<'a> Ctx<'a> {
             .map(|s| match s {
                 CopySource::Path(p) => Ok(CopySource::Path(self.word(scope, inst, p)?)),
                 CopySource::Heredoc(h) if h.expand => {
-                    let content = expand_heredoc(&h.content, self.escape, &|n| scope.lookup(n))
-                        .map_err(|e| self.error(inst, format!("heredoc <<{}: {e}", h.name)))?;
+                    let content =
+                        expand_heredoc(&h.content, self.escape, scope, &self.meter, MAX_LINE)
+                            .map_err(|e| self.error(inst, format!("heredoc <<{}: {e}", h.name)))?;
                     Ok(CopySource::Heredoc(super::heredoc::Heredoc {
                         content,
                         ..h.clone()
@@ -116,10 +136,9 @@ impl<'a> Ctx<'a> {
                 let pairs = pairs
                     .iter()
                     .map(|p| {
-                        Ok(KeyValue {
-                            key: self.word(scope, inst, &p.key)?,
-                            value: self.word(scope, inst, &p.value)?,
-                        })
+                        let key = self.word(scope, inst, &p.key)?;
+                        let value = self.value(scope, inst, &key, &p.value)?;
+                        Ok(KeyValue { key, value })
                     })
                     .collect::<Result<Vec<_>, DockerfileError>>()?;
                 for p in &pairs {
@@ -132,7 +151,7 @@ impl<'a> Ctx<'a> {
                 for decl in args {
                     let value = match (self.opts.build_args.get(&decl.name), &decl.default) {
                         (Some(v), _) => Some(v.clone()),
-                        (None, Some(d)) => Some(self.word(scope, inst, d)?),
+                        (None, Some(d)) => Some(self.value(scope, inst, &decl.name, d)?),
                         // Re-declaring a global ARG brings its value in.
                         (None, None) => self.global.arg_value(&decl.name),
                     };
@@ -181,7 +200,8 @@ impl<'a> Ctx<'a> {
                 dest: self.word(scope, inst, &c.dest)?,
                 // --from only sees global ARGs; the planner resolved it.
                 from: c.from.as_ref().map(|f| {
-                    expand(f, self.escape, &|n| self.global.lookup(n)).unwrap_or_else(|_| f.clone())
+                    expand_metered(f, self.escape, self.global, &self.meter)
+                        .unwrap_or_else(|_| f.clone())
                 }),
                 chown: self.opt(scope, inst, &c.chown)?,
                 chmod: self.opt(scope, inst, &c.chmod)?,
@@ -199,7 +219,12 @@ impl<'a> Ctx<'a> {
                 ..a.clone()
             }),
             Kind::Run(_) => {
-                run_env = Some(scope.run_environment(&self.opts.build_args));
+                let env = scope.run_environment(&self.opts.build_args);
+                let size: usize = env.env.iter().map(|(k, v)| k.len() + v.len()).sum();
+                self.meter
+                    .charge_output(size)
+                    .map_err(|e| self.error(inst, e))?;
+                run_env = Some(env);
                 inst.kind.clone()
             }
             other => other.clone(),
@@ -222,16 +247,23 @@ pub fn evaluate(
 ) -> Result<Vec<EvaluatedStage>, DockerfileError> {
     let ctx = Ctx::new(df, plan, opts);
     let mut done: Vec<EvaluatedStage> = Vec::new();
+    // Stage index → position in `done`: no scan of `done` per stage.
+    let mut position: Vec<Option<usize>> = vec![None; df.stages.len()];
     for &index in &plan.order {
         let stage = &df.stages[index];
         let base = plan.stages[index].base.clone();
         // A stage built on another stage starts with its ARGs and ENV.
         let mut scope = match &base {
-            Base::Stage(parent) => done
-                .iter()
-                .find(|s| s.index == *parent)
-                .map(|s| s.scope.clone())
-                .unwrap_or_default(),
+            Base::Stage(parent) => match position.get(*parent).copied().flatten() {
+                Some(i) => {
+                    let inherited = &done[i].scope;
+                    ctx.meter.charge_output(inherited.byte_size()).map_err(|e| {
+                        DockerfileError::new(&df.file, stage.line, format!("FROM: {e}"))
+                    })?;
+                    inherited.clone()
+                }
+                None => Scope::default(),
+            },
             _ => Scope::default(),
         };
         let steps = stage
@@ -239,6 +271,9 @@ pub fn evaluate(
             .iter()
             .map(|inst| ctx.step(&mut scope, inst))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(slot) = position.get_mut(index) {
+            *slot = Some(done.len());
+        }
         done.push(EvaluatedStage {
             index,
             name: stage.name.clone(),

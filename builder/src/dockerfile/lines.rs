@@ -7,6 +7,12 @@ use super::directives::{DirectiveLine, Directives};
 use super::error::DockerfileError;
 use super::heredoc::{Heredoc, can_contain_heredoc, chomp_tabs, markers_in_line};
 
+/// Longest logical line (an instruction with its continuations) and
+/// longest here-document body accepted, in bytes. Far beyond any real
+/// Dockerfile; it keeps one hostile line from costing unbounded memory
+/// in the steps after scanning.
+pub const MAX_LINE: usize = 16 << 20;
+
 /// One instruction's text with its source span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogicalLine {

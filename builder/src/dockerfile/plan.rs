@@ -5,7 +5,7 @@
 
 use super::ast::{Dockerfile, Kind, Stage};
 use super::error::DockerfileError;
-use super::expand::expand;
+use super::expand::{Meter, expand_metered};
 use super::scope::{PROXY_ARGS, Platform, Scope};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -65,6 +65,17 @@ fn err(df: &Dockerfile, line: usize, msg: String) -> DockerfileError {
 /// Global scope: automatic platform ARGs, then the ARGs before the first
 /// FROM, each overridable by `--build-arg`.
 pub fn global_scope(df: &Dockerfile, opts: &BuildOptions) -> Result<Scope, DockerfileError> {
+    global_scope_metered(df, opts, &Meter::default())
+}
+
+/// [`global_scope`] drawing on a build's shared [`Meter`]: the ARG values
+/// count against its budget, so `ARG a2=${a1}${a1}` doubling line after
+/// line stops with an error instead of eating the memory.
+fn global_scope_metered(
+    df: &Dockerfile,
+    opts: &BuildOptions,
+    meter: &Meter,
+) -> Result<Scope, DockerfileError> {
     let mut scope = Scope::default();
     for (k, v) in opts.platform.automatic_args() {
         scope.declare(&k, Some(v));
@@ -75,14 +86,16 @@ pub fn global_scope(df: &Dockerfile, opts: &BuildOptions) -> Result<Scope, Docke
             continue;
         };
         for decl in args {
+            let fail = |e: String| {
+                err(df, inst.line, format!("ARG {}: {e}", decl.name)).with_excerpt(&inst.original)
+            };
             let value = match (opts.build_args.get(&decl.name), &decl.default) {
                 (Some(v), _) => Some(v.clone()),
-                (None, Some(d)) => Some(expand(d, escape, &|n| scope.lookup(n)).map_err(|e| {
-                    err(df, inst.line, format!("ARG {}: {e}", decl.name))
-                        .with_excerpt(&inst.original)
-                })?),
+                (None, Some(d)) => Some(expand_metered(d, escape, &scope, meter).map_err(fail)?),
                 (None, None) => None,
             };
+            let size = value.as_ref().map_or(0, String::len);
+            meter.charge_stored(size).map_err(fail)?;
             scope.declare(&decl.name, value);
         }
     }
@@ -102,9 +115,10 @@ fn resolve_from_ref(
     raw: &str,
     line: usize,
     what: &str,
+    meter: &Meter,
 ) -> Result<FromRef, DockerfileError> {
     // Only global ARGs are visible here (BuildKit's rule for --from).
-    let value = expand(raw, df.directives.escape, &|n| global.lookup(n))
+    let value = expand_metered(raw, df.directives.escape, global, meter)
         .map_err(|e| err(df, line, format!("{what}: {e}")))?;
     if value.is_empty() {
         return Err(err(
@@ -136,9 +150,10 @@ fn plan_stage(
     df: &Dockerfile,
     global: &Scope,
     stage: &Stage,
+    meter: &Meter,
 ) -> Result<StagePlan, DockerfileError> {
     let escape = df.directives.escape;
-    let image = expand(&stage.from.image, escape, &|n| global.lookup(n))
+    let image = expand_metered(&stage.from.image, escape, global, meter)
         .map_err(|e| err(df, stage.line, format!("FROM: {e}")))?;
     if image.is_empty() {
         return Err(err(
@@ -160,7 +175,7 @@ fn plan_stage(
     };
     let platform = match &stage.from.platform {
         Some(p) => Some(
-            expand(p, escape, &|n| global.lookup(n))
+            expand_metered(p, escape, global, meter)
                 .map_err(|e| err(df, stage.line, format!("FROM --platform: {e}")))?,
         ),
         None => None,
@@ -184,6 +199,7 @@ fn plan_stage(
                         from,
                         inst.line,
                         "COPY --from",
+                        meter,
                     )?);
                 }
             }
@@ -196,6 +212,7 @@ fn plan_stage(
                             from,
                             inst.line,
                             "RUN --mount from",
+                            meter,
                         )?);
                     }
                 }
@@ -287,11 +304,12 @@ fn build_order(
 }
 
 pub fn plan(df: &Dockerfile, opts: &BuildOptions) -> Result<Plan, DockerfileError> {
-    let global = global_scope(df, opts)?;
+    let meter = Meter::default();
+    let global = global_scope_metered(df, opts, &meter)?;
     let stages = df
         .stages
         .iter()
-        .map(|s| plan_stage(df, &global, s))
+        .map(|s| plan_stage(df, &global, s, &meter))
         .collect::<Result<Vec<_>, _>>()?;
     let target = resolve_target(df, opts.target.as_deref())?;
     let order = build_order(df, &stages, target)?;

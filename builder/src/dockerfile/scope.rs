@@ -7,7 +7,8 @@
 //! built FROM another stage starts with that stage's ARGs and ENV.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use super::expand::Vars;
+use std::collections::{BTreeMap, HashMap};
 
 /// Proxy variables usable without an ARG declaration. When only passed as
 /// `--build-arg` they reach RUN's environment but not the cache key.
@@ -92,46 +93,137 @@ impl Platform {
 }
 
 /// The variables visible at one point of a stage (or of the global scope).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+///
+/// Lookups go through name → position maps, so evaluating n instructions
+/// costs O(n), not O(n²): a 100,000-line file of ENV lines once scanned
+/// every earlier variable per line. The vectors stay the public, ordered
+/// view (and what is serialised); change them only through `declare` and
+/// `set_env`, which keep the maps in step. Should a caller push to them
+/// directly anyway, lookups notice the stale map and fall back to a scan.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Scope {
     /// Declared ARGs in declaration order; `None` = declared without value.
     pub args: Vec<(String, Option<String>)>,
     /// ENV variables in the order first set.
     pub env: Vec<(String, String)>,
+    #[serde(skip)]
+    arg_index: HashMap<String, usize>,
+    #[serde(skip)]
+    env_index: HashMap<String, usize>,
+}
+
+/// The maps are a cache of the vectors: equality is the vectors'.
+impl PartialEq for Scope {
+    fn eq(&self, other: &Self) -> bool {
+        self.args == other.args && self.env == other.env
+    }
+}
+
+impl Eq for Scope {}
+
+/// Position of `name` in `items` (whose keys are `key(item)`), through the
+/// map when it is current, by a scan when it is not.
+fn position<T>(
+    index: &HashMap<String, usize>,
+    items: &[T],
+    key: impl Fn(&T) -> &str,
+    name: &str,
+) -> Option<usize> {
+    if index.len() == items.len() {
+        return index
+            .get(name)
+            .copied()
+            .filter(|&i| items.get(i).is_some_and(|item| key(item) == name));
+    }
+    items.iter().position(|item| key(item) == name)
 }
 
 impl Scope {
+    fn env_position(&self, name: &str) -> Option<usize> {
+        position(&self.env_index, &self.env, |(k, _)| k, name)
+    }
+
+    fn arg_position(&self, name: &str) -> Option<usize> {
+        position(&self.arg_index, &self.args, |(k, _)| k, name)
+    }
+
+    /// ENV first, then ARGs that have a value; borrowed, so testing a
+    /// large value costs nothing.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match self.env_position(name) {
+            Some(i) => Some(&self.env[i].1),
+            None => self.arg_str(name),
+        }
+    }
+
     /// ENV first, then ARGs that have a value.
     pub fn lookup(&self, name: &str) -> Option<String> {
-        if let Some((_, v)) = self.env.iter().find(|(k, _)| k == name) {
-            return Some(v.clone());
-        }
-        self.arg_value(name)
+        self.get(name).map(str::to_string)
+    }
+
+    fn arg_str(&self, name: &str) -> Option<&str> {
+        self.arg_position(name)
+            .and_then(|i| self.args[i].1.as_deref())
     }
 
     pub fn arg_value(&self, name: &str) -> Option<String> {
-        self.args
-            .iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.clone())
+        self.arg_str(name).map(str::to_string)
     }
 
     pub fn is_declared(&self, name: &str) -> bool {
-        self.args.iter().any(|(k, _)| k == name)
+        self.arg_position(name).is_some()
+    }
+
+    pub fn is_env(&self, name: &str) -> bool {
+        self.env_position(name).is_some()
     }
 
     pub fn declare(&mut self, name: &str, value: Option<String>) {
-        match self.args.iter_mut().find(|(k, _)| k == name) {
-            Some(slot) => slot.1 = value,
-            None => self.args.push((name.to_string(), value)),
+        match self.arg_position(name) {
+            Some(i) => self.args[i].1 = value,
+            None => {
+                self.args.push((name.to_string(), value));
+                self.reindex_tail();
+            }
         }
     }
 
     pub fn set_env(&mut self, name: &str, value: String) {
-        match self.env.iter_mut().find(|(k, _)| k == name) {
-            Some(slot) => slot.1 = value,
-            None => self.env.push((name.to_string(), value)),
+        match self.env_position(name) {
+            Some(i) => self.env[i].1 = value,
+            None => {
+                self.env.push((name.to_string(), value));
+                self.reindex_tail();
+            }
         }
+    }
+
+    /// Indexes what was pushed since the maps were last current (normally
+    /// just the last element; everything after a direct push).
+    fn reindex_tail(&mut self) {
+        if self.arg_index.len() > self.args.len() {
+            self.arg_index.clear();
+        }
+        for i in self.arg_index.len()..self.args.len() {
+            self.arg_index.insert(self.args[i].0.clone(), i);
+        }
+        if self.env_index.len() > self.env.len() {
+            self.env_index.clear();
+        }
+        for i in self.env_index.len()..self.env.len() {
+            self.env_index.insert(self.env[i].0.clone(), i);
+        }
+    }
+
+    /// Bytes of names and values held: what a copy of the scope costs.
+    pub fn byte_size(&self) -> usize {
+        let args: usize = self
+            .args
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len))
+            .sum();
+        let env: usize = self.env.iter().map(|(k, v)| k.len() + v.len()).sum();
+        args + env
     }
 
     /// Environment of a RUN: ENV plus ARGs with values (ENV wins), in a
@@ -141,16 +233,22 @@ impl Scope {
         let mut env: Vec<(String, String)> = self
             .args
             .iter()
-            .filter(|(k, _)| !self.env.iter().any(|(e, _)| e == k))
+            .filter(|(k, _)| !self.is_env(k))
             .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
             .collect();
         env.extend(self.env.iter().cloned());
         let proxy = PROXY_ARGS
             .iter()
-            .filter(|p| !self.is_declared(p) && !self.env.iter().any(|(k, _)| k == *p))
+            .filter(|p| !self.is_declared(p) && !self.is_env(p))
             .filter_map(|p| build_args.get(*p).map(|v| (p.to_string(), v.clone())))
             .collect();
         RunEnvironment { env, proxy }
+    }
+}
+
+impl Vars for Scope {
+    fn get(&self, name: &str) -> Option<&str> {
+        Scope::get(self, name)
     }
 }
 
