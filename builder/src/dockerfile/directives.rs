@@ -80,7 +80,10 @@ impl Directives {
                     "\\" => '\\',
                     "`" => '`',
                     other => {
-                        return Err(format!("invalid escape token {other:?}: must be \\ or `"));
+                        return Err(format!(
+                            "invalid escape token {}: must be \\ or `",
+                            super::error::quote(other)
+                        ));
                     }
                 }
             }

@@ -257,9 +257,11 @@ pub fn evaluate(
             Base::Stage(parent) => match position.get(*parent).copied().flatten() {
                 Some(i) => {
                     let inherited = &done[i].scope;
-                    ctx.meter.charge_output(inherited.byte_size()).map_err(|e| {
-                        DockerfileError::new(&df.file, stage.line, format!("FROM: {e}"))
-                    })?;
+                    ctx.meter
+                        .charge_output(inherited.byte_size())
+                        .map_err(|e| {
+                            DockerfileError::new(&df.file, stage.line, format!("FROM: {e}"))
+                        })?;
                     inherited.clone()
                 }
                 None => Scope::default(),

@@ -630,7 +630,9 @@ fn forward(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
 /// Characters of `text` back to front, each with the byte length of the
 /// suffix starting at it.
 fn backward(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
-    text.char_indices().rev().map(move |(i, c)| (text.len() - i, c))
+    text.char_indices()
+        .rev()
+        .map(move |(i, c)| (text.len() - i, c))
 }
 
 /// Runs a pattern over a text as the set of live pattern positions (an
@@ -863,7 +865,14 @@ mod tests {
     #[test]
     fn heredoc_bodies_keep_quotes_and_most_escapes() {
         let e = env(&[("v", "value")]);
-        let out = expand_heredoc("echo \"$v\" '${v}' \\$v a\\nb\n", '\\', &e, &Meter::default(), 1 << 20).unwrap();
+        let out = expand_heredoc(
+            "echo \"$v\" '${v}' \\$v a\\nb\n",
+            '\\',
+            &e,
+            &Meter::default(),
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(out, "echo \"value\" 'value' $v a\\nb\n");
     }
 

@@ -1,6 +1,8 @@
 //! Instruction flags (`COPY --from=x --link`): each instruction declares the
 //! flags it accepts; anything else is an error naming the instruction.
 
+use super::error::{QUOTE_CHARS, quote, shorten};
+
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +40,10 @@ impl Flags {
                 } else {
                     format!("{instruction} accepts {}", allowed.join(", "))
                 };
-                return Err(format!("unknown flag for {instruction}: --{name} ({hint})"));
+                return Err(format!(
+                    "unknown flag for {instruction}: --{} ({hint})",
+                    shorten(name, QUOTE_CHARS)
+                ));
             };
             match kind {
                 FlagKind::Bool => {
@@ -48,7 +53,8 @@ impl Flags {
                         Some(v) if v == "false" => false,
                         Some(v) => {
                             return Err(format!(
-                                "expecting boolean value for flag --{name}, not: {v:?}"
+                                "expecting boolean value for flag --{name}, not: {}",
+                                quote(&v)
                             ));
                         }
                     };

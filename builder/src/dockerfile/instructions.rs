@@ -4,7 +4,7 @@
 //! whole remainder as one value.
 
 use super::ast::*;
-use super::error::DockerfileError;
+use super::error::{DockerfileError, QUOTE_CHARS, quote, shorten};
 use super::expand::check_syntax;
 use super::flags::{FlagKind, FlagSpec, Flags};
 use super::heredoc::{Heredoc, parse_marker};
@@ -74,7 +74,7 @@ fn parse_kind(text: &str, heredocs: &[Heredoc], escape: char) -> Result<Kind, St
             Some(s) => format!(" (did you mean \"{s}\"?)"),
             None => String::new(),
         };
-        return Err(format!("unknown instruction \"{keyword}\"{hint}"));
+        return Err(format!("unknown instruction {}{hint}", quote(keyword)));
     }
     let (flag_words, args) = extract_flags(rest);
     let no_flags = |name: &str| Flags::parse(name, &flag_words, &[]).map(|_| ());
@@ -176,7 +176,7 @@ fn parse_kind(text: &str, heredocs: &[Heredoc], escape: char) -> Result<Kind, St
 
 /// Checks `${...}` syntax of a word that this instruction will expand.
 fn checked(keyword: &str, word: &str, escape: char) -> Result<(), String> {
-    check_syntax(word, escape).map_err(|e| format!("{keyword}: {e} in {word:?}"))
+    check_syntax(word, escape).map_err(|e| format!("{keyword}: {e} in {}", quote(word)))
 }
 
 /// `Some(array)` for a JSON string array, `None` for free text. A JSON
@@ -248,7 +248,8 @@ fn parse_from(flag_words: &[String], args: &str, escape: char) -> Result<Kind, S
             let lower = name.to_ascii_lowercase();
             if !valid_stage_name(&lower) {
                 return Err(format!(
-                    "invalid name for build stage: {name:?}, name can't start with a number or contain symbols"
+                    "invalid name for build stage: {}, name can't start with a number or contain symbols",
+                    quote(name)
                 ));
             }
             Some(lower)
@@ -288,13 +289,19 @@ fn parse_run(flag_words: &[String], args: &str, heredocs: &[Heredoc]) -> Result<
     if let Some(n) = network.as_deref().filter(|n| !n.contains('$'))
         && !matches!(n, "default" | "none" | "host")
     {
-        return Err(format!("RUN --network={n}: expected default, none or host"));
+        return Err(format!(
+            "RUN --network={}: expected default, none or host",
+            shorten(n, QUOTE_CHARS)
+        ));
     }
     let security = flags.text("security");
     if let Some(s) = security.as_deref().filter(|s| !s.contains('$'))
         && !matches!(s, "sandbox" | "insecure")
     {
-        return Err(format!("RUN --security={s}: expected sandbox or insecure"));
+        return Err(format!(
+            "RUN --security={}: expected sandbox or insecure",
+            shorten(s, QUOTE_CHARS)
+        ));
     }
     let command = command_line("RUN", args)?;
     Ok(Kind::Run(Run {
@@ -331,7 +338,8 @@ fn parse_name_values(keyword: &str, args: &str, escape: char) -> Result<Vec<KeyV
         for word in &words {
             let Some((key, value)) = word.split_once('=') else {
                 return Err(format!(
-                    "syntax error - can't find = in {word:?}. Must be of the form: name=value"
+                    "syntax error - can't find = in {}. Must be of the form: name=value",
+                    quote(word)
                 ));
             };
             pairs.push(KeyValue {
@@ -421,7 +429,8 @@ fn validate_chmod(mode: &str) -> Result<(), String> {
         return match u32::from_str_radix(mode, 8) {
             Ok(v) if v <= 0o7777 => Ok(()),
             _ => Err(format!(
-                "invalid --chmod={mode}: not an octal mode up to 7777"
+                "invalid --chmod={}: not an octal mode up to 7777",
+                shorten(mode, QUOTE_CHARS)
             )),
         };
     }
@@ -438,7 +447,8 @@ fn validate_chmod(mode: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid --chmod={mode}: expected octal (0755) or symbolic (u=rwX,go=rX)"
+            "invalid --chmod={}: expected octal (0755) or symbolic (u=rwX,go=rX)",
+            shorten(mode, QUOTE_CHARS)
         ))
     }
 }
@@ -460,7 +470,8 @@ fn validate_checksum(sum: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid --checksum={sum}: expected sha256:<64 hex digits> (or sha384/sha512, or a git commit)"
+            "invalid --checksum={}: expected sha256:<64 hex digits> (or sha384/sha512, or a git commit)",
+            shorten(sum, QUOTE_CHARS)
         ))
     }
 }
@@ -577,10 +588,12 @@ fn parse_healthcheck(flag_words: &[String], args: &str) -> Result<Kind, String> 
             };
             let retries = match flags.text("retries") {
                 None => None,
-                Some(r) => Some(
-                    r.parse::<u32>()
-                        .map_err(|_| format!("--retries={r}: expected a non-negative integer"))?,
-                ),
+                Some(r) => Some(r.parse::<u32>().map_err(|_| {
+                    format!(
+                        "--retries={}: expected a non-negative integer",
+                        shorten(&r, QUOTE_CHARS)
+                    )
+                })?),
             };
             Ok(Kind::Healthcheck(Healthcheck {
                 disable: false,
@@ -594,7 +607,8 @@ fn parse_healthcheck(flag_words: &[String], args: &str) -> Result<Kind, String> 
         }
         "" => Err("HEALTHCHECK requires at least one argument (CMD ... or NONE)".into()),
         other => Err(format!(
-            "unknown type {other:?} in HEALTHCHECK (try CMD or NONE)"
+            "unknown type {} in HEALTHCHECK (try CMD or NONE)",
+            quote(other)
         )),
     }
 }

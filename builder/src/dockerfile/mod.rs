@@ -39,7 +39,8 @@ pub fn parse(source: &str, file: &str) -> Result<Dockerfile, DockerfileError> {
                     file,
                     instruction.line,
                     format!(
-                        "duplicate stage name {alias:?} (first defined on line {})",
+                        "duplicate stage name {} (first defined on line {})",
+                        error::quote(alias),
                         prev.line
                     ),
                 )

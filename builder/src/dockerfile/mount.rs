@@ -1,6 +1,8 @@
 //! `RUN --mount=type=cache,target=/root/.cache,sharing=locked`: parsed into
 //! its type and fields now so typos fail at parse time, long before a RUN.
 
+use super::error::{QUOTE_CHARS, quote, shorten};
+
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -59,7 +61,10 @@ fn split_fields(spec: &str) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err(format!("unterminated quote in --mount={spec}"));
+        return Err(format!(
+            "unterminated quote in --mount={}",
+            shorten(spec, QUOTE_CHARS)
+        ));
     }
     fields.push(field);
     Ok(fields)
@@ -80,14 +85,16 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
             Some((k, v)) => (k.to_ascii_lowercase(), Some(v.to_string())),
             None => (field.to_ascii_lowercase(), None),
         };
-        let need =
-            |v: Option<String>| v.ok_or_else(|| format!("--mount key {key:?} needs a value"));
+        let need = |v: Option<String>| {
+            v.ok_or_else(|| format!("--mount key {} needs a value", quote(&key)))
+        };
         match key.as_str() {
             "type" => {
                 let v = need(value)?;
                 if !TYPES.contains(&v.as_str()) {
                     return Err(format!(
-                        "unsupported mount type {v:?} (expected one of {})",
+                        "unsupported mount type {} (expected one of {})",
+                        quote(&v),
                         TYPES.join(", ")
                     ));
                 }
@@ -103,7 +110,10 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
     let mut options = BTreeMap::new();
     for (key, value) in pending {
         if !allowed.contains(&key.as_str()) {
-            return Err(format!("unexpected key {key:?} for --mount type={kind}"));
+            return Err(format!(
+                "unexpected key {} for --mount type={kind}",
+                quote(&key)
+            ));
         }
         options.insert(key, value);
     }
@@ -117,7 +127,8 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
         && !matches!(s.as_str(), "shared" | "private" | "locked")
     {
         return Err(format!(
-            "invalid sharing mode {s:?} (shared, private or locked)"
+            "invalid sharing mode {} (shared, private or locked)",
+            quote(&s)
         ));
     }
     Ok(Mount {
@@ -133,7 +144,10 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(format!("--mount {key}={value}: expected true or false")),
+        _ => Err(format!(
+            "--mount {key}={}: expected true or false",
+            shorten(value, QUOTE_CHARS)
+        )),
     }
 }
 
@@ -141,10 +155,12 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
 fn validate_option(key: &str, value: &str) -> Result<(), String> {
     match key {
         "mode" => parse_mode(value).map(|_| ()),
-        "uid" | "gid" => value
-            .parse::<u32>()
-            .map(|_| ())
-            .map_err(|_| format!("--mount {key}={value}: expected a numeric id")),
+        "uid" | "gid" => value.parse::<u32>().map(|_| ()).map_err(|_| {
+            format!(
+                "--mount {key}={}: expected a numeric id",
+                shorten(value, QUOTE_CHARS)
+            )
+        }),
         "size" => parse_size(value).map(|_| ()),
         "required" | "readonly" | "ro" | "readwrite" | "rw" => parse_bool(key, value).map(|_| ()),
         "id" | "env" if value.is_empty() => Err(format!("--mount {key}= needs a value")),
@@ -157,13 +173,23 @@ pub fn parse_mode(value: &str) -> Result<u32, String> {
     u32::from_str_radix(value, 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("--mount mode={value}: expected an octal mode such as 0755"))
+        .ok_or_else(|| {
+            format!(
+                "--mount mode={}: expected an octal mode such as 0755",
+                shorten(value, QUOTE_CHARS)
+            )
+        })
 }
 
 /// A byte size as Docker reads it: a number with an optional binary unit
 /// (`64m`, `1GiB`, `512kb`, `100`).
 pub fn parse_size(value: &str) -> Result<u64, String> {
-    let bad = || format!("--mount size={value}: expected a size such as 64m or 1g");
+    let bad = || {
+        format!(
+            "--mount size={}: expected a size such as 64m or 1g",
+            shorten(value, QUOTE_CHARS)
+        )
+    };
     let v = value.trim();
     let split = v
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

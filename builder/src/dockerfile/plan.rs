@@ -4,7 +4,7 @@
 //! stages the target actually needs, in build order.
 
 use super::ast::{Dockerfile, Kind, Stage};
-use super::error::DockerfileError;
+use super::error::{DockerfileError, QUOTE_CHARS, shorten};
 use super::expand::{Meter, expand_metered};
 use super::scope::{PROXY_ARGS, Platform, Scope};
 use serde::Serialize;
@@ -87,7 +87,12 @@ fn global_scope_metered(
         };
         for decl in args {
             let fail = |e: String| {
-                err(df, inst.line, format!("ARG {}: {e}", decl.name)).with_excerpt(&inst.original)
+                err(
+                    df,
+                    inst.line,
+                    format!("ARG {}: {e}", shorten(&decl.name, QUOTE_CHARS)),
+                )
+                .with_excerpt(&inst.original)
             };
             let value = match (opts.build_args.get(&decl.name), &decl.default) {
                 (Some(v), _) => Some(v.clone()),
@@ -124,7 +129,10 @@ fn resolve_from_ref(
         return Err(err(
             df,
             line,
-            format!("{what}={raw} expands to an empty name"),
+            format!(
+                "{what}={} expands to an empty name",
+                shorten(raw, QUOTE_CHARS)
+            ),
         ));
     }
     if let Ok(index) = value.parse::<usize>() {
@@ -159,7 +167,10 @@ fn plan_stage(
         return Err(err(
             df,
             stage.line,
-            format!("base name ({}) should not be blank", stage.from.image),
+            format!(
+                "base name ({}) should not be blank",
+                shorten(&stage.from.image, QUOTE_CHARS)
+            ),
         ));
     }
     // A stage can be based on an earlier stage only; `FROM golang AS golang`

@@ -6,8 +6,8 @@
 //! seen; ENV beats an ARG of the same name whatever their order; a stage
 //! built FROM another stage starts with that stage's ARGs and ENV.
 
-use serde::Serialize;
 use super::expand::Vars;
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// Proxy variables usable without an ARG declaration. When only passed as

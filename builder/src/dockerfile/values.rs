@@ -2,13 +2,20 @@
 //! Go-style durations (HEALTHCHECK), port specs (EXPOSE), signals
 //! (STOPSIGNAL) and stage names (FROM ... AS name).
 
+use super::error::{QUOTE_CHARS, quote, shorten};
+
 /// Parses a Go `time.ParseDuration` string (`30s`, `1m30s`, `1.5h`,
 /// `250ms`, `0`) into nanoseconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let bad = || format!("invalid duration {text:?} (examples: 30s, 1m30s, 500ms)");
+    let bad = || {
+        format!(
+            "invalid duration {} (examples: 30s, 1m30s, 500ms)",
+            quote(text)
+        )
+    };
     let s = text.strip_prefix('+').unwrap_or(text);
     if s.starts_with('-') {
-        return Err(format!("duration {text:?} cannot be negative"));
+        return Err(format!("duration {} cannot be negative", quote(text)));
     }
     if s == "0" {
         return Ok(0);
@@ -44,7 +51,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         total += value * scale;
     }
     if total > u64::MAX as f64 / 2.0 {
-        return Err(format!("duration {text:?} is too large"));
+        return Err(format!("duration {} is too large", quote(text)));
     }
     Ok(total.round() as u64)
 }
@@ -54,7 +61,10 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 pub fn parse_interval(flag: &str, text: &str) -> Result<u64, String> {
     let ns = parse_duration(text).map_err(|e| format!("--{flag}: {e}"))?;
     if ns != 0 && ns < 1_000_000 {
-        return Err(format!("--{flag}={text} cannot be less than 1ms"));
+        return Err(format!(
+            "--{flag}={} cannot be less than 1ms",
+            shorten(text, QUOTE_CHARS)
+        ));
     }
     Ok(ns)
 }
@@ -69,14 +79,18 @@ pub fn validate_port(spec: &str) -> Result<(), String> {
         && !matches!(p.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp")
     {
         return Err(format!(
-            "invalid protocol {p:?} in port {spec:?} (tcp, udp or sctp)"
+            "invalid protocol {} in port {} (tcp, udp or sctp)",
+            quote(p),
+            quote(spec)
         ));
     }
     let port = |p: &str| -> Result<u32, String> {
         match p.parse::<u32>() {
             Ok(n) if n <= 65535 => Ok(n),
             _ => Err(format!(
-                "invalid port {spec:?}: {p:?} is not a port number (0-65535)"
+                "invalid port {}: {} is not a port number (0-65535)",
+                quote(spec),
+                quote(p)
             )),
         }
     };
@@ -84,7 +98,10 @@ pub fn validate_port(spec: &str) -> Result<(), String> {
         Some((lo, hi)) => {
             let (lo, hi) = (port(lo)?, port(hi)?);
             if lo > hi {
-                return Err(format!("invalid port range {spec:?}: start is after end"));
+                return Err(format!(
+                    "invalid port range {}: start is after end",
+                    quote(spec)
+                ));
             }
         }
         None => {
@@ -107,7 +124,7 @@ pub fn validate_signal(sig: &str) -> Result<(), String> {
         if (1..=64).contains(&n) {
             return Ok(());
         }
-        return Err(format!("invalid signal number {sig:?} (1-64)"));
+        return Err(format!("invalid signal number {} (1-64)", quote(sig)));
     }
     let upper = sig.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -127,7 +144,7 @@ pub fn validate_signal(sig: &str) -> Result<(), String> {
             }
         }
     }
-    Err(format!("invalid signal {sig:?}"))
+    Err(format!("invalid signal {}", quote(sig)))
 }
 
 /// Stage names: a lowercase letter, then letters, digits, `-`, `_`, `.`.
