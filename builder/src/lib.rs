@@ -22,6 +22,7 @@ pub mod glob;
 pub mod image;
 pub mod import;
 pub mod layer;
+pub mod netns;
 pub mod progress;
 pub mod runner;
 pub mod secrets;

@@ -10,7 +10,7 @@
 use crate::store::fsutil::{TempDir, unique_name};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub struct RunSpec {
     pub args: Vec<String>,
@@ -19,10 +19,15 @@ pub struct RunSpec {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
-    pub network_none: bool,
+    pub network: crate::netns::Network,
+    /// The sandbox's namespace file (Network::Sandbox).
+    pub netns: Option<PathBuf>,
     /// Extra OCI mount entries (RUN --mount), after the default ones.
     pub mounts: Vec<serde_json::Value>,
 }
+
+/// The RUN container's hostname.
+pub const HOSTNAME: &str = "rt-build";
 
 /// Docker's default capability set for containers (and build steps).
 const CAPS: &[&str] = &[
@@ -69,14 +74,22 @@ fn config_json(rootfs: &Path, run: &RunSpec) -> serde_json::Value {
         "noNewPrivileges": false
     });
     spec["root"] = serde_json::json!({"path": rootfs, "readonly": false});
-    spec["hostname"] = serde_json::json!("rt-build");
+    spec["hostname"] = serde_json::json!(HOSTNAME);
     if let Some(m) = spec["mounts"].as_array_mut() {
         m.extend(run.mounts.iter().cloned());
     }
-    if !run.network_none
-        && let Some(ns) = spec["linux"]["namespaces"].as_array_mut()
-    {
-        ns.retain(|n| n["type"] != "network");
+    if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+        use crate::netns::Network;
+        match (run.network, &run.netns) {
+            (Network::Host, _) => ns.retain(|n| n["type"] != "network"),
+            (Network::Sandbox, Some(path)) => {
+                for n in ns.iter_mut().filter(|n| n["type"] == "network") {
+                    n["path"] = serde_json::json!(path);
+                }
+            }
+            // A namespace of its own with nothing but lo.
+            (Network::None, _) | (Network::Sandbox, None) => {}
+        }
     }
     spec
 }

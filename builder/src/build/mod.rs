@@ -84,6 +84,19 @@ pub struct Builder<'a> {
     pub done: HashMap<usize, State>,
     /// Images named by COPY --from, resolved once.
     pub images: HashMap<String, State>,
+    /// The RUN network sandbox, made at the first RUN that needs it and
+    /// shared by the build's later RUN steps.
+    pub net: Option<crate::netns::SandboxNet>,
+}
+
+impl Builder<'_> {
+    /// The sandbox's namespace file, starting the sandbox if needed.
+    pub fn sandbox_net(&mut self) -> Result<PathBuf, String> {
+        if self.net.is_none() {
+            self.net = Some(crate::netns::SandboxNet::start(&self.store.tmp_dir())?);
+        }
+        Ok(self.net.as_ref().map(|n| n.path().to_path_buf()).unwrap_or_default())
+    }
 }
 
 /// A base image's state. Base images without (complete) history get one
@@ -124,6 +137,7 @@ pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
         hashes: FileHashes::load(&store.state_dir()),
         done: HashMap::new(),
         images: HashMap::new(),
+        net: None,
     };
     let result = (|| {
         for stage in req.stages {

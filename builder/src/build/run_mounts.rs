@@ -50,16 +50,23 @@ pub struct LiveMounts {
 }
 
 impl LiveMounts {
-    /// Mounts a file holding `data` read-only at `target` (a RUN heredoc
-    /// script); the file lives in a temp dir as long as the mounts do.
-    pub fn add_file(&mut self, tmp: &Path, target: &str, data: &[u8], mode: u32) -> Result<(), String> {
+    /// Mounts a file holding `data` at `target` (a RUN heredoc script,
+    /// resolv.conf); the file lives in a temp dir as long as the mounts do.
+    pub fn add_file(
+        &mut self,
+        tmp: &Path,
+        target: &str,
+        data: &[u8],
+        mode: u32,
+        readonly: bool,
+    ) -> Result<(), String> {
         use std::os::unix::fs::PermissionsExt;
         let dir = TempDir::new(tmp, "script")?;
         let file = dir.path.join("file");
         std::fs::write(&file, data).map_err(|e| format!("{}: {e}", file.display()))?;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
             .map_err(|e| format!("{}: {e}", file.display()))?;
-        self.entries.push(bind_entry(target, &file, true));
+        self.entries.push(bind_entry(target, &file, readonly));
         self.dirs.push(dir);
         Ok(())
     }

@@ -115,11 +115,7 @@ impl Builder<'_> {
         run: &Run,
         log: &mut StepLog,
     ) -> Result<bool, String> {
-        let network_none = match run.network.as_deref() {
-            None | Some("default") | Some("host") => false,
-            Some("none") => true,
-            Some(other) => return Err(format!("RUN --network={other} is not supported")),
-        };
+        let network = crate::netns::Network::from_flag(run.network.as_deref())?;
         let c = &state.config.config;
         let (args, script) = run_heredocs(c, run)?;
         let run_env = step
@@ -151,7 +147,7 @@ impl Builder<'_> {
         let (planned_mounts, mount_keys) = self.plan_mounts(&run.mounts, &cwd)?;
         let mut definition = json!({
             "parent": state.fs_key,
-            "run": {"args": args, "env": env, "cwd": cwd, "user": user, "network_none": network_none},
+            "run": {"args": args, "env": env, "cwd": cwd, "user": user, "network": network.name()},
         });
         if !mount_keys.is_empty() {
             definition["run"]["mounts"] = json!(mount_keys);
@@ -170,9 +166,23 @@ impl Builder<'_> {
             let lowers = st.lowers(b.store)?;
             let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
             let mut live = b.live_mounts(&planned_mounts)?;
+            let tmp = b.store.tmp_dir();
             if let Some(sc) = &script {
-                live.add_file(&b.store.tmp_dir(), &sc.path, sc.content.as_bytes(), 0o755)?;
+                live.add_file(&tmp, &sc.path, sc.content.as_bytes(), 0o755, true)?;
             }
+            let netns = match network {
+                crate::netns::Network::Sandbox => Some(b.sandbox_net()?),
+                _ => None,
+            };
+            // As BuildKit: name resolution as the host has it (through the
+            // sandbox's forwarder when the host's resolver is on its own
+            // loopback), and a hosts file for localhost; writes to them are
+            // thrown away with the step.
+            let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let resolv = crate::netns::resolv_conf(network, &host_resolv);
+            live.add_file(&tmp, "/etc/resolv.conf", resolv.as_bytes(), 0o644, false)?;
+            let hosts = crate::netns::hosts(runner::HOSTNAME);
+            live.add_file(&tmp, "/etc/hosts", hosts.as_bytes(), 0o644, false)?;
             let mut targets = runner::mount_points();
             targets.extend(live.targets());
             // Mount points the runtime will create are not content.
@@ -195,7 +205,8 @@ impl Builder<'_> {
                 uid: u.uid,
                 gid: u.gid,
                 additional_gids: u.additional_gids,
-                network_none,
+                network,
+                netns,
                 mounts: live.entries.clone(),
             };
             let code = runner::run(&b.store.state_dir().join("run"), &b.store.tmp_dir(), &snap.merged, &spec, &mut |bytes| log.output(bytes))?;
