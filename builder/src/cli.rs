@@ -78,6 +78,9 @@ pub enum Progress {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build an image from a Dockerfile (the same as without a verb, for
+    /// hands used to `docker build` and `buildah build`)
+    Build(BuildFlags),
     /// Parse a Dockerfile and print its stages and instructions as JSON
     Parse {
         /// The Dockerfile (default: ./Dockerfile; `-` reads stdin)
@@ -546,6 +549,9 @@ pub fn main() -> i32 {
         None => rt::exe_protection::ensure()
             .map_err(|e| e.to_string())
             .and_then(|()| run_build(&cli.build, root)),
+        Some(Command::Build(flags)) => rt::exe_protection::ensure()
+            .map_err(|e| e.to_string())
+            .and_then(|()| run_build(flags, root)),
     };
     match result {
         Ok(()) => 0,
@@ -593,6 +599,24 @@ mod tests {
         assert_eq!(cli.build.progress, Progress::Plain);
         assert!(cli.build.no_cache);
         assert_eq!(cli.build.context, Some(PathBuf::from(".")));
+    }
+
+    #[test]
+    fn build_verb_takes_the_same_flags() {
+        let cli = Cli::try_parse_from([
+            "rt-build", "--root", "/s", "build", "-t", "a", "--no-cache", "-f", "D", "ctx",
+        ])
+        .unwrap();
+        let Some(Command::Build(b)) = cli.command else {
+            panic!("not the build verb: {:?}", cli.command);
+        };
+        assert_eq!(b.tags, vec!["a"]);
+        assert!(b.no_cache);
+        assert_eq!(b.file.as_deref(), Some("D"));
+        assert_eq!(b.context, Some(PathBuf::from("ctx")));
+        assert_eq!(cli.root, Some(PathBuf::from("/s")));
+        // `build` with no context is an error, as `docker build` is.
+        assert!(Cli::try_parse_from(["rt-build", "build", "-t", "a"]).is_err());
     }
 
     #[test]
