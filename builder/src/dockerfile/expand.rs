@@ -26,8 +26,8 @@ pub const MAX_DEPTH: usize = 100;
 /// Largest value one word may expand to.
 pub const MAX_WORD: usize = 1 << 20;
 /// Pattern-matching steps (one step = one pattern position tried against
-/// one character) a [`Meter`] allows: about a second of work.
-pub const MAX_MATCH_WORK: u64 = 1 << 29;
+/// one character) a [`Meter`] allows: a fraction of a second of work.
+pub const MAX_MATCH_WORK: u64 = 1 << 27;
 
 /// Bytes of ARG and ENV values one build may hold, all together.
 pub const MAX_STORED: usize = 64 << 20;

@@ -4,7 +4,8 @@
 
 use super::ast::Warning;
 use super::directives::{DirectiveLine, Directives};
-use super::error::DockerfileError;
+use super::error::{DockerfileError, QUOTE_CHARS, quote, shorten};
+use super::expand::human_size;
 use super::heredoc::{Heredoc, can_contain_heredoc, chomp_tabs, markers_in_line};
 
 /// Longest logical line (an instruction with its continuations) and
@@ -81,6 +82,17 @@ pub fn scan(source: &str, file: &str) -> Result<Scanned, DockerfileError> {
         if ended && part.trim().is_empty() {
             continue;
         }
+        let too_long = |what: &str| {
+            DockerfileError::new(
+                file,
+                line_no,
+                format!("{what} longer than {} (the limit)", human_size(MAX_LINE)),
+            )
+            .with_excerpt(first)
+        };
+        if part.len() > MAX_LINE {
+            return Err(too_long("instruction"));
+        }
         let mut text = part.to_string();
         let mut empty_continuation = false;
         while !ended && i < physical.len() {
@@ -94,6 +106,9 @@ pub fn scan(source: &str, file: &str) -> Result<Scanned, DockerfileError> {
                 continue;
             }
             let (part, done) = trim_continuation(next, escape);
+            if text.len() + part.len() > MAX_LINE {
+                return Err(too_long("instruction with its continuation lines"));
+            }
             text.push_str(part);
             ended = done;
         }
@@ -127,6 +142,12 @@ pub fn scan(source: &str, file: &str) -> Result<Scanned, DockerfileError> {
                         terminated = true;
                         break;
                     }
+                    if content.len() + body.len() + 1 > MAX_LINE {
+                        return Err(too_long(&format!(
+                            "here-document <<{}",
+                            shorten(&marker.name, QUOTE_CHARS)
+                        )));
+                    }
                     content.push_str(body);
                     content.push('\n');
                 }
@@ -135,8 +156,9 @@ pub fn scan(source: &str, file: &str) -> Result<Scanned, DockerfileError> {
                         file,
                         line_no,
                         format!(
-                            "unterminated heredoc <<{}: no line \"{}\" before end of file",
-                            marker.name, marker.name
+                            "unterminated heredoc <<{}: no line {} before end of file",
+                            shorten(&marker.name, QUOTE_CHARS),
+                            quote(&marker.name)
                         ),
                     )
                     .with_excerpt(&text));

@@ -22,6 +22,7 @@ mod tests;
 
 pub use ast::{Dockerfile, Instruction, Kind, Stage};
 pub use error::DockerfileError;
+use std::collections::HashMap;
 
 /// Parses a whole Dockerfile. `file` is only used in error messages.
 pub fn parse(source: &str, file: &str) -> Result<Dockerfile, DockerfileError> {
@@ -29,11 +30,13 @@ pub fn parse(source: &str, file: &str) -> Result<Dockerfile, DockerfileError> {
     let escape = scanned.directives.escape;
     let mut global_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
+    // Stage name → index, so the duplicate check is not a scan per FROM.
+    let mut names: HashMap<String, usize> = HashMap::new();
     for line in &scanned.lines {
         let instruction = instructions::parse_line(line, escape, file)?;
         if let Kind::From(from) = &instruction.kind {
             if let Some(alias) = &from.alias
-                && let Some(prev) = stages.iter().find(|s| s.name.as_ref() == Some(alias))
+                && let Some(prev) = names.get(alias.as_str()).map(|&i| &stages[i])
             {
                 return Err(DockerfileError::new(
                     file,
@@ -45,6 +48,9 @@ pub fn parse(source: &str, file: &str) -> Result<Dockerfile, DockerfileError> {
                     ),
                 )
                 .with_excerpt(&instruction.original));
+            }
+            if let Some(alias) = &from.alias {
+                names.insert(alias.clone(), stages.len());
             }
             stages.push(Stage {
                 index: stages.len(),

@@ -8,7 +8,7 @@ use super::error::{DockerfileError, QUOTE_CHARS, shorten};
 use super::expand::{Meter, expand_metered};
 use super::scope::{PROXY_ARGS, Platform, Scope};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -114,6 +114,30 @@ fn stage_by_name(df: &Dockerfile, name: &str) -> Option<usize> {
         .position(|s| s.name.as_deref() == Some(lower.as_str()))
 }
 
+/// Stage name → index, built once per plan: looking names up by a scan
+/// of the stages for every `--from` made planning quadratic in the
+/// number of stages. Names are lower case and unique (the parser checks).
+struct StageNames<'a>(HashMap<&'a str, usize>);
+
+impl<'a> StageNames<'a> {
+    fn new(df: &'a Dockerfile) -> StageNames<'a> {
+        let mut names = HashMap::new();
+        for s in &df.stages {
+            if let Some(name) = s.name.as_deref() {
+                names.entry(name).or_insert(s.index);
+            }
+        }
+        StageNames(names)
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        match self.0.get(name) {
+            Some(&i) => Some(i),
+            None => self.0.get(name.to_ascii_lowercase().as_str()).copied(),
+        }
+    }
+}
+
 fn resolve_from_ref(
     df: &Dockerfile,
     global: &Scope,
@@ -121,6 +145,7 @@ fn resolve_from_ref(
     line: usize,
     what: &str,
     meter: &Meter,
+    names: &StageNames,
 ) -> Result<FromRef, DockerfileError> {
     // Only global ARGs are visible here (BuildKit's rule for --from).
     let value = expand_metered(raw, df.directives.escape, global, meter)
@@ -148,7 +173,7 @@ fn resolve_from_ref(
         }
         return Ok(FromRef::Stage(index));
     }
-    Ok(match stage_by_name(df, &value) {
+    Ok(match names.get(&value) {
         Some(i) => FromRef::Stage(i),
         None => FromRef::Image(value),
     })
@@ -159,6 +184,7 @@ fn plan_stage(
     global: &Scope,
     stage: &Stage,
     meter: &Meter,
+    names: &StageNames,
 ) -> Result<StagePlan, DockerfileError> {
     let escape = df.directives.escape;
     let image = expand_metered(&stage.from.image, escape, global, meter)
@@ -176,10 +202,7 @@ fn plan_stage(
     // A stage can be based on an earlier stage only; `FROM golang AS golang`
     // therefore means the image.
     let lower = image.to_ascii_lowercase();
-    let base = match df.stages[..stage.index]
-        .iter()
-        .position(|s| s.name.as_deref() == Some(lower.as_str()))
-    {
+    let base = match names.get(&lower).filter(|&i| i < stage.index) {
         Some(i) => Base::Stage(i),
         None if lower == "scratch" => Base::Scratch,
         None => Base::Image(image),
@@ -211,6 +234,7 @@ fn plan_stage(
                         inst.line,
                         "COPY --from",
                         meter,
+                        names,
                     )?);
                 }
             }
@@ -224,6 +248,7 @@ fn plan_stage(
                             inst.line,
                             "RUN --mount from",
                             meter,
+                            names,
                         )?);
                     }
                 }
@@ -316,20 +341,30 @@ fn build_order(
 
 pub fn plan(df: &Dockerfile, opts: &BuildOptions) -> Result<Plan, DockerfileError> {
     let meter = Meter::default();
+    let names = StageNames::new(df);
     let global = global_scope_metered(df, opts, &meter)?;
     let stages = df
         .stages
         .iter()
-        .map(|s| plan_stage(df, &global, s, &meter))
+        .map(|s| plan_stage(df, &global, s, &meter, &names))
         .collect::<Result<Vec<_>, _>>()?;
     let target = resolve_target(df, opts.target.as_deref())?;
     let order = build_order(df, &stages, target)?;
-    let declared = |name: &str| {
-        df.global_args
+    // Every declared ARG name, gathered once (not one scan of the file
+    // per --build-arg).
+    let mut declared_names = HashSet::new();
+    if !opts.build_args.is_empty() {
+        let all = df
+            .global_args
             .iter()
-            .chain(df.stages.iter().flat_map(|s| s.instructions.iter()))
-            .any(|i| matches!(&i.kind, Kind::Arg { args } if args.iter().any(|a| a.name == name)))
-    };
+            .chain(df.stages.iter().flat_map(|s| s.instructions.iter()));
+        for inst in all {
+            if let Kind::Arg { args } = &inst.kind {
+                declared_names.extend(args.iter().map(|a| a.name.as_str()));
+            }
+        }
+    }
+    let declared = |name: &str| declared_names.contains(name);
     let unused_build_args = opts
         .build_args
         .keys()

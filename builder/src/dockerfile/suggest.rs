@@ -30,10 +30,20 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The closest candidate, compared case-insensitively, if it is close enough
 /// to be a plausible typo (one edit for short words, two for longer ones).
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // The distance is at least the difference in length, so a word much
+    // longer than every candidate has no suggestion; checking that first
+    // keeps a 2 MB garbage "keyword" from costing an edit-distance table
+    // of 2 MB × candidate length (seconds) per candidate.
+    let longest = candidates.iter().map(|c| c.chars().count()).max()?;
+    let len = word.chars().take(longest + 3).count();
+    if len > longest + 2 {
+        return None;
+    }
     let upper = word.to_ascii_uppercase();
-    let limit = if upper.chars().count() >= 5 { 2 } else { 1 };
+    let limit = if len >= 5 { 2 } else { 1 };
     candidates
         .iter()
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (edit_distance(&upper, &c.to_ascii_uppercase()), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -59,5 +69,6 @@ mod tests {
         assert_eq!(closest("FORM", &c), Some("FROM"));
         assert_eq!(closest("ENTRYPONT", &c), Some("ENTRYPOINT"));
         assert_eq!(closest("XYZZY", &c), None);
+        assert_eq!(closest(&"R".repeat(1 << 20), &c), None);
     }
 }

@@ -893,3 +893,212 @@ CMD ["run"]
         }
     }
 }
+
+/// Hostile inputs from issue "rt-build II": each once crashed or hung the
+/// front end. None asserts on time (no timed tests); the hang cases
+/// assert on the error that now comes back instead.
+mod limits {
+    use super::*;
+    use crate::dockerfile::evaluate::{EvaluatedStage, evaluate};
+    use crate::dockerfile::expand::{MAX_DEPTH, Meter, expand_metered};
+    use crate::dockerfile::plan::{BuildOptions, plan};
+    use crate::dockerfile::scope::Scope;
+
+    fn run(src: &str) -> Result<Vec<EvaluatedStage>, super::super::DockerfileError> {
+        let d = parse(src, "Dockerfile")?;
+        let opts = BuildOptions::default();
+        let p = plan(&d, &opts)?;
+        evaluate(&d, &p, &opts)
+    }
+
+    fn nested(levels: usize) -> String {
+        format!("{}b{}", "${a:-".repeat(levels), "}".repeat(levels))
+    }
+
+    /// 20,000 levels overflowed the stack (abort, exit 134).
+    #[test]
+    fn deep_substitution_nesting_is_an_error_not_a_stack_overflow() {
+        let e = run(&format!("FROM a\nENV x={}\n", nested(20_000))).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(
+            e.message
+                .contains("variable substitution nested deeper than 100 levels"),
+            "{}",
+            e.message
+        );
+        assert!(e.to_string().len() < 1000, "{e}");
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_works() {
+        let stages = run(&format!("FROM a\nENV x={}\n", nested(MAX_DEPTH))).unwrap();
+        assert_eq!(stages[0].scope.env[0].1, "b");
+        let e = run(&format!("FROM a\nENV x={}\n", nested(MAX_DEPTH + 1))).unwrap_err();
+        assert!(e.message.contains("nested deeper"), "{}", e.message);
+    }
+
+    fn doubling(lines: usize) -> String {
+        let mut src = String::from("ARG a1=x\n");
+        for i in 2..=lines {
+            src.push_str(&format!("ARG a{i}=${{a{}}}${{a{}}}\n", i - 1, i - 1));
+        }
+        src
+    }
+
+    /// 30 doubling global ARGs grew to gigabytes. a21 is exactly 1 MiB,
+    /// a22 would be 2 MiB.
+    #[test]
+    fn doubling_global_args_stop_at_the_word_limit() {
+        let e = run(&format!("{}FROM a\n", doubling(30))).unwrap_err();
+        assert_eq!(e.line, 22);
+        assert!(
+            e.message
+                .starts_with("ARG a22: value too long: substituting ${a21}"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("1 MiB"), "{}", e.message);
+    }
+
+    #[test]
+    fn doubling_stage_args_stop_at_the_word_limit() {
+        let e = run(&format!("FROM a\n{}", doubling(30))).unwrap_err();
+        assert_eq!(e.line, 23);
+        assert!(
+            e.message.starts_with("ARG: a22: value too long"),
+            "{}",
+            e.message
+        );
+    }
+
+    /// Many values, each under the word limit, still hit the budget for
+    /// all ARG and ENV values of a build (64 MiB): 21 doublings make 1 MiB,
+    /// then ENV copies of it add up.
+    #[test]
+    fn arg_and_env_values_have_a_total_budget() {
+        let mut src = format!("FROM a\n{}", doubling(21));
+        for i in 0..70 {
+            src.push_str(&format!("ENV copy{i}=$a21\n"));
+        }
+        let e = run(&src).unwrap_err();
+        assert!(
+            e.message
+                .contains("ARG and ENV values add up to more than 64 MiB"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.starts_with("ENV: copy"), "{}", e.message);
+        assert!(e.line > 22, "{}", e.line);
+    }
+
+    /// One 1 MiB ENV and many RUN lines: every RUN step carries a copy of
+    /// the environment, so that copying has a budget too.
+    #[test]
+    fn run_environments_have_a_budget() {
+        let mut src = format!("FROM a\n{}ENV big=$a21\n", doubling(21));
+        for _ in 0..300 {
+            src.push_str("RUN true\n");
+        }
+        let e = run(&src).unwrap_err();
+        assert!(e.message.contains("more than 256 MiB"), "{}", e.message);
+        assert!(e.message.starts_with("RUN: "), "{}", e.message);
+    }
+
+    /// 100,000 ENV lines took over 60 s (each lookup scanned all earlier
+    /// variables). Not timed: quadratic work here would hang the suite.
+    #[test]
+    fn many_env_label_and_run_lines() {
+        let n: usize = 100_000;
+        let mut src = String::from("FROM a\n");
+        for i in 0..n {
+            // Refers to an earlier variable without growing.
+            src.push_str(&format!("ENV v{i}=${{v{}:+y}}{i}\n", i / 2));
+        }
+        let stages = run(&src).unwrap();
+        assert_eq!(stages[0].scope.env.len(), n);
+        assert_eq!(stages[0].scope.get("v0"), Some("0"));
+        assert_eq!(stages[0].scope.get("v99999"), Some("y99999"));
+
+        let mut src = String::from("FROM a\nARG A=1\n");
+        for i in 0..n {
+            src.push_str(&format!("LABEL l{i}=$A\nRUN echo {i}\n"));
+        }
+        let stages = run(&src).unwrap();
+        assert_eq!(stages[0].steps.len(), 2 * n + 1);
+    }
+
+    #[test]
+    fn many_stages_plan_without_rescanning() {
+        let mut src = String::from("FROM scratch AS s0\n");
+        for i in 1..20_000 {
+            src.push_str(&format!("FROM s{} AS s{i}\nCOPY --from=s0 /a /a\n", i - 1));
+        }
+        let stages = run(&src).unwrap();
+        assert_eq!(stages.len(), 20_000);
+    }
+
+    /// A 2 MB garbage line took 4 s (an edit-distance table per keyword
+    /// for the "did you mean") and printed the line back whole.
+    #[test]
+    fn garbage_line_gives_a_short_error() {
+        let garbage = "x".repeat(1 << 20) + " " + &"y".repeat(1 << 20);
+        let e = run(&format!("FROM a\n{garbage}\n")).unwrap_err();
+        assert_eq!(e.line, 2);
+        let text = e.to_string();
+        assert!(text.len() < 600, "{} bytes: {text}", text.len());
+        assert!(text.contains("unknown instruction \"xxxx"), "{text}");
+        assert!(text.contains('…'), "{text}");
+    }
+
+    #[test]
+    fn long_words_are_quoted_short_in_errors() {
+        let word = format!("{}${{", "w".repeat(1 << 20));
+        let e = run(&format!("FROM a\nENV x={word}\n")).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().len() < 800, "{e}");
+        let e = run(&format!("FROM a\nEXPOSE {}\n", "9".repeat(1 << 20))).unwrap_err();
+        assert!(e.to_string().len() < 800, "{e}");
+    }
+
+    #[test]
+    fn instructions_longer_than_the_line_limit_are_refused() {
+        let big = "a".repeat(crate::dockerfile::lines::MAX_LINE / 2);
+        let e = run(&format!("FROM a\nRUN echo {big} \\\n {big} \\\n {big}\n")).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(
+            e.message
+                .contains("instruction with its continuation lines longer than 16 MiB"),
+            "{}",
+            e.message
+        );
+        let e = run(&format!("FROM a\nRUN <<EOF\n{big}\n{big}\n{big}\nEOF\n")).unwrap_err();
+        assert!(e.message.contains("here-document <<EOF"), "{}", e.message);
+    }
+
+    /// A literal word over the limit fails too, without expanding further.
+    #[test]
+    fn literal_words_over_the_limit_fail() {
+        let e = run(&format!("FROM a\nLABEL x={}\n", "v".repeat((1 << 20) + 1))).unwrap_err();
+        assert!(e.message.contains("value too long"), "{}", e.message);
+    }
+
+    /// `${v//a*b/}` over a value of `a`s tries every start position to the
+    /// end: quadratic. The build's matching budget turns that into an
+    /// error (here a small budget, to keep the test quick).
+    #[test]
+    fn pattern_matching_has_a_work_budget() {
+        let mut scope = Scope::default();
+        scope.declare("v", Some("a".repeat(10_000)));
+        let mut meter = Meter::default();
+        meter.max_match_work = 1_000_000;
+        let e = expand_metered("${v//a*b/}", '\\', &scope, &meter).unwrap_err();
+        assert!(e.contains("pattern matching on ${v} takes too long"), "{e}");
+        // Linear cases stay well inside it.
+        let meter = Meter::default();
+        let out = expand_metered("${v//a/b}", '\\', &scope, &meter).unwrap();
+        assert_eq!(out, "b".repeat(10_000));
+        assert!(meter.match_work() < 100_000, "{}", meter.match_work());
+        let out = expand_metered("${v%%a*}|${v#*a}", '\\', &scope, &meter).unwrap();
+        assert_eq!(out.len(), 1 + 9_999);
+    }
+}
