@@ -3,6 +3,7 @@
 //! flat rootfs (`unpack`). `paths` keeps every host path inside its root.
 
 pub mod paths;
+pub mod pgzip;
 pub mod stubs;
 pub mod unpack;
 pub mod write;

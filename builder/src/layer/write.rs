@@ -10,9 +10,11 @@
 //! the file (clamped to SOURCE_DATE_EPOCH when given, BuildKit's
 //! `rewrite-timestamp`); no atime/ctime; whiteouts at mtime 0; only the
 //! `security.capability` xattr; hard links within the layer written as
-//! links to the first path seen. The gzip level is fixed (flate2 default,
-//! single stream), so the same upper dir always gives the same digest.
+//! links to the first path seen. The gzip level is fixed (flate2 default)
+//! and the stream is compressed in fixed blocks on every core
+//! (`pgzip.rs`), so the same upper dir always gives the same digest.
 
+use super::pgzip::{ParallelGzip, threads};
 use crate::digest::HashWriter;
 use crate::image::MT_LAYER_GZIP;
 use crate::store::Store;
@@ -37,8 +39,7 @@ pub struct LayerOptions {
 
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
-type TarOut<'a> =
-    tar::Builder<HashWriter<flate2::write::GzEncoder<&'a mut crate::store::BlobWriter>>>;
+type TarOut<'a> = tar::Builder<HashWriter<ParallelGzip<&'a mut crate::store::BlobWriter>>>;
 
 /// Writes the layer for `upper`; `None` when the upper dir is empty (a step
 /// that changed nothing makes no layer).
@@ -55,19 +56,22 @@ pub fn write_layer(
         return Ok(None);
     }
     let mut blob = store.blob_writer()?;
-    let gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::default());
-    let mut tar: TarOut = tar::Builder::new(HashWriter::new(gz));
-    tar.mode(tar::HeaderMode::Complete);
-    let mut w = Walker {
-        root: upper,
-        opts,
-        links: HashMap::new(),
-    };
-    w.dir(&mut tar, Path::new(""))
-        .map_err(|e| format!("writing layer from {}: {e}", upper.display()))?;
-    let hashed = tar.into_inner().map_err(|e| e.to_string())?;
-    let (gz, diff_id, _) = hashed.finish();
-    gz.finish().map_err(|e| e.to_string())?;
+    let diff_id = std::thread::scope(|scope| {
+        let gz = ParallelGzip::new(scope, &mut blob, flate2::Compression::default(), threads());
+        let mut tar: TarOut = tar::Builder::new(HashWriter::new(gz));
+        tar.mode(tar::HeaderMode::Complete);
+        let mut w = Walker {
+            root: upper,
+            opts,
+            links: HashMap::new(),
+        };
+        w.dir(&mut tar, Path::new(""))
+            .map_err(|e| format!("writing layer from {}: {e}", upper.display()))?;
+        let hashed = tar.into_inner().map_err(|e| e.to_string())?;
+        let (gz, diff_id, _) = hashed.finish();
+        gz.finish().map_err(|e| format!("compressing layer: {e}"))?;
+        Ok::<String, String>(diff_id)
+    })?;
     let (digest, size) = blob.finish()?;
     Ok(Some(LayerInfo {
         digest,
