@@ -63,6 +63,10 @@ pub struct BuildFlags {
     /// Parse and plan only: print stages and instructions as JSON
     #[arg(long)]
     pub parse_only: bool,
+    /// Compression of new layers: gzip|zstd[,level=N] (gzip level 0-9,
+    /// default 6; zstd 1-22, default 3)
+    #[arg(long, value_name = "ALGO[,level=N]", default_value = "gzip")]
+    pub compression: String,
     /// Build context directory
     #[arg(value_name = "CONTEXT", required = true)]
     pub context: Option<PathBuf>,
@@ -361,6 +365,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
                 .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?}: expected Unix seconds"))
         })
         .transpose()?;
+    let compression = crate::layer::LayerCompression::parse(&flags.compression)?;
     let snapshot_mode = match std::env::var("RT_BUILD_SNAPSHOTTER").as_deref() {
         Ok("copy") => crate::snapshot::Mode::Copy,
         _ => crate::snapshot::Mode::Auto,
@@ -384,6 +389,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         },
         snapshot_mode,
         source_date_epoch,
+        compression,
     };
     // No garbage collection while this build's blobs are unnamed.
     let _gc = crate::store::gc::hold(&store)?;

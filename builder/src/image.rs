@@ -13,6 +13,7 @@ pub const MT_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MT_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MT_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const MT_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const MT_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 pub const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const MT_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const MT_DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";

@@ -52,6 +52,8 @@ pub struct Request<'a> {
     pub snapshot_mode: Mode,
     /// SOURCE_DATE_EPOCH: history/config times and clamped file mtimes.
     pub source_date_epoch: Option<u64>,
+    /// How new layers are compressed.
+    pub compression: crate::layer::LayerCompression,
 }
 
 /// A filesystem + config state: a stage while it is being built.
@@ -329,10 +331,14 @@ impl Builder<'_> {
         created_by: String,
         work: impl FnOnce(&mut Self, &State) -> Result<Option<LayerInfo>, String>,
     ) -> Result<bool, String> {
+        let wanted = self.req.compression.media_type();
         let hit = if self.req.no_cache {
             None
         } else {
+            // A layer recorded with another compression than asked for
+            // is a miss: the image must have the layers --compression says.
             cache::lookup(self.store, &key)
+                .filter(|r| r.layer.as_ref().is_none_or(|l| l.media_type == wanted))
         };
         let cached = hit.is_some();
         let record = match hit {

@@ -94,6 +94,7 @@ impl Builder<'_> {
     fn layer_options(&self) -> LayerOptions {
         LayerOptions {
             clamp_mtime: self.req.source_date_epoch,
+            compression: self.req.compression,
         }
     }
 

@@ -8,4 +8,4 @@ pub mod stubs;
 pub mod unpack;
 pub mod write;
 
-pub use write::{LayerInfo, LayerOptions, write_layer};
+pub use write::{LayerCompression, LayerInfo, LayerOptions, write_layer};

@@ -16,7 +16,7 @@
 
 use super::pgzip::{ParallelGzip, threads};
 use crate::digest::HashWriter;
-use crate::image::MT_LAYER_GZIP;
+use crate::image::{MT_LAYER_GZIP, MT_LAYER_ZSTD};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::io::Write;
@@ -35,11 +35,62 @@ pub struct LayerInfo {
 pub struct LayerOptions {
     /// Clamp file mtimes to this Unix time (SOURCE_DATE_EPOCH).
     pub clamp_mtime: Option<u64>,
+    pub compression: LayerCompression,
+}
+
+/// How new layers are compressed (`--compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerCompression {
+    Gzip { level: u32 },
+    Zstd { level: i32 },
+}
+
+impl Default for LayerCompression {
+    fn default() -> Self {
+        LayerCompression::Gzip { level: 6 }
+    }
+}
+
+impl LayerCompression {
+    /// `gzip|zstd[,level=N]` (levels: gzip 0-9, zstd 1-22, as BuildKit's
+    /// `compression`/`compression-level` take them).
+    pub fn parse(spec: &str) -> Result<LayerCompression, String> {
+        let mut parts = spec.split(',');
+        let kind = parts.next().unwrap_or("");
+        let mut level: Option<i64> = None;
+        for p in parts {
+            match p.split_once('=') {
+                Some(("level", v)) => {
+                    level = Some(v.parse().map_err(|_| {
+                        format!("--compression {spec:?}: level {v:?} is not a number")
+                    })?)
+                }
+                _ => return Err(format!("--compression {spec:?}: unknown option {p:?} (level=N)")),
+            }
+        }
+        match kind {
+            "gzip" => match level.unwrap_or(6) {
+                l @ 0..=9 => Ok(LayerCompression::Gzip { level: l as u32 }),
+                l => Err(format!("--compression {spec:?}: gzip level {l} is not in 0-9")),
+            },
+            "zstd" => match level.unwrap_or(3) {
+                l @ 1..=22 => Ok(LayerCompression::Zstd { level: l as i32 }),
+                l => Err(format!("--compression {spec:?}: zstd level {l} is not in 1-22")),
+            },
+            other => Err(format!("--compression: unknown compression {other:?} (gzip or zstd)")),
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            LayerCompression::Gzip { .. } => MT_LAYER_GZIP,
+            LayerCompression::Zstd { .. } => MT_LAYER_ZSTD,
+        }
+    }
 }
 
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
-type TarOut<'a> = tar::Builder<HashWriter<ParallelGzip<&'a mut crate::store::BlobWriter>>>;
 
 /// Writes the layer for `upper`; `None` when the upper dir is empty (a step
 /// that changed nothing makes no layer).
@@ -56,29 +107,47 @@ pub fn write_layer(
         return Ok(None);
     }
     let mut blob = store.blob_writer()?;
-    let diff_id = std::thread::scope(|scope| {
-        let gz = ParallelGzip::new(scope, &mut blob, flate2::Compression::default(), threads());
-        let mut tar: TarOut = tar::Builder::new(HashWriter::new(gz));
-        tar.mode(tar::HeaderMode::Complete);
-        let mut w = Walker {
-            root: upper,
-            opts,
-            links: HashMap::new(),
-        };
-        w.dir(&mut tar, Path::new(""))
-            .map_err(|e| format!("writing layer from {}: {e}", upper.display()))?;
-        let hashed = tar.into_inner().map_err(|e| e.to_string())?;
-        let (gz, diff_id, _) = hashed.finish();
-        gz.finish().map_err(|e| format!("compressing layer: {e}"))?;
-        Ok::<String, String>(diff_id)
-    })?;
+    let walk_err = |e: std::io::Error| format!("writing layer from {}: {e}", upper.display());
+    let diff_id = match opts.compression {
+        LayerCompression::Gzip { level } => std::thread::scope(|scope| {
+            let level = flate2::Compression::new(level);
+            let gz = ParallelGzip::new(scope, &mut blob, level, threads());
+            let (gz, diff_id) = write_tar(upper, opts, gz).map_err(walk_err)?;
+            gz.finish().map_err(|e| format!("compressing layer: {e}"))?;
+            Ok::<String, String>(diff_id)
+        })?,
+        LayerCompression::Zstd { level } => {
+            let mut z = zstd::stream::write::Encoder::new(&mut blob, level)
+                .map_err(|e| format!("zstd: {e}"))?;
+            // zstd's own workers, joined when the frame is finished.
+            z.multithread(threads() as u32).map_err(|e| format!("zstd workers: {e}"))?;
+            let (z, diff_id) = write_tar(upper, opts, z).map_err(walk_err)?;
+            z.finish().map_err(|e| format!("compressing layer: {e}"))?;
+            diff_id
+        }
+    };
     let (digest, size) = blob.finish()?;
     Ok(Some(LayerInfo {
         digest,
         diff_id,
         size,
-        media_type: MT_LAYER_GZIP.to_string(),
+        media_type: opts.compression.media_type().to_string(),
     }))
+}
+
+/// The layer tar of `upper` into `out`; returns `out` and the diff_id.
+fn write_tar<W: Write>(upper: &Path, opts: &LayerOptions, out: W) -> std::io::Result<(W, String)> {
+    let mut tar = tar::Builder::new(HashWriter::new(out));
+    tar.mode(tar::HeaderMode::Complete);
+    let mut w = Walker {
+        root: upper,
+        opts,
+        links: HashMap::new(),
+    };
+    w.dir(&mut tar, Path::new(""))?;
+    let hashed = tar.into_inner()?;
+    let (out, diff_id, _) = hashed.finish();
+    Ok((out, diff_id))
 }
 
 struct Walker<'a> {
@@ -93,7 +162,7 @@ fn is_whiteout(m: &std::fs::Metadata) -> bool {
 }
 
 impl Walker<'_> {
-    fn dir(&mut self, tar: &mut TarOut, rel: &Path) -> std::io::Result<()> {
+    fn dir<W: Write>(&mut self, tar: &mut tar::Builder<W>, rel: &Path) -> std::io::Result<()> {
         let host = self.root.join(rel);
         let mut names: Vec<_> = std::fs::read_dir(&host)?
             .map(|e| e.map(|e| e.file_name()))
@@ -132,7 +201,7 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn whiteout(&mut self, tar: &mut TarOut, path: &Path) -> std::io::Result<()> {
+    fn whiteout<W: Write>(&mut self, tar: &mut tar::Builder<W>, path: &Path) -> std::io::Result<()> {
         let mut h = tar::Header::new_gnu();
         h.set_uid(0);
         h.set_gid(0);
@@ -143,9 +212,9 @@ impl Walker<'_> {
         tar.append_data(&mut h, path, std::io::empty())
     }
 
-    fn entry(
+    fn entry<W: Write>(
         &mut self,
-        tar: &mut TarOut,
+        tar: &mut tar::Builder<W>,
         rel: &Path,
         m: &std::fs::Metadata,
     ) -> std::io::Result<()> {
