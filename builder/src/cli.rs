@@ -67,6 +67,13 @@ pub struct BuildFlags {
     /// default 6; zstd 1-22, default 3)
     #[arg(long, value_name = "ALGO[,level=N]", default_value = "gzip")]
     pub compression: String,
+    /// Internal (parallel stages): build only this stage, as a child of
+    /// another rt-build.
+    #[arg(long = "internal-stage", hide = true, requires = "internal_stage_io")]
+    pub internal_stage: Option<usize>,
+    /// Internal: the child's inputs/output directory.
+    #[arg(long = "internal-stage-io", hide = true, requires = "internal_stage")]
+    pub internal_stage_io: Option<PathBuf>,
     /// Build context directory
     #[arg(value_name = "CONTEXT", required = true)]
     pub context: Option<PathBuf>,
@@ -319,7 +326,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
     let (rules, ignore_file) =
         ignore::load(Path::new(&context), &dockerfile_path).map_err(|e| e.to_string())?;
 
-    if flags.progress != Progress::Quiet {
+    if flags.progress != Progress::Quiet && flags.internal_stage.is_none() {
         for w in &df.warnings {
             eprintln!("warning: {}:{}: {}", df.file, w.line, w.message);
         }
@@ -366,6 +373,10 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         })
         .transpose()?;
     let compression = crate::layer::LayerCompression::parse(&flags.compression)?;
+    let child = match (flags.internal_stage, &flags.internal_stage_io) {
+        (Some(stage), Some(io)) => Some(crate::build::parallel::ChildStage { stage, io: io.clone() }),
+        _ => None,
+    };
     let snapshot_mode = match std::env::var("RT_BUILD_SNAPSHOTTER").as_deref() {
         Ok("copy") => crate::snapshot::Mode::Copy,
         _ => crate::snapshot::Mode::Auto,
@@ -382,6 +393,8 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         ignore: &rules,
         no_cache: flags.no_cache,
         progress: match flags.progress {
+            // A child's progress is read by its parent, line by line.
+            _ if child.is_some() => crate::progress::Mode::Plain,
             Progress::Quiet => crate::progress::Mode::Quiet,
             Progress::Plain => crate::progress::Mode::Plain,
             Progress::Tty => crate::progress::Mode::Tty,
@@ -390,10 +403,17 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         snapshot_mode,
         source_date_epoch,
         compression,
+        spawner: match child {
+            Some(_) => None,
+            None => crate::build::parallel::Spawner::from_env(file == "-"),
+        },
+        child,
     };
     // No garbage collection while this build's blobs are unnamed.
     let _gc = crate::store::gc::hold(&store)?;
-    let img = crate::build::build(&store, &req)?;
+    let Some(img) = crate::build::build(&store, &req)? else {
+        return Ok(()); // a child: its parent names and exports
+    };
     for tag in &flags.tags {
         store.set_ref(tag, &img.manifest_desc)?;
     }

@@ -16,6 +16,7 @@
 
 pub mod meta;
 mod onbuild;
+pub mod parallel;
 mod run_mounts;
 mod steps;
 
@@ -54,10 +55,14 @@ pub struct Request<'a> {
     pub source_date_epoch: Option<u64>,
     /// How new layers are compressed.
     pub compression: crate::layer::LayerCompression,
+    /// Set when independent stages may build in child processes.
+    pub spawner: Option<parallel::Spawner>,
+    /// Set in such a child: the one stage it builds.
+    pub child: Option<parallel::ChildStage>,
 }
 
 /// A filesystem + config state: a stage while it is being built.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct State {
     pub config: ImageConfig,
     pub layers: Vec<Descriptor>,
@@ -129,8 +134,9 @@ pub fn state_of_image(img: &Image) -> State {
     }
 }
 
-/// Builds the target stage; returns the stored image (not yet tagged).
-pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
+/// Builds the target stage; returns the stored image (not yet tagged), or
+/// None in a child builder, which hands its stage's state to its parent.
+pub fn build(store: &Store, req: &Request) -> Result<Option<Image>, String> {
     crate::runner::reap_stale(&store.state_dir().join("run"));
     let mut b = Builder {
         store,
@@ -141,8 +147,30 @@ pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
         images: HashMap::new(),
         net: None,
     };
+    let deps = |s: usize| {
+        req.plan
+            .stages
+            .iter()
+            .find(|p| p.index == s)
+            .map(|p| p.stage_deps.clone())
+            .unwrap_or_default()
+    };
     let result = (|| {
+        match (&req.child, &req.spawner) {
+            (Some(child), _) => b.done = child.inputs()?,
+            (None, Some(spawner)) => {
+                let stages = parallel::parallel_stages(&req.plan.order, req.plan.target, &deps);
+                if !stages.is_empty() {
+                    b.build_in_children(spawner, &stages, &deps)?;
+                }
+            }
+            (None, None) => {}
+        }
         for stage in req.stages {
+            let wanted = req.child.as_ref().is_none_or(|c| c.stage == stage.index);
+            if !wanted || b.done.contains_key(&stage.index) {
+                continue;
+            }
             let state = b.stage(stage)?;
             b.done.insert(stage.index, state);
         }
@@ -159,6 +187,11 @@ pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
     b.progress.finish();
     result?;
     saved?;
+    if let Some(child) = &req.child {
+        let state = b.done.get(&child.stage).ok_or("the stage was not built")?;
+        child.write_output(state)?;
+        return Ok(None);
+    }
     let state = b
         .done
         .remove(&req.plan.target)
@@ -166,7 +199,7 @@ pub fn build(store: &Store, req: &Request) -> Result<Image, String> {
     let mut config = state.config.clone();
     config.created = state.last_created.clone();
     let desc = store.write_image(&config, &state.layers)?;
-    store.load_image(&desc)
+    store.load_image(&desc).map(Some)
 }
 
 impl Builder<'_> {
