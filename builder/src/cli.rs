@@ -102,8 +102,15 @@ pub enum Command {
         #[arg(long, value_name = "STAGE")]
         target: Option<String>,
     },
-    /// List images in the store
-    Images,
+    /// List images in the store (as `docker images`)
+    Images {
+        /// Only the image IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// Full image IDs
+        #[arg(long)]
+        no_trunc: bool,
+    },
     /// Remove images, then their blobs no other image or cache entry needs
     Rmi { names: Vec<String> },
     /// Drop the build cache (step cache and RUN --mount=type=cache dirs)
@@ -444,25 +451,97 @@ fn find_image(store: &crate::store::Store, name: &str) -> Result<crate::store::I
     store.load_image(&desc)
 }
 
-fn run_images(root: Option<&Path>) -> Result<(), String> {
+/// `name[:tag]` → (repository, tag), `latest` when no tag is given.
+fn split_name(name: &str) -> (&str, &str) {
+    match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (name, "latest"),
+    }
+}
+
+/// Docker's "About an hour ago" style, from seconds elapsed.
+fn ago(secs: i64) -> String {
+    let unit = |n: i64, one: &str, many: &str| {
+        if n == 1 { format!("{one} ago") } else { format!("{n} {many} ago") }
+    };
+    match secs {
+        s if s < 1 => "Less than a second ago".into(),
+        s if s < 60 => unit(s, "1 second", "seconds"),
+        s if s < 3600 => unit(s / 60, "About a minute", "minutes"),
+        s if s < 86400 => unit(s / 3600, "About an hour", "hours"),
+        s if s < 86400 * 14 => unit(s / 86400, "1 day", "days"),
+        s if s < 86400 * 60 => unit(s / (86400 * 7), "1 week", "weeks"),
+        s if s < 86400 * 365 * 2 => unit(s / (86400 * 30), "1 month", "months"),
+        s => unit(s / (86400 * 365), "1 year", "years"),
+    }
+}
+
+/// Decimal units with three significant digits, as Docker prints sizes
+/// (1.04MB, 12.3kB, 512B).
+fn human_size(n: u64) -> String {
+    let mut v = n as f64;
+    let mut unit = 0;
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    while v >= 1000.0 && unit + 1 < units.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    let decimals = if v < 10.0 { 2 } else if v < 100.0 { 1 } else { 0 };
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    format!("{text}{}", units[unit])
+}
+
+/// `docker images`: REPOSITORY, TAG, IMAGE ID (the config digest), CREATED,
+/// SIZE (the layers as stored, compressed).
+fn run_images(root: Option<&Path>, quiet: bool, no_trunc: bool) -> Result<(), String> {
     let store = open_store(root)?;
-    println!("{:<40} {:<14} {:>10}  CREATED", "NAME", "DIGEST", "SIZE");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut rows = Vec::new();
     for d in store.index()?.manifests {
         let name = d.ref_name().unwrap_or("<none>").to_string();
-        let (size, created) = match store.load_image(&d) {
+        let (repo, tag) = split_name(&name);
+        let (id, size, created) = match store.load_image(&d) {
             Ok(img) => (
-                img.manifest.layers.iter().map(|l| l.size).sum::<u64>(),
-                img.config.created.unwrap_or_default(),
+                img.manifest.config.digest.clone(),
+                human_size(img.manifest.layers.iter().map(|l| l.size).sum::<u64>()),
+                img.config
+                    .created
+                    .as_deref()
+                    .and_then(crate::image::parse_rfc3339)
+                    .map_or_else(|| "N/A".to_string(), |t| ago(now - t)),
             ),
-            Err(_) => (0, "<unreadable>".into()),
+            Err(_) => (d.digest.clone(), "?".into(), "<unreadable>".into()),
         };
-        let short = d
-            .digest
-            .trim_start_matches("sha256:")
-            .chars()
-            .take(12)
-            .collect::<String>();
-        println!("{name:<40} {short:<14} {size:>10}  {created}");
+        let id = if no_trunc {
+            id
+        } else {
+            id.trim_start_matches("sha256:").chars().take(12).collect()
+        };
+        rows.push([repo.to_string(), tag.to_string(), id, created, size]);
+    }
+    if quiet {
+        for r in &rows {
+            println!("{}", r[2]);
+        }
+        return Ok(());
+    }
+    let header = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
+    let width = |i: usize| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..4).map(width).collect();
+    let line = |cols: [&str; 5]| {
+        let mut s = String::new();
+        for (i, c) in cols.iter().enumerate().take(4) {
+            s.push_str(&format!("{c:<w$}   ", w = widths[i]));
+        }
+        s.push_str(cols[4]);
+        s
+    };
+    println!("{}", line(header));
+    for r in &rows {
+        println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
     }
     Ok(())
 }
@@ -525,15 +604,40 @@ fn run_tag(root: Option<&Path>, source: &str, target: &str) -> Result<(), String
     store.set_ref(target, &img.manifest_desc)
 }
 
+/// `docker image inspect`'s shape (a JSON array, Id = the config digest,
+/// RepoTags, Created, Architecture, Os, Config, RootFS, Size), plus what
+/// an OCI store adds: the manifest descriptor and manifest, and the whole
+/// image config as stored (`Image`).
 fn run_inspect(root: Option<&Path>, name: &str) -> Result<(), String> {
     let store = open_store(root)?;
     let img = find_image(&store, name)?;
-    print_json(&serde_json::json!({
-        "name": name,
-        "digest": img.manifest_desc.digest,
-        "manifest": img.manifest,
-        "config": img.config,
-    }))
+    let tags: Vec<String> = store
+        .index()?
+        .manifests
+        .iter()
+        .filter(|d| d.digest == img.manifest_desc.digest)
+        .filter_map(|d| d.ref_name())
+        .map(|n| {
+            let (repo, tag) = split_name(n);
+            format!("{repo}:{tag}")
+        })
+        .collect();
+    let c = &img.config;
+    print_json(&serde_json::json!([{
+        "Id": img.manifest.config.digest,
+        "RepoTags": tags,
+        "RepoDigests": [],
+        "Created": c.created,
+        "Author": c.author,
+        "Architecture": c.architecture,
+        "Os": c.os,
+        "Config": c.config,
+        "RootFS": {"Type": "layers", "Layers": c.rootfs.diff_ids},
+        "Size": img.manifest.layers.iter().map(|l| l.size).sum::<u64>(),
+        "Descriptor": img.manifest_desc,
+        "Manifest": img.manifest,
+        "Image": img.config,
+    }]))
 }
 
 fn run_import(root: Option<&Path>, source: &str, name: &str) -> Result<(), String> {
@@ -562,7 +666,7 @@ pub fn main() -> i32 {
             build_args,
             target,
         }) => run_parse(file, build_args, target.clone()),
-        Some(Command::Images) => run_images(root),
+        Some(Command::Images { quiet, no_trunc }) => run_images(root, *quiet, *no_trunc),
         Some(Command::Rmi { names }) => run_rmi(root, names),
         Some(Command::Prune) => run_prune(root),
         Some(Command::Tag { source, target }) => run_tag(root, source, target),
@@ -625,6 +729,20 @@ mod tests {
         assert_eq!(cli.build.progress, Progress::Plain);
         assert!(cli.build.no_cache);
         assert_eq!(cli.build.context, Some(PathBuf::from(".")));
+    }
+
+    #[test]
+    fn docker_style_listing_helpers() {
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(1_035_045), "1.04MB");
+        assert_eq!(human_size(12_300), "12.3kB");
+        assert_eq!(human_size(1_000_000), "1MB");
+        assert_eq!(split_name("app"), ("app", "latest"));
+        assert_eq!(split_name("host:5000/app:v1"), ("host:5000/app", "v1"));
+        assert_eq!(split_name("host:5000/app"), ("host:5000/app", "latest"));
+        assert_eq!(ago(30), "30 seconds ago");
+        assert_eq!(ago(90), "About a minute ago");
+        assert_eq!(ago(7200), "2 hours ago");
     }
 
     #[test]

@@ -511,11 +511,23 @@ fn outputs_checked_by_their_consumers() {
         .args(["tag", "out:1", "again"]));
     assert_eq!(tag.code, 0, "{}", tag.stderr);
     let list = run(bin().arg("--root").arg(&store).arg("images"));
-    assert!(
-        list.stdout.lines().any(|l| l.starts_with("again ")) && list.stdout.contains("out:1"),
-        "{}",
-        list.stdout
-    );
+    let row = |repo: &str, tag: &str| {
+        list.stdout.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() >= 3 && cols[0] == repo && cols[1] == tag
+        })
+    };
+    assert!(row("again", "latest") && row("out", "1"), "{}", list.stdout);
+    // Docker's columns; the ID is the config digest, as docker shows it.
+    assert!(list.stdout.starts_with("REPOSITORY "), "{}", list.stdout);
+    let img = inspect(&store, "again");
+    let id = img["docker"]["Id"].as_str().unwrap();
+    assert_eq!(id, img["manifest"]["config"]["digest"].as_str().unwrap());
+    assert!(list.stdout.contains(&id[7..19]), "{}", list.stdout);
+    let tags = img["docker"]["RepoTags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t == "again:latest") && tags.iter().any(|t| t == "out:1"), "{tags:?}");
+    let quiet = run(bin().arg("--root").arg(&store).args(["images", "-q"]));
+    assert!(quiet.stdout.lines().any(|l| l == &id[7..19]), "{}", quiet.stdout);
     // Names are stored as given: skopeo finds `oci:DIR:again`.
     if has_tool("skopeo") {
         let r = run(std::process::Command::new("skopeo")

@@ -222,7 +222,15 @@ pub fn build(store: &Path, ctx: &Path, args: &[&str]) -> Ran {
 pub fn inspect(store: &Path, name: &str) -> serde_json::Value {
     let out = run(bin().arg("--root").arg(store).arg("inspect").arg(name));
     assert_eq!(out.code, 0, "inspect {name}: {}", out.stderr);
-    serde_json::from_str(&out.stdout).unwrap()
+    // Docker's array of one; the tests read the OCI parts.
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let i = &v[0];
+    serde_json::json!({
+        "digest": i["Descriptor"]["digest"],
+        "manifest": i["Manifest"],
+        "config": i["Image"],
+        "docker": i,
+    })
 }
 
 /// Entries of a layer blob: (path, type byte, size, uid, gid, mode).
