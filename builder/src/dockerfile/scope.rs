@@ -121,6 +121,13 @@ impl PartialEq for Scope {
 
 impl Eq for Scope {}
 
+#[cfg(test)]
+thread_local! {
+    /// Items looked at by fallback scans: tests assert that evaluation
+    /// never scans (which is what made it quadratic), not how long it takes.
+    pub static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Position of `name` in `items` (whose keys are `key(item)`), through the
 /// map when it is current, by a scan when it is not.
 fn position<T>(
@@ -135,6 +142,8 @@ fn position<T>(
             .copied()
             .filter(|&i| items.get(i).is_some_and(|item| key(item) == name));
     }
+    #[cfg(test)]
+    SCANNED.with(|n| n.set(n.get() + items.len()));
     items.iter().position(|item| key(item) == name)
 }
 
@@ -272,6 +281,31 @@ mod tests {
         assert_eq!(s.lookup("V").as_deref(), Some("env"));
         let run = s.run_environment(&BTreeMap::new());
         assert_eq!(run.env, vec![("V".to_string(), "env".to_string())]);
+    }
+
+    #[test]
+    fn lookups_use_the_index_and_survive_direct_pushes() {
+        let mut s = Scope::default();
+        SCANNED.with(|n| n.set(0));
+        for i in 0..1000 {
+            s.set_env(&format!("E{i}"), i.to_string());
+            s.declare(&format!("A{i}"), Some(i.to_string()));
+        }
+        s.set_env("E5", "five".into());
+        assert_eq!(s.get("E5"), Some("five"));
+        assert_eq!(s.get("A999"), Some("999"));
+        assert_eq!(s.env.len(), 1000);
+        assert_eq!(SCANNED.with(|n| n.get()), 0);
+        // A caller pushing to the public vector: still right, by a scan.
+        s.env.push(("direct".into(), "d".into()));
+        assert_eq!(s.get("direct"), Some("d"));
+        assert!(SCANNED.with(|n| n.get()) > 0);
+        // ... and the next set_env brings the index up to date again.
+        s.set_env("after", "a".into());
+        SCANNED.with(|n| n.set(0));
+        assert_eq!(s.get("direct"), Some("d"));
+        assert_eq!(s.get("after"), Some("a"));
+        assert_eq!(SCANNED.with(|n| n.get()), 0);
     }
 
     #[test]

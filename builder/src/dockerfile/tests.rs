@@ -1014,7 +1014,10 @@ mod limits {
             // Refers to an earlier variable without growing.
             src.push_str(&format!("ENV v{i}=${{v{}:+y}}{i}\n", i / 2));
         }
+        crate::dockerfile::scope::SCANNED.with(|c| c.set(0));
         let stages = run(&src).unwrap();
+        // The work count: no lookup scanned the earlier variables.
+        assert_eq!(crate::dockerfile::scope::SCANNED.with(|c| c.get()), 0);
         assert_eq!(stages[0].scope.env.len(), n);
         assert_eq!(stages[0].scope.get("v0"), Some("0"));
         assert_eq!(stages[0].scope.get("v99999"), Some("y99999"));
