@@ -937,6 +937,22 @@ mod limits {
         assert!(e.message.contains("nested deeper"), "{}", e.message);
     }
 
+    /// The other recursive constructs: JSON arrays (serde_json stops at
+    /// 128 levels), heredocs and ONBUILD (neither recurses).
+    #[test]
+    fn deep_json_arrays_heredocs_and_onbuild_do_not_recurse() {
+        let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+        for kw in ["RUN", "CMD", "COPY", "VOLUME", "SHELL", "ONBUILD RUN"] {
+            let _ = run(&format!("FROM a\n{kw} {deep}\n"));
+            let _ = run(&format!("FROM a\n{kw} [\"{deep}\n"));
+        }
+        let markers = "<<EOF ".repeat(20_000);
+        let e = run(&format!("FROM a\nRUN {markers}\n")).unwrap_err();
+        assert!(e.message.contains("unterminated heredoc"), "{}", e.message);
+        let e = run(&format!("FROM a\n{}RUN x\n", "ONBUILD ".repeat(20_000))).unwrap_err();
+        assert!(e.message.contains("ONBUILD ONBUILD"), "{}", e.message);
+    }
+
     fn doubling(lines: usize) -> String {
         let mut src = String::from("ARG a1=x\n");
         for i in 2..=lines {
