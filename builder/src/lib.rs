@@ -23,6 +23,7 @@ pub mod image;
 pub mod import;
 pub mod layer;
 pub mod progress;
+pub mod registry;
 pub mod runner;
 pub mod secrets;
 pub mod snapshot;
