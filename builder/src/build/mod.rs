@@ -52,6 +52,10 @@ pub struct Request<'a> {
     pub snapshot_mode: Mode,
     /// SOURCE_DATE_EPOCH: history/config times and clamped file mtimes.
     pub source_date_epoch: Option<u64>,
+    /// `--pull`: whether FROM / COPY --from names go to their registry.
+    pub pull: crate::registry::PullPolicy,
+    /// How registries are reached (`--insecure-registry`).
+    pub registries: &'a crate::registry::Settings,
 }
 
 /// A filesystem + config state: a stage while it is being built.
@@ -161,6 +165,18 @@ impl Builder<'_> {
         }
     }
 
+    /// An image named by FROM or COPY --from: the store, a transport
+    /// (`oci:`...), or its registry as `--pull` allows.
+    pub fn image(&self, name: &str) -> Result<Image, String> {
+        crate::registry::resolve_image(
+            self.store,
+            name,
+            self.req.pull,
+            self.req.registries,
+            self.req.progress != crate::progress::Mode::Plain,
+        )
+    }
+
     fn stage_name(&self, stage: &EvaluatedStage) -> String {
         stage
             .name
@@ -183,7 +199,7 @@ impl Builder<'_> {
                 .get(i)
                 .cloned()
                 .ok_or_else(|| format!("stage {i} was not built before its use"))?,
-            Base::Image(r) => state_of_image(&import::resolve(self.store, r)?),
+            Base::Image(r) => state_of_image(&self.image(r)?),
         };
         let triggers = state.config.config.on_build.take().unwrap_or_default();
         Ok((state, triggers))
