@@ -4,7 +4,8 @@
 # tests drive (busybox-static for rootfs, runc/crun for comparisons,
 # containerd for the ctr test, docker.io, podman + conmon and buildah for
 # the tests that drive them with rt as their runtime,
-# umoci/skopeo for images, jq, iproute2, openssl for the https ADD test).
+# umoci/skopeo for images, jq, iproute2, openssl for the https ADD test,
+# docker-registry and apache2-utils (htpasswd) for the registry tests).
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -19,7 +20,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 
-pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux)
+pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux docker-registry apache2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

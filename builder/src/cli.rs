@@ -332,6 +332,7 @@ fn registry_settings(cli: &Cli) -> crate::registry::Settings {
     crate::registry::Settings {
         insecure: cli.insecure_registries.clone(),
         tls_always: Vec::new(),
+        certs_dir: None,
     }
 }
 

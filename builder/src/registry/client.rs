@@ -63,10 +63,13 @@ impl Client {
         creds: Option<Credentials>,
     ) -> Result<Client, String> {
         let tls = settings.uses_tls(registry);
-        let agent = http::agent(Transport {
-            tls,
-            loopback: reference::is_loopback(api_host),
-        })
+        let agent = http::agent_with_cas(
+            Transport {
+                tls,
+                loopback: reference::is_loopback(api_host),
+            },
+            &if tls { settings.ca_files(registry) } else { Vec::new() },
+        )
         .map_err(|e| format!("registry {registry}: {e}"))?;
         Ok(Client {
             agent,

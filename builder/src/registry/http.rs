@@ -3,7 +3,10 @@
 //! (rustls-native-certs: /etc/ssl/certs, or SSL_CERT_FILE / SSL_CERT_DIR),
 //! with timeouts on every phase so a silent peer cannot hang a build.
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
@@ -47,8 +50,25 @@ pub struct Transport {
 /// An agent for `transport`. Status codes are returned, not turned into
 /// errors: callers name the URL and what they wanted in their messages.
 pub fn agent(transport: Transport) -> Result<ureq::Agent, String> {
+    agent_with_cas(transport, &[])
+}
+
+/// An agent that also trusts the CA certificates (PEM) in `extra_ca`: a
+/// registry's own CA (Docker's certs.d).
+pub fn agent_with_cas(transport: Transport, extra_ca: &[PathBuf]) -> Result<ureq::Agent, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = if transport.tls {
+    let roots = if transport.tls && !extra_ca.is_empty() {
+        let mut all: Vec<Certificate<'static>> = roots().map(|r| r.to_vec()).unwrap_or_default();
+        for path in extra_ca {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            for c in certs {
+                let c = c.map_err(|e| format!("{}: {e}", path.display()))?;
+                all.push(Certificate::from_der(c.as_ref()).to_owned());
+            }
+        }
+        RootCerts::Specific(Arc::new(all))
+    } else if transport.tls {
         RootCerts::Specific(roots()?)
     } else {
         // Never used for http://, but ureq wants a TLS config: an empty

@@ -17,6 +17,7 @@ pub mod sources;
 
 use crate::store::{Image, Store};
 pub use reference::Reference;
+use std::path::PathBuf;
 
 /// How registries are reached, from the global flags.
 #[derive(Debug, Clone, Default)]
@@ -27,9 +28,35 @@ pub struct Settings {
     /// registry is plain HTTP otherwise, as with Docker). No flag sets it:
     /// it exists for callers of the library, such as the TLS test.
     pub tls_always: Vec<String>,
+    /// Where per-registry CA certificates are looked up, Docker's way:
+    /// `DIR/HOST[:PORT]/*.crt` are trusted for that registry besides the
+    /// system roots. `None` is `/etc/docker/certs.d`.
+    pub certs_dir: Option<PathBuf>,
 }
 
 impl Settings {
+    /// The registry's own CA files (sorted, so the order is stable).
+    pub fn ca_files(&self, registry: &str) -> Vec<PathBuf> {
+        let base = self
+            .certs_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/docker/certs.d"));
+        // A registry name must not walk out of the directory.
+        if registry.is_empty() || registry.contains('/') || registry.starts_with('.') {
+            return Vec::new();
+        }
+        let mut out: Vec<PathBuf> = std::fs::read_dir(base.join(registry))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
     pub fn uses_tls(&self, registry: &str) -> bool {
         let listed = |list: &[String]| {
             list.iter()
@@ -112,6 +139,7 @@ mod tests {
         let s = Settings {
             insecure: vec!["10.1.2.3:5000".into(), "reg.lan".into()],
             tls_always: vec!["127.0.0.1:443".into()],
+            certs_dir: None,
         };
         assert!(!s.uses_tls("10.1.2.3:5000"));
         assert!(!s.uses_tls("reg.lan:5000"));
