@@ -125,7 +125,12 @@ pub enum Command {
     Login {
         #[arg(short = 'u', long = "username", value_name = "USER")]
         username: Option<String>,
-        #[arg(short = 'p', long = "password", value_name = "PASS", conflicts_with = "password_stdin")]
+        #[arg(
+            short = 'p',
+            long = "password",
+            value_name = "PASS",
+            conflicts_with = "password_stdin"
+        )]
         password: Option<String>,
         /// Read the password from stdin (one line)
         #[arg(long)]
@@ -187,13 +192,22 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, String> {
     })?;
     if !matches!(
         kind.as_str(),
-        "local" | "oci" | "docker" | "oci-archive" | "docker-archive" | "bundle" | "image" | "registry"
+        "local"
+            | "oci"
+            | "docker"
+            | "oci-archive"
+            | "docker-archive"
+            | "bundle"
+            | "image"
+            | "registry"
     ) {
         return Err(format!(
             "--output: unknown type {kind:?} (oci-archive, docker-archive, bundle, local, image or registry)"
         ));
     }
-    if kind == "registry" || (kind == "image" && attrs.get("push").map(String::as_str) == Some("true")) {
+    if kind == "registry"
+        || (kind == "image" && attrs.get("push").map(String::as_str) == Some("true"))
+    {
         let name = attrs
             .get("name")
             .ok_or_else(|| format!("--output type={kind} needs name=REF (the image to push)"))?;
@@ -679,7 +693,9 @@ fn run_login(
                 .map_err(|e| format!("login: reading the password from stdin: {e}"))?;
             line.trim_end_matches(['\n', '\r']).to_string()
         }
-        (None, false) => return Err("login: give the password with -p PASS or --password-stdin".into()),
+        (None, false) => {
+            return Err("login: give the password with -p PASS or --password-stdin".into());
+        }
     };
     if password.is_empty() {
         return Err("login: empty password".into());

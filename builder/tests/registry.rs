@@ -238,8 +238,7 @@ fn from_registry_build_push_and_pull_back() {
         out.stderr
     );
     assert!(
-        out.stderr
-            .contains(&format!("blob {} (", built_layers[1]))
+        out.stderr.contains(&format!("blob {} (", built_layers[1]))
             && out.stderr.matches(") uploaded").count() == 2,
         "{}",
         out.stderr
@@ -260,7 +259,12 @@ fn from_registry_build_push_and_pull_back() {
     // A second push finds every blob there and uploads nothing.
     let out = run(rtb(&store, &cfg).args(["push", &app, &format!("{host}/app:2")]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stderr.matches("already there").count(), 3, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("already there").count(),
+        3,
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("uploaded"), "{}", out.stderr);
 
     // rt-build pull into a fresh store gives the same manifest.
@@ -273,7 +277,12 @@ fn from_registry_build_push_and_pull_back() {
 
     // Build and push in one go: -o type=registry,name=REF.
     let out = run(rtb(&store, &cfg)
-        .args(["--progress", "plain", "-o", &format!("type=registry,name={host}/out:3")])
+        .args([
+            "--progress",
+            "plain",
+            "-o",
+            &format!("type=registry,name={host}/out:3"),
+        ])
         .arg(&ctx));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let info: serde_json::Value = serde_json::from_str(&skopeo(&[
@@ -290,7 +299,9 @@ fn from_registry_build_push_and_pull_back() {
         &format!("FROM {host}/nope:1\nRUN true\n"),
         &[],
     );
-    let out = run(rtb(&store, &cfg).args(["--progress", "plain"]).arg(&missing));
+    let out = run(rtb(&store, &cfg)
+        .args(["--progress", "plain"])
+        .arg(&missing));
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("Dockerfile:1: FROM"), "{}", out.stderr);
     assert!(
@@ -308,7 +319,9 @@ fn from_registry_build_push_and_pull_back() {
         .arg(&ctx));
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains(&format!("\"{host}/busybox:1\" not found in the store")) && out.stderr.contains("--pull=never"),
+        out.stderr
+            .contains(&format!("\"{host}/busybox:1\" not found in the store"))
+            && out.stderr.contains("--pull=never"),
         "{}",
         out.stderr
     );
@@ -356,7 +369,11 @@ fn basic_auth_login_and_logout() {
         "{}",
         out.stderr
     );
-    assert!(!std::fs::read_to_string(cfg.join("config.json")).unwrap().contains("auths\": {\n    \"127"));
+    assert!(
+        !std::fs::read_to_string(cfg.join("config.json"))
+            .unwrap()
+            .contains("auths\": {\n    \"127")
+    );
 
     // The right one, from stdin.
     let mut child = rtb(&dir.join("s0"), &cfg)
@@ -373,7 +390,10 @@ fn basic_auth_login_and_logout() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Login Succeeded");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Login Succeeded"
+    );
     let meta = std::fs::metadata(cfg.join("config.json")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -457,7 +477,9 @@ fn tampered_blob_is_refused_and_nothing_stored() {
     let blobs = store.join("blobs/sha256");
     assert!(!blobs.join(&layer[7..]).exists());
     assert!(!blobs.join(&tampered[7..]).exists());
-    let tmp: Vec<_> = std::fs::read_dir(store.join("rt-build/tmp")).unwrap().collect();
+    let tmp: Vec<_> = std::fs::read_dir(store.join("rt-build/tmp"))
+        .unwrap()
+        .collect();
     assert!(tmp.is_empty(), "{tmp:?}");
     let index = read_json(&store.join("index.json"));
     assert_eq!(index["manifests"].as_array().unwrap().len(), 0, "{index}");
@@ -500,12 +522,15 @@ fn manifest_list_resolves_to_linux_amd64() {
     let index_bytes = serde_json::to_vec(&index).unwrap();
     let index_digest = put(&index_bytes);
     let mut top = read_json(&layout.join("index.json"));
-    top["manifests"].as_array_mut().unwrap().push(serde_json::json!({
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "digest": index_digest,
-        "size": index_bytes.len(),
-        "annotations": {"org.opencontainers.image.ref.name": "multi"},
-    }));
+    top["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index_digest,
+            "size": index_bytes.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "multi"},
+        }));
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
 
     let reg = Registry::start(&dir.join("registry"), None, None);
@@ -541,17 +566,40 @@ fn make_pki(dir: &Path) {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut a = vec!["req", "-x509"];
     a.extend(ec);
     a.extend([
-        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=rt-build registry test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rt-build registry test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     run_ssl(&a);
     let mut a = vec!["req"];
     a.extend(ec);
-    a.extend(["-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost"]);
+    a.extend([
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
     run_ssl(&a);
     std::fs::write(
         dir.join("ext.cnf"),
@@ -559,8 +607,21 @@ fn make_pki(dir: &Path) {
     )
     .unwrap();
     run_ssl(&[
-        "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf",
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
     ]);
 }
 
@@ -603,7 +664,12 @@ fn tls_registry_with_its_ca_in_certs_d() {
     std::fs::create_dir_all(certs_d.join(&host)).unwrap();
     std::fs::copy(pki.join("ca.pem"), certs_d.join(&host).join("ca.crt")).unwrap();
     let img = registry::pull::pull(&store, &settings, &r, true).unwrap();
-    let got: Vec<String> = img.manifest.layers.iter().map(|l| l.digest.clone()).collect();
+    let got: Vec<String> = img
+        .manifest
+        .layers
+        .iter()
+        .map(|l| l.digest.clone())
+        .collect();
     assert_eq!(got, layer_digests(&base));
 
     // Pushing to another repository mounts every blob from busybox.

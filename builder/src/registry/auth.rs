@@ -21,7 +21,11 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     let s = header.trim_start();
     let end = s.find(|c: char| c.is_whitespace()).unwrap_or(s.len());
     let scheme = &s[..end];
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         return None;
     }
     let mut params = BTreeMap::new();
@@ -152,7 +156,8 @@ pub fn token_from_json(body: &[u8]) -> Result<String, String> {
         token: Option<String>,
         access_token: Option<String>,
     }
-    let a: Answer = serde_json::from_slice(body).map_err(|e| format!("token answer: invalid JSON: {e}"))?;
+    let a: Answer =
+        serde_json::from_slice(body).map_err(|e| format!("token answer: invalid JSON: {e}"))?;
     a.token
         .filter(|t| !t.is_empty())
         .or(a.access_token.filter(|t| !t.is_empty()))
@@ -179,7 +184,14 @@ mod tests {
             "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull"
         );
         // Extra scopes come first, the challenge's is not repeated.
-        let u = token_url(&c, &["repository:a:pull".into(), "repository:library/busybox:pull".into()]).unwrap();
+        let u = token_url(
+            &c,
+            &[
+                "repository:a:pull".into(),
+                "repository:library/busybox:pull".into(),
+            ],
+        )
+        .unwrap();
         assert_eq!(u.matches("scope=").count(), 2, "{u}");
     }
 
@@ -206,7 +218,10 @@ mod tests {
     #[test]
     fn tokens() {
         assert_eq!(token_from_json(br#"{"token":"abc"}"#).unwrap(), "abc");
-        assert_eq!(token_from_json(br#"{"access_token":"x","expires_in":3}"#).unwrap(), "x");
+        assert_eq!(
+            token_from_json(br#"{"access_token":"x","expires_in":3}"#).unwrap(),
+            "x"
+        );
         assert!(token_from_json(br#"{"token":""}"#).is_err());
         assert!(token_from_json(br#"{"token":"a\nb"}"#).is_err());
         assert!(token_from_json(b"nope").is_err());

@@ -5,11 +5,11 @@
 //! or a Bearer token and the request retried once) and error messages
 //! that carry the registry's own error codes.
 
+use super::Settings;
 use super::auth::{self, Challenge};
 use super::credentials::{self, Credentials};
 use super::http::{self, Transport};
 use super::reference::{self, Reference};
-use super::Settings;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use ureq::http::{Method, Response};
@@ -51,7 +51,10 @@ impl Client {
             creds,
         )?;
         let actions = if push { "pull,push" } else { "pull" };
-        c.scopes = Mutex::new(vec![format!("repository:{}:{actions}", reference.repository)]);
+        c.scopes = Mutex::new(vec![format!(
+            "repository:{}:{actions}",
+            reference.repository
+        )]);
         Ok(c)
     }
 
@@ -68,7 +71,11 @@ impl Client {
                 tls,
                 loopback: reference::is_loopback(api_host),
             },
-            &if tls { settings.ca_files(registry) } else { Vec::new() },
+            &if tls {
+                settings.ca_files(registry)
+            } else {
+                Vec::new()
+            },
         )
         .map_err(|e| format!("registry {registry}: {e}"))?;
         Ok(Client {
@@ -114,7 +121,9 @@ impl Client {
         }
         let challenge = http::header(&first, "www-authenticate")
             .and_then(|h| auth::parse_challenge(&h))
-            .ok_or_else(|| format!("{url}: HTTP 401 without a usable WWW-Authenticate challenge"))?;
+            .ok_or_else(|| {
+                format!("{url}: HTTP 401 without a usable WWW-Authenticate challenge")
+            })?;
         drop(first);
         self.authenticate(&challenge, url)?;
         let again = self.send_once(&method, url, headers, &body)?;
@@ -144,14 +153,20 @@ impl Client {
         headers: &[(&str, &str)],
         body: &Body<'_>,
     ) -> Result<Response<ureq::Body>, String> {
-        let mut b = ureq::http::Request::builder().method(method.clone()).uri(url);
+        let mut b = ureq::http::Request::builder()
+            .method(method.clone())
+            .uri(url);
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
         // Credentials go only to the registry itself, never to another
         // host a Location pointed at.
         if url.starts_with(&format!("{}/", self.base))
-            && let Some(a) = self.authorization.lock().unwrap_or_else(|p| p.into_inner()).clone()
+            && let Some(a) = self
+                .authorization
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
         {
             b = b.header("Authorization", a);
         }
@@ -165,7 +180,8 @@ impl Client {
                 self.agent.run(req)
             }
             Body::File(path) => {
-                let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let f =
+                    std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 let req = b.body(f).map_err(|e| format!("{url}: {e}"))?;
                 self.agent.run(req)
             }
@@ -182,7 +198,11 @@ impl Client {
                 auth::basic_header(&c.user, &c.password)
             }
             "bearer" => {
-                let scopes = self.scopes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let scopes = self
+                    .scopes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
                 let token = self.fetch_token(ch, &scopes)?;
                 format!("Bearer {token}")
             }
@@ -197,7 +217,8 @@ impl Client {
     }
 
     fn fetch_token(&self, ch: &Challenge, scopes: &[String]) -> Result<String, String> {
-        let url = auth::token_url(ch, scopes).map_err(|e| format!("registry {}: {e}", self.registry))?;
+        let url =
+            auth::token_url(ch, scopes).map_err(|e| format!("registry {}: {e}", self.registry))?;
         let mut b = ureq::http::Request::builder().method(Method::GET).uri(&url);
         if let Some(c) = &self.creds {
             b = b.header("Authorization", auth::basic_header(&c.user, &c.password));
@@ -211,7 +232,11 @@ impl Client {
         if status != 200 {
             return Err(status_error(resp, &format!("token from {url}")));
         }
-        let body = http::read_limited(resp.into_body(), MAX_SMALL_BODY, &format!("token from {url}"))?;
+        let body = http::read_limited(
+            resp.into_body(),
+            MAX_SMALL_BODY,
+            &format!("token from {url}"),
+        )?;
         auth::token_from_json(&body).map_err(|e| format!("{url}: {e}"))
     }
 
@@ -223,7 +248,9 @@ impl Client {
         let resp = self.send(Method::GET, &url, &[], Body::Empty)?;
         match resp.status().as_u16() {
             200 => Ok(()),
-            404 => Err(format!("{url}: HTTP 404: not an OCI distribution (v2) registry")),
+            404 => Err(format!(
+                "{url}: HTTP 404: not an OCI distribution (v2) registry"
+            )),
             _ => Err(status_error(resp, &format!("registry {}", self.registry))),
         }
     }
@@ -253,7 +280,9 @@ pub fn status_error(resp: Response<ureq::Body>, what: &str) -> String {
             .map(|e| format!("{}: {}", e.code, e.message))
             .collect::<Vec<_>>()
             .join("; "),
-        _ => String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string(),
+        _ => String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_string(),
     };
     if detail.is_empty() {
         format!("{what}: HTTP status {status}")

@@ -57,7 +57,10 @@ fn read_config() -> Result<Map<String, Value>, String> {
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     if meta.len() > MAX_CONFIG {
-        return Err(format!("{}: larger than {MAX_CONFIG} bytes", path.display()));
+        return Err(format!(
+            "{}: larger than {MAX_CONFIG} bytes",
+            path.display()
+        ));
     }
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -81,14 +84,27 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, String> {
         if normalize_key(k) != want {
             continue;
         }
-        if let Some(a) = v.get("auth").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+        if let Some(a) = v
+            .get("auth")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+        {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(a.trim())
-                .map_err(|e| format!("{}: auths[{k:?}].auth: not base64: {e}", config_path().display()))?;
-            let text = String::from_utf8(raw)
-                .map_err(|_| format!("{}: auths[{k:?}].auth: not UTF-8", config_path().display()))?;
+                .map_err(|e| {
+                    format!(
+                        "{}: auths[{k:?}].auth: not base64: {e}",
+                        config_path().display()
+                    )
+                })?;
+            let text = String::from_utf8(raw).map_err(|_| {
+                format!("{}: auths[{k:?}].auth: not UTF-8", config_path().display())
+            })?;
             let (user, password) = text.split_once(':').ok_or_else(|| {
-                format!("{}: auths[{k:?}].auth: expected base64(user:password)", config_path().display())
+                format!(
+                    "{}: auths[{k:?}].auth: expected base64(user:password)",
+                    config_path().display()
+                )
             })?;
             return Ok(Some(Credentials {
                 user: user.to_string(),
@@ -128,8 +144,8 @@ pub fn store(registry: &str, creds: Option<&Credentials>) -> Result<bool, String
     auths.retain(|k, _| normalize_key(k) != want);
     let existed = auths.len() != before;
     if let Some(c) = creds {
-        let auth = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", c.user, c.password));
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.user, c.password));
         auths.insert(key_for(registry), serde_json::json!({ "auth": auth }));
     }
     let dir = path

@@ -73,7 +73,9 @@ pub fn agent_with_cas(transport: Transport, extra_ca: &[PathBuf]) -> Result<ureq
     } else {
         // Never used for http://, but ureq wants a TLS config: an empty
         // root set fails closed if a redirect goes to https.
-        roots().map(RootCerts::Specific).unwrap_or_else(|_| RootCerts::Specific(Arc::new(Vec::new())))
+        roots()
+            .map(RootCerts::Specific)
+            .unwrap_or_else(|_| RootCerts::Specific(Arc::new(Vec::new())))
     };
     let tls = TlsConfig::builder()
         .unversioned_rustls_crypto_provider(provider)

@@ -119,8 +119,9 @@ pub fn resolve_image(
     {
         return store.load_image(&desc);
     }
-    let img = pull::pull(store, settings, &r, quiet)
-        .map_err(|e| format!("image {name:?} not found in the store {root}, and pulling {r} failed: {e}"))?;
+    let img = pull::pull(store, settings, &r, quiet).map_err(|e| {
+        format!("image {name:?} not found in the store {root}, and pulling {r} failed: {e}")
+    })?;
     store.set_ref(&r.familiar(), &img.manifest_desc)?;
     Ok(img)
 }

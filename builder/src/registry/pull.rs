@@ -31,17 +31,25 @@ pub const MAX_MANIFEST: u64 = 4 << 20;
 /// Layers downloaded at once.
 const PARALLEL: usize = 3;
 
-pub fn pull(store: &Store, settings: &Settings, r: &Reference, quiet: bool) -> Result<Image, String> {
+pub fn pull(
+    store: &Store,
+    settings: &Settings,
+    r: &Reference,
+    quiet: bool,
+) -> Result<Image, String> {
     let client = Client::new(settings, r, false)?;
     client.ping()?;
-    let (mut bytes, mut media_type, mut digest) = get_manifest(&client, r.object(), r.digest.as_deref())?;
+    let (mut bytes, mut media_type, mut digest) =
+        get_manifest(&client, r.object(), r.digest.as_deref())?;
     if is_index(&media_type) {
         let index: Index = image::from_json(&bytes, &format!("index {digest} of {r}"))?;
         let pick = choose_platform(&index).map_err(|e| format!("{r} ({digest}): {e}"))?;
         let expected = pick.digest.clone();
         (bytes, media_type, digest) = get_manifest(&client, &expected, Some(&expected))?;
         if is_index(&media_type) {
-            return Err(format!("{r}: manifest {digest} for linux/amd64 is itself an index"));
+            return Err(format!(
+                "{r}: manifest {digest} for linux/amd64 is itself an index"
+            ));
         }
     }
     if media_type != image::MT_MANIFEST && media_type != image::MT_DOCKER_MANIFEST {
@@ -51,10 +59,16 @@ pub fn pull(store: &Store, settings: &Settings, r: &Reference, quiet: bool) -> R
     }
     let manifest: Manifest = image::from_json(&bytes, &format!("manifest {digest} of {r}"))?;
     if manifest.schema_version != 2 {
-        return Err(format!("{r}: manifest {digest}: schemaVersion {} (2 expected)", manifest.schema_version));
+        return Err(format!(
+            "{r}: manifest {digest}: schemaVersion {} (2 expected)",
+            manifest.schema_version
+        ));
     }
     if !quiet {
-        eprintln!("#pull {r}: manifest {digest}, {} layers", manifest.layers.len());
+        eprintln!(
+            "#pull {r}: manifest {digest}, {} layers",
+            manifest.layers.len()
+        );
     }
     fetch_blob(&client, store, &manifest.config)?;
     fetch_all(&client, store, &manifest.layers, quiet)?;
@@ -83,11 +97,32 @@ pub fn get_manifest(
     expected: Option<&str>,
 ) -> Result<(Vec<u8>, String, String), String> {
     let url = client.url(&format!("manifests/{object}"));
-    let resp = client.send(Method::GET, &url, &[("Accept", MANIFEST_ACCEPT)], Body::Empty)?;
+    let resp = client.send(
+        Method::GET,
+        &url,
+        &[("Accept", MANIFEST_ACCEPT)],
+        Body::Empty,
+    )?;
     match resp.status().as_u16() {
         200 => {}
-        404 => return Err(status_error(resp, &format!("manifest {object} of {}/{}: not found", client.registry, client.repository))),
-        _ => return Err(status_error(resp, &format!("manifest {object} of {}/{}", client.registry, client.repository))),
+        404 => {
+            return Err(status_error(
+                resp,
+                &format!(
+                    "manifest {object} of {}/{}: not found",
+                    client.registry, client.repository
+                ),
+            ));
+        }
+        _ => {
+            return Err(status_error(
+                resp,
+                &format!(
+                    "manifest {object} of {}/{}",
+                    client.registry, client.repository
+                ),
+            ));
+        }
     }
     let content_type = super::http::header(&resp, "content-type")
         .map(|c| c.split(';').next().unwrap_or("").trim().to_string());
@@ -122,7 +157,11 @@ fn media_type_of(bytes: &[u8], content_type: Option<&str>) -> String {
         manifests: Option<serde_json::Value>,
     }
     let peek: Option<Peek> = serde_json::from_slice(bytes).ok();
-    if let Some(mt) = peek.as_ref().and_then(|p| p.media_type.clone()).filter(|m| !m.is_empty()) {
+    if let Some(mt) = peek
+        .as_ref()
+        .and_then(|p| p.media_type.clone())
+        .filter(|m| !m.is_empty())
+    {
         return mt;
     }
     if let Some(ct) = content_type.filter(|c| c.starts_with("application/vnd.")) {
@@ -169,7 +208,10 @@ pub fn choose_platform(index: &Index) -> Result<&Descriptor, String> {
                     ))
                 })
                 .collect();
-            format!("no linux/amd64 image in the index (it has: {})", have.join(", "))
+            format!(
+                "no linux/amd64 image in the index (it has: {})",
+                have.join(", ")
+            )
         })
 }
 
@@ -183,7 +225,8 @@ impl Drop for TempFile {
 
 /// Downloads one blob into the store, verified before it gets its name.
 pub fn fetch_blob(client: &Client, store: &Store, desc: &Descriptor) -> Result<(), String> {
-    let hex = hex_part(&desc.digest).map_err(|e| format!("{}/{}: {e}", client.registry, client.repository))?;
+    let hex = hex_part(&desc.digest)
+        .map_err(|e| format!("{}/{}: {e}", client.registry, client.repository))?;
     if store.has_blob(&desc.digest) {
         return Ok(());
     }
@@ -192,12 +235,22 @@ pub fn fetch_blob(client: &Client, store: &Store, desc: &Descriptor) -> Result<(
     if resp.status().as_u16() != 200 {
         return Err(status_error(resp, &format!("blob {}", desc.digest)));
     }
-    let tmp = TempFile(store.tmp_dir().join(crate::store::fsutil::unique_name("pull")));
+    let tmp = TempFile(
+        store
+            .tmp_dir()
+            .join(crate::store::fsutil::unique_name("pull")),
+    );
     let f = std::fs::File::create(&tmp.0).map_err(|e| format!("{}: {e}", tmp.0.display()))?;
     let mut w = HashWriter::new(BufWriter::new(f));
     // One byte more than announced is enough to know it is too long.
-    let mut body = resp.into_body().into_with_config().limit(u64::MAX).reader().take(desc.size.saturating_add(1));
-    std::io::copy(&mut body, &mut w).map_err(|e| format!("blob {} from {url}: {e}", desc.digest))?;
+    let mut body = resp
+        .into_body()
+        .into_with_config()
+        .limit(u64::MAX)
+        .reader()
+        .take(desc.size.saturating_add(1));
+    std::io::copy(&mut body, &mut w)
+        .map_err(|e| format!("blob {} from {url}: {e}", desc.digest))?;
     let (buf, got, size) = w.finish();
     if got != desc.digest || size != desc.size {
         return Err(format!(
@@ -205,8 +258,11 @@ pub fn fetch_blob(client: &Client, store: &Store, desc: &Descriptor) -> Result<(
             desc.digest, desc.size
         ));
     }
-    let f = buf.into_inner().map_err(|e| format!("blob {}: {e}", desc.digest))?;
-    f.sync_all().map_err(|e| format!("blob {}: {e}", desc.digest))?;
+    let f = buf
+        .into_inner()
+        .map_err(|e| format!("blob {}: {e}", desc.digest))?;
+    f.sync_all()
+        .map_err(|e| format!("blob {}: {e}", desc.digest))?;
     let dest = store.root.join("blobs/sha256").join(hex);
     std::fs::rename(&tmp.0, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     Ok(())
@@ -214,7 +270,12 @@ pub fn fetch_blob(client: &Client, store: &Store, desc: &Descriptor) -> Result<(
 
 /// Fetches blobs with a few threads; the first error wins and the others
 /// stop taking new work.
-fn fetch_all(client: &Client, store: &Store, blobs: &[Descriptor], quiet: bool) -> Result<(), String> {
+fn fetch_all(
+    client: &Client,
+    store: &Store,
+    blobs: &[Descriptor],
+    quiet: bool,
+) -> Result<(), String> {
     let next = AtomicUsize::new(0);
     let failed: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|s| {
@@ -230,7 +291,8 @@ fn fetch_all(client: &Client, store: &Store, blobs: &[Descriptor], quiet: bool) 
                         Ok(()) => {
                             if !quiet {
                                 let mut e = std::io::stderr().lock();
-                                let _ = writeln!(e, "#pull layer {} ({} bytes) done", d.digest, d.size);
+                                let _ =
+                                    writeln!(e, "#pull layer {} ({} bytes) done", d.digest, d.size);
                             }
                         }
                         Err(e) => {
@@ -254,7 +316,11 @@ mod tests {
     use super::*;
 
     fn entry(os: &str, arch: &str, variant: Option<&str>, n: u8) -> Descriptor {
-        let mut d = Descriptor::new(image::MT_MANIFEST, format!("sha256:{}", format!("{n:02x}").repeat(32)), 1);
+        let mut d = Descriptor::new(
+            image::MT_MANIFEST,
+            format!("sha256:{}", format!("{n:02x}").repeat(32)),
+            1,
+        );
         let mut p = serde_json::json!({"os": os, "architecture": arch});
         if let Some(v) = variant {
             p["variant"] = v.into();
@@ -265,26 +331,51 @@ mod tests {
 
     #[test]
     fn index_resolves_to_linux_amd64() {
-        let mut index = Index::default();
-        index.manifests = vec![
-            entry("linux", "arm64", Some("v8"), 1),
-            entry("linux", "amd64", Some("v3"), 2),
-            entry("linux", "amd64", None, 3),
-            entry("windows", "amd64", None, 4),
-        ];
-        assert_eq!(choose_platform(&index).unwrap().digest, index.manifests[2].digest);
+        let mut index = Index {
+            manifests: vec![
+                entry("linux", "arm64", Some("v8"), 1),
+                entry("linux", "amd64", Some("v3"), 2),
+                entry("linux", "amd64", None, 3),
+                entry("windows", "amd64", None, 4),
+            ],
+            ..Index::default()
+        };
+        assert_eq!(
+            choose_platform(&index).unwrap().digest,
+            index.manifests[2].digest
+        );
         index.manifests.remove(2);
-        assert_eq!(choose_platform(&index).unwrap().digest, index.manifests[1].digest);
+        assert_eq!(
+            choose_platform(&index).unwrap().digest,
+            index.manifests[1].digest
+        );
         index.manifests.remove(1);
         let e = choose_platform(&index).unwrap_err();
-        assert!(e.contains("no linux/amd64") && e.contains("linux/arm64") && e.contains("windows/amd64"), "{e}");
+        assert!(
+            e.contains("no linux/amd64")
+                && e.contains("linux/arm64")
+                && e.contains("windows/amd64"),
+            "{e}"
+        );
     }
 
     #[test]
     fn media_types() {
-        assert_eq!(media_type_of(br#"{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#, Some(image::MT_MANIFEST)), image::MT_DOCKER_MANIFEST);
+        assert_eq!(
+            media_type_of(
+                br#"{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#,
+                Some(image::MT_MANIFEST)
+            ),
+            image::MT_DOCKER_MANIFEST
+        );
         assert_eq!(media_type_of(br#"{"manifests":[]}"#, None), image::MT_INDEX);
-        assert_eq!(media_type_of(br#"{"layers":[]}"#, Some(MT_DOCKER_LIST)), MT_DOCKER_LIST);
-        assert_eq!(media_type_of(br#"{"layers":[]}"#, Some("application/json")), image::MT_MANIFEST);
+        assert_eq!(
+            media_type_of(br#"{"layers":[]}"#, Some(MT_DOCKER_LIST)),
+            MT_DOCKER_LIST
+        );
+        assert_eq!(
+            media_type_of(br#"{"layers":[]}"#, Some("application/json")),
+            image::MT_MANIFEST
+        );
     }
 }

@@ -57,11 +57,15 @@ pub fn push(
     let digest = &img.manifest_desc.digest;
     let bytes = store.read_blob(digest)?;
     if crate::digest::sha256_bytes(&bytes) != *digest {
-        return Err(format!("manifest {digest} in the store does not match its digest"));
+        return Err(format!(
+            "manifest {digest} in the store does not match its digest"
+        ));
     }
     let object = match (&dest.tag, &dest.digest) {
         (_, Some(d)) if d != digest => {
-            return Err(format!("{dest}: the image's manifest is {digest}, not the digest named"));
+            return Err(format!(
+                "{dest}: the image's manifest is {digest}, not the digest named"
+            ));
         }
         (Some(t), _) => t.clone(),
         (None, Some(d)) => d.clone(),
@@ -73,14 +77,24 @@ pub fn push(
         .clone()
         .unwrap_or_else(|| img.manifest_desc.media_type.clone());
     let url = client.url(&format!("manifests/{object}"));
-    let resp = client.send(Method::PUT, &url, &[("Content-Type", &media_type)], Body::Bytes(&bytes))?;
+    let resp = client.send(
+        Method::PUT,
+        &url,
+        &[("Content-Type", &media_type)],
+        Body::Bytes(&bytes),
+    )?;
     if resp.status().as_u16() != 201 {
-        return Err(status_error(resp, &format!("pushing manifest {digest} to {dest}")));
+        return Err(status_error(
+            resp,
+            &format!("pushing manifest {digest} to {dest}"),
+        ));
     }
     if let Some(h) = super::http::header(&resp, "docker-content-digest")
         && h != *digest
     {
-        return Err(format!("{url}: the registry stored the manifest as {h}, not {digest}"));
+        return Err(format!(
+            "{url}: the registry stored the manifest as {h}, not {digest}"
+        ));
     }
     if !quiet {
         eprintln!("#push {dest}: manifest {digest}");
@@ -98,7 +112,11 @@ enum How {
 fn push_blob(client: &Client, store: &Store, d: &Descriptor) -> Result<How, String> {
     let path = store.blob_path(&d.digest)?;
     if !path.exists() {
-        return Err(format!("blob {} is not in the store {}", d.digest, store.root.display()));
+        return Err(format!(
+            "blob {} is not in the store {}",
+            d.digest,
+            store.root.display()
+        ));
     }
     let url = client.url(&format!("blobs/{}", d.digest));
     let resp = client.send(Method::HEAD, &url, &[], Body::Empty)?;
@@ -109,7 +127,13 @@ fn push_blob(client: &Client, store: &Store, d: &Descriptor) -> Result<How, Stri
     }
     drop(resp);
     let mut upload = None;
-    for from in sources::mount_candidates(store, &d.digest, &client.registry, &client.repository) {
+    // Only the most recent source is tried: a refused mount already
+    // opens an upload session, which is what we fall back to anyway.
+    if let Some(from) =
+        sources::mount_candidates(store, &d.digest, &client.registry, &client.repository)
+            .into_iter()
+            .next()
+    {
         // The token must cover pulling from the source repository.
         client.add_scope(format!("repository:{from}:pull"));
         let url = client.url(&format!(
@@ -122,11 +146,13 @@ fn push_blob(client: &Client, store: &Store, d: &Descriptor) -> Result<How, Stri
             201 => return Ok(How::Mounted(from)),
             // Not mountable (not there, or no rights): the answer is an
             // ordinary upload session.
-            202 => {
-                upload = Some(location(client, &resp, &url)?);
-                break;
+            202 => upload = Some(location(client, &resp, &url)?),
+            _ => {
+                return Err(status_error(
+                    resp,
+                    &format!("mounting blob {} from {from}", d.digest),
+                ));
             }
-            _ => return Err(status_error(resp, &format!("mounting blob {} from {from}", d.digest))),
         }
     }
     let upload = match upload {
@@ -135,7 +161,10 @@ fn push_blob(client: &Client, store: &Store, d: &Descriptor) -> Result<How, Stri
             let url = client.url("blobs/uploads/");
             let resp = client.send(Method::POST, &url, &[("Content-Length", "0")], Body::Empty)?;
             if resp.status().as_u16() != 202 {
-                return Err(status_error(resp, &format!("starting the upload of blob {}", d.digest)));
+                return Err(status_error(
+                    resp,
+                    &format!("starting the upload of blob {}", d.digest),
+                ));
             }
             location(client, &resp, &url)?
         }
@@ -155,7 +184,11 @@ fn push_blob(client: &Client, store: &Store, d: &Descriptor) -> Result<How, Stri
 }
 
 /// The upload URL of a 202: absolute, or a path on the registry.
-fn location(client: &Client, resp: &ureq::http::Response<ureq::Body>, url: &str) -> Result<String, String> {
+fn location(
+    client: &Client,
+    resp: &ureq::http::Response<ureq::Body>,
+    url: &str,
+) -> Result<String, String> {
     let loc = super::http::header(resp, "location")
         .filter(|l| !l.is_empty())
         .ok_or_else(|| format!("{url}: HTTP 202 without a Location"))?;

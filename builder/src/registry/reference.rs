@@ -52,9 +52,7 @@ impl Reference {
             )));
         }
         let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains(['.', ':']) || first == "localhost" =>
-            {
+            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
                 (first.to_string(), rest.to_string())
             }
             _ => (DOCKER_HUB.to_string(), name.to_string()),
@@ -223,7 +221,10 @@ mod tests {
         );
         assert_eq!(r.familiar(), "127.0.0.1:5000/busybox:1");
         let r = p("localhost/a/b");
-        assert_eq!((r.registry.as_str(), r.repository.as_str()), ("localhost", "a/b"));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str()),
+            ("localhost", "a/b")
+        );
         let r = p("localhost:5000/app");
         assert_eq!(r.object(), "latest");
         let d = format!("sha256:{}", "a".repeat(64));
@@ -256,15 +257,31 @@ mod tests {
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(Reference::parse("Busybox").unwrap_err().contains("\"Busybox\""));
+        assert!(
+            Reference::parse("Busybox")
+                .unwrap_err()
+                .contains("\"Busybox\"")
+        );
     }
 
     #[test]
     fn loopback_hosts() {
-        for l in ["127.0.0.1:5000", "127.9.9.9", "localhost", "localhost:1", "[::1]:5000", "::1"] {
+        for l in [
+            "127.0.0.1:5000",
+            "127.9.9.9",
+            "localhost",
+            "localhost:1",
+            "[::1]:5000",
+            "::1",
+        ] {
             assert!(is_loopback(l), "{l}");
         }
-        for n in ["10.0.0.1:5000", "example.com", "localhost.example.com", "[::2]:1"] {
+        for n in [
+            "10.0.0.1:5000",
+            "example.com",
+            "localhost.example.com",
+            "[::2]:1",
+        ] {
             assert!(!is_loopback(n), "{n}");
         }
         assert_eq!(host_of("h:5000"), "h");

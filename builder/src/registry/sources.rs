@@ -21,7 +21,12 @@ pub fn known(store: &Store, digest: &str) -> Vec<String> {
         return Vec::new();
     };
     std::fs::read_to_string(p)
-        .map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -45,7 +50,12 @@ pub fn record(store: &Store, digest: &str, registry: &str, repository: &str) {
 }
 
 /// Repositories on `registry` other than `repository` holding `digest`.
-pub fn mount_candidates(store: &Store, digest: &str, registry: &str, repository: &str) -> Vec<String> {
+pub fn mount_candidates(
+    store: &Store,
+    digest: &str,
+    registry: &str,
+    repository: &str,
+) -> Vec<String> {
     known(store, digest)
         .into_iter()
         .filter_map(|l| {
