@@ -312,6 +312,21 @@ fn from_registry_build_push_and_pull_back() {
     );
     assert!(out.stderr.contains("MANIFEST_UNKNOWN"), "{}", out.stderr);
 
+    // COPY --from an image only the registry has: pulled and named too.
+    let store4 = dir.join("store4");
+    let copy = context(
+        &dir.join("copy"),
+        &format!("FROM scratch\nCOPY --from={host}/app:1 /hello /hello\n"),
+        &[],
+    );
+    let out = run(rtb(&store4, &cfg)
+        .args(["--progress", "plain", "-t", "copied"])
+        .arg(&copy));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(inspect(&store4, &app)["digest"], built["digest"]);
+    let copied = inspect(&store4, "copied");
+    assert_eq!(layer_digests(&copied["manifest"]).len(), 1);
+
     // --pull=never does not go to the registry.
     let store3 = dir.join("store3");
     let out = run(rtb(&store3, &cfg)
@@ -685,4 +700,171 @@ fn tls_registry_with_its_ca_in_certs_d() {
         ..settings
     };
     assert!(registry::pull::pull(&store, &plain, &dest, true).is_err());
+}
+
+/// A fake registry for the Bearer token flow (Docker Hub's scheme, which
+/// docker-registry only offers with a JWT-signing token server): every
+/// /v2/ request needs `Bearer tok-123`; /token hands it out for Basic
+/// `user:pass`. It serves the busybox layout as `busybox:1`, and a manifest
+/// over the size cap as `busybox:huge`. Returns the port and a log of
+/// the requests (`METHOD target | authorization`).
+fn fake_token_registry(layout: PathBuf) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(mut tcp) = tcp else { continue };
+            let mut r = BufReader::new(tcp.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let method = parts.next().unwrap_or("").to_string();
+            let target = parts.next().unwrap_or("").to_string();
+            let mut auth = String::new();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':')
+                    && k.eq_ignore_ascii_case("authorization")
+                {
+                    auth = v.trim().to_string();
+                }
+            }
+            log2.lock()
+                .unwrap()
+                .push(format!("{method} {target} | {auth}"));
+            let (status, headers, body): (&str, String, Vec<u8>) = if target.starts_with("/token") {
+                if auth == "Basic dXNlcjpwYXNz" {
+                    ("200 OK", String::new(), br#"{"token":"tok-123"}"#.to_vec())
+                } else {
+                    ("401 Unauthorized", String::new(), Vec::new())
+                }
+            } else if auth != "Bearer tok-123" {
+                let scope = if target == "/v2/" {
+                    String::new()
+                } else {
+                    ",scope=\"repository:busybox:pull\"".to_string()
+                };
+                (
+                    "401 Unauthorized",
+                    format!(
+                        "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake-registry\"{scope}\r\n"
+                    ),
+                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#
+                        .to_vec(),
+                )
+            } else if target == "/v2/" {
+                ("200 OK", String::new(), b"{}".to_vec())
+            } else if target == "/v2/busybox/manifests/1" {
+                let (d, _) = layout_manifest(&layout, "busybox");
+                (
+                    "200 OK",
+                    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".to_string(),
+                    std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap(),
+                )
+            } else if target == "/v2/busybox/manifests/huge" {
+                (
+                    "200 OK",
+                    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".to_string(),
+                    vec![b' '; (4 << 20) + 10],
+                )
+            } else if let Some(d) = target.strip_prefix("/v2/busybox/blobs/sha256:") {
+                match std::fs::read(layout.join("blobs/sha256").join(d)) {
+                    Ok(b) => ("200 OK", String::new(), b),
+                    Err(_) => ("404 Not Found", String::new(), Vec::new()),
+                }
+            } else {
+                ("404 Not Found", String::new(), Vec::new())
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+                body.len()
+            );
+            let _ = tcp.write_all(head.as_bytes());
+            if method != "HEAD" {
+                let _ = tcp.write_all(&body);
+            }
+        }
+    });
+    (port, log)
+}
+
+#[test]
+fn bearer_tokens_fetched_with_basic_credentials() {
+    if !Path::new(BUSYBOX).exists() {
+        eprintln!("skipping: needs {BUSYBOX}");
+        return;
+    }
+    let dir = tmpdir("registry-bearer");
+    let layout = dir.join("layout");
+    busybox_layout(&layout);
+    let (digest, manifest) = layout_manifest(&layout, "busybox");
+    let (port, log) = fake_token_registry(layout.clone());
+    let image = format!("127.0.0.1:{port}/busybox:1");
+
+    // Without credentials the token server says no: named as such.
+    let anon = dir.join("anon");
+    let out = run(rtb(&dir.join("s0"), &anon).args(["pull", &image]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("needs credentials")
+            && out
+                .stderr
+                .contains(&format!("rt-build login 127.0.0.1:{port}")),
+        "{}",
+        out.stderr
+    );
+
+    // With them (from config.json), the token comes and the pull works.
+    let cfg = dir.join("docker");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"auths":{{"127.0.0.1:{port}":{{"auth":"dXNlcjpwYXNz"}}}}}}"#),
+    )
+    .unwrap();
+    let store = dir.join("store");
+    log.lock().unwrap().clear();
+    let out = run(rtb(&store, &cfg).args(["pull", &image]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), digest);
+    for l in layer_digests(&manifest) {
+        assert!(store.join("blobs/sha256").join(&l[7..]).exists());
+    }
+    let log = log.lock().unwrap().clone();
+    // The token request: scope of the repository, the service, Basic auth.
+    assert!(
+        log.iter().any(|l| l.starts_with("GET /token?")
+            && l.contains("service=fake-registry")
+            && l.contains("scope=repository%3Abusybox%3Apull")
+            && l.ends_with("| Basic dXNlcjpwYXNz")),
+        "{log:#?}"
+    );
+    // Manifest and blobs were fetched with the token.
+    let with_token = |p: &str| {
+        log.iter()
+            .any(|l| l.starts_with(&format!("GET {p}")) && l.ends_with("| Bearer tok-123"))
+    };
+    assert!(with_token("/v2/busybox/manifests/1"), "{log:#?}");
+    assert!(with_token("/v2/busybox/blobs/sha256:"), "{log:#?}");
+    assert!(
+        !log.iter()
+            .any(|l| l.starts_with("GET /token") && l.contains("tok-123"))
+    );
+
+    // A manifest over the 4 MiB cap is refused, not read on.
+    let out = run(rtb(&store, &cfg).args(["pull", &format!("127.0.0.1:{port}/busybox:huge")]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("larger than 4194304 bytes"),
+        "{}",
+        out.stderr
+    );
 }
