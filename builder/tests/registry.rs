@@ -762,11 +762,24 @@ fn fake_token_registry(layout: PathBuf) -> (u16, std::sync::Arc<std::sync::Mutex
                 )
             } else if target == "/v2/" {
                 ("200 OK", String::new(), b"{}".to_vec())
-            } else if target == "/v2/busybox/manifests/1" {
+            } else if target == "/v2/busybox/manifests/1"
+                || target.starts_with("/v2/busybox/manifests/sha256:")
+            {
                 let (d, _) = layout_manifest(&layout, "busybox");
                 (
                     "200 OK",
                     "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".to_string(),
+                    std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap(),
+                )
+            } else if target == "/v2/busybox/manifests/lying" {
+                // The right bytes under a digest header that disagrees.
+                let (d, _) = layout_manifest(&layout, "busybox");
+                (
+                    "200 OK",
+                    format!(
+                        "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nDocker-Content-Digest: sha256:{}\r\n",
+                        "0".repeat(64)
+                    ),
                     std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap(),
                 )
             } else if target == "/v2/busybox/manifests/huge" {
@@ -858,6 +871,32 @@ fn bearer_tokens_fetched_with_basic_credentials() {
         !log.iter()
             .any(|l| l.starts_with("GET /token") && l.contains("tok-123"))
     );
+
+    // A manifest whose digest is not what the registry (or the
+    // reference) says is refused; nothing gets a name.
+    let store2 = dir.join("store2");
+    let out = run(rtb(&store2, &cfg).args(["pull", &format!("127.0.0.1:{port}/busybox:lying")]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("manifest digest mismatch")
+            && out.stderr.contains(&format!("sha256:{}", "0".repeat(64)))
+            && out.stderr.contains(&digest),
+        "{}",
+        out.stderr
+    );
+    let wrong = format!("127.0.0.1:{port}/busybox@sha256:{}", "1".repeat(64));
+    let out = run(rtb(&store2, &cfg).args(["pull", &wrong]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("manifest digest mismatch")
+            && out
+                .stderr
+                .contains(&format!("expected sha256:{}", "1".repeat(64))),
+        "{}",
+        out.stderr
+    );
+    let index = read_json(&store2.join("index.json"));
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 0, "{index}");
 
     // A manifest over the 4 MiB cap is refused, not read on.
     let out = run(rtb(&store, &cfg).args(["pull", &format!("127.0.0.1:{port}/busybox:huge")]));
