@@ -872,6 +872,37 @@ fn bearer_tokens_fetched_with_basic_credentials() {
             .any(|l| l.starts_with("GET /token") && l.contains("tok-123"))
     );
 
+    // The same credentials from a credential helper (credHelpers).
+    let bin_dir = dir.join("helper-bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let helper = bin_dir.join("docker-credential-rtfake");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\nif [ \"$server\" = 127.0.0.1:{port} ]; then\n  echo '{{\"ServerURL\":\"x\",\"Username\":\"user\",\"Secret\":\"pass\"}}'\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper_cfg = dir.join("docker-helper");
+    std::fs::create_dir_all(&helper_cfg).unwrap();
+    std::fs::write(
+        helper_cfg.join("config.json"),
+        format!(r#"{{"credHelpers":{{"127.0.0.1:{port}":"rtfake"}}}}"#),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = run(rtb(&dir.join("s-helper"), &helper_cfg)
+        .env("PATH", &path)
+        .args(["pull", &image]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), digest);
+
     // A manifest whose digest is not what the registry (or the
     // reference) says is refused; nothing gets a name.
     let store2 = dir.join("store2");

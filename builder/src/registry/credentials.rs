@@ -2,7 +2,9 @@
 //! default `~/.docker/config.json`): `auths` maps a registry (written as
 //! `host[:port]`, or as a URL like `https://index.docker.io/v1/`) to
 //! `{"auth": base64("user:pass")}`. We read what `docker login` wrote and
-//! write the same form, keeping every other field of the file.
+//! write the same form, keeping every other field of the file. Credential
+//! helpers (`credHelpers`, `credsStore`: `docker-credential-NAME get`) are
+//! asked first when configured; `login` still writes to `auths`.
 
 use super::reference::{DOCKER_HUB, DOCKER_HUB_AUTH_KEY};
 use base64::Engine;
@@ -73,13 +75,30 @@ fn read_config() -> Result<Map<String, Value>, String> {
     }
 }
 
-/// The credentials stored for `registry`, if any.
+/// The credentials for `registry`, if any: from its credential helper
+/// (`credHelpers`, else `credsStore`) when one is configured, else (or
+/// when the helper has none) from `auths`.
 pub fn lookup(registry: &str) -> Result<Option<Credentials>, String> {
     let config = read_config()?;
+    let want = normalize_key(&key_for(registry));
+    let helper = config
+        .get("credHelpers")
+        .and_then(Value::as_object)
+        .and_then(|m| {
+            m.iter()
+                .find(|(k, _)| normalize_key(k) == want)
+                .and_then(|(_, v)| v.as_str())
+        })
+        .or_else(|| config.get("credsStore").and_then(Value::as_str))
+        .filter(|h| !h.is_empty());
+    if let Some(h) = helper
+        && let Some(c) = from_helper(h, &key_for(registry))?
+    {
+        return Ok(Some(c));
+    }
     let Some(Value::Object(auths)) = config.get("auths") else {
         return Ok(None);
     };
-    let want = normalize_key(&key_for(registry));
     for (k, v) in auths {
         if normalize_key(k) != want {
             continue;
@@ -122,6 +141,101 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, String> {
         }
     }
     Ok(None)
+}
+
+/// A credential helper's run may not take longer than this.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asks `docker-credential-HELPER get` (Docker's credential-helper
+/// protocol: the server on stdin, `{"Username","Secret"}` on stdout) for
+/// `server`'s credentials. "Not found" is `None`.
+fn from_helper(helper: &str, server: &str) -> Result<Option<Credentials>, String> {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    if !helper
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{}: credential helper {helper:?} is not a plain name",
+            config_path().display()
+        ));
+    }
+    let program = format!("docker-credential-{helper}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("credential helper {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that does not read its input is not our failure.
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    // The output is read on a thread so a helper that hangs cannot hang us.
+    let mut stdout = child.stdout.take();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.take(64 << 10).read_to_end(&mut out);
+        }
+        let _ = tx.send(out);
+    });
+    let deadline = std::time::Instant::now() + HELPER_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "credential helper {program}: no answer in {}s",
+                    HELPER_TIMEOUT.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("credential helper {program}: {e}")),
+        }
+    };
+    // A grandchild may still hold the pipe open: do not wait for it long.
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(2))
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&out);
+    if !status.success() {
+        if text.contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(format!(
+            "credential helper {program} get {server}: {status}: {}",
+            text.trim()
+        ));
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(rename = "Username", default)]
+        username: String,
+        #[serde(rename = "Secret", default)]
+        secret: String,
+    }
+    let a: Answer = serde_json::from_slice(&out)
+        .map_err(|e| format!("credential helper {program}: invalid answer: {e}"))?;
+    if a.username == "<token>" {
+        return Err(format!(
+            "credential helper {program} holds an identity token for {server}, which rt-build cannot use"
+        ));
+    }
+    if a.username.is_empty() && a.secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credentials {
+        user: a.username,
+        password: a.secret,
+    }))
 }
 
 /// Writes (or with `None` removes) `registry`'s entry; returns whether an
