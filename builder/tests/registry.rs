@@ -498,6 +498,60 @@ fn tampered_blob_is_refused_and_nothing_stored() {
     assert!(tmp.is_empty(), "{tmp:?}");
     let index = read_json(&store.join("index.json"));
     assert_eq!(index["manifests"].as_array().unwrap().len(), 0, "{index}");
+    assert!(
+        !blobs
+            .join(&base["config"]["digest"].as_str().unwrap()[7..])
+            .exists(),
+        "the config of a refused image was stored"
+    );
+
+    // A config whose diff_id does not match the (intact) layer: the layer
+    // would enter the unpacked cache under another layer's identity.
+    let liar = dir.join("liar");
+    busybox_layout(&liar);
+    let (_, m) = layout_manifest(&liar, "busybox");
+    let config_path = liar
+        .join("blobs/sha256")
+        .join(&m["config"]["digest"].as_str().unwrap()[7..]);
+    let mut config = read_json(&config_path);
+    let claimed = sha(b"some other layer");
+    config["rootfs"]["diff_ids"][0] = claimed.clone().into();
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let config_digest = sha(&config_bytes);
+    std::fs::write(
+        liar.join("blobs/sha256").join(&config_digest[7..]),
+        &config_bytes,
+    )
+    .unwrap();
+    let mut m2 = m.clone();
+    m2["config"]["digest"] = config_digest.into();
+    m2["config"]["size"] = config_bytes.len().into();
+    let m2_bytes = serde_json::to_vec(&m2).unwrap();
+    let m2_digest = sha(&m2_bytes);
+    std::fs::write(liar.join("blobs/sha256").join(&m2_digest[7..]), &m2_bytes).unwrap();
+    let mut top = read_json(&liar.join("index.json"));
+    top["manifests"][0]["digest"] = m2_digest.into();
+    top["manifests"][0]["size"] = m2_bytes.len().into();
+    std::fs::write(liar.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    // Its own registry: the first one now serves the tampered layer.
+    let reg2 = Registry::start(&dir.join("registry2"), None, None);
+    let host2 = reg2.host();
+    push_busybox(&liar, &format!("{host2}/liar:1"), None);
+    let out = run(rtb(&store, &cfg).args(["pull", &format!("{host2}/liar:1")]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("diff_id mismatch") && out.stderr.contains(&claimed),
+        "{}",
+        out.stderr
+    );
+    assert!(!blobs.join(&layer[7..]).exists());
+    assert_eq!(
+        read_json(&store.join("index.json"))["manifests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! Pulling an image into the store: the manifest (an index or Docker
 //! manifest list resolves to linux/amd64), its config and layers. Every
 //! manifest and blob is checked against its digest (and size) while it is
-//! streamed into a temp file in the store's tmp dir, and renamed into
-//! `blobs/` only when it matches: a tampered registry leaves nothing
-//! behind. Layers come in parallel, a few at a time.
+//! streamed into a temp file in the store's tmp dir, and each layer,
+//! uncompressed, against the config's diff_id; only then is it renamed
+//! into `blobs/`. The config and manifest are stored last, so a tampered
+//! registry leaves no image behind. Layers come in parallel, a few at a
+//! time.
 //!
 //! Docker schema2 media types are stored as they are (an OCI layout may
 //! hold them, and the manifest's digest must not change): the builder
@@ -14,8 +16,8 @@
 
 use super::client::{Body, Client, status_error};
 use super::{Reference, Settings, sources};
-use crate::digest::{HashWriter, hex_part, sha256_bytes};
-use crate::image::{self, Descriptor, Index, Manifest};
+use crate::digest::{HashReader, HashWriter, hex_part, sha256_bytes};
+use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
 use crate::store::{Image, Store};
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -70,9 +72,29 @@ pub fn pull(
             manifest.layers.len()
         );
     }
-    fetch_blob(&client, store, &manifest.config)?;
-    fetch_all(&client, store, &manifest.layers, quiet)?;
-    // The manifest goes in last: the image exists only once all it names does.
+    // The config is read first (it holds the layers' diff_ids) but stored
+    // with the manifest, after the layers: the image exists only once all
+    // it names does.
+    let config_bytes = fetch_config(&client, &manifest.config)?;
+    let config: ImageConfig = image::from_json(
+        &config_bytes,
+        &format!("config {} of {r}", manifest.config.digest),
+    )?;
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        return Err(format!(
+            "{r}: config {} lists {} diff_ids for the manifest's {} layers",
+            manifest.config.digest,
+            config.rootfs.diff_ids.len(),
+            manifest.layers.len()
+        ));
+    }
+    let layers: Vec<(&Descriptor, &str)> = manifest
+        .layers
+        .iter()
+        .zip(config.rootfs.diff_ids.iter().map(String::as_str))
+        .collect();
+    fetch_all(&client, store, &layers, quiet)?;
+    store.write_blob(&config_bytes)?;
     let stored = store.write_blob(&bytes)?;
     if stored != digest {
         return Err(format!("{r}: manifest {digest} stored as {stored}"));
@@ -223,8 +245,39 @@ impl Drop for TempFile {
     }
 }
 
-/// Downloads one blob into the store, verified before it gets its name.
-pub fn fetch_blob(client: &Client, store: &Store, desc: &Descriptor) -> Result<(), String> {
+/// Image configs are small JSON documents; a bigger one is refused.
+const MAX_CONFIG: u64 = 8 << 20;
+
+/// The config blob, in memory, checked against its descriptor.
+fn fetch_config(client: &Client, desc: &Descriptor) -> Result<Vec<u8>, String> {
+    hex_part(&desc.digest)
+        .map_err(|e| format!("{}/{}: {e}", client.registry, client.repository))?;
+    let url = client.url(&format!("blobs/{}", desc.digest));
+    let resp = client.send(Method::GET, &url, &[], Body::Empty)?;
+    if resp.status().as_u16() != 200 {
+        return Err(status_error(resp, &format!("config {}", desc.digest)));
+    }
+    let bytes = super::http::read_limited(resp.into_body(), MAX_CONFIG.min(desc.size), &url)?;
+    let got = sha256_bytes(&bytes);
+    if got != desc.digest {
+        return Err(format!(
+            "config {} from {url}: digest mismatch: the content has digest {got}; refusing it",
+            desc.digest
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Downloads one layer into the store, verified before it gets its name:
+/// its digest and size, and, uncompressed, the config's `diff_id` (the
+/// unpacked-layer cache is keyed by diff_id, so a layer that lied about
+/// it could stand in for another image's layer in later builds).
+pub fn fetch_blob(
+    client: &Client,
+    store: &Store,
+    desc: &Descriptor,
+    diff_id: &str,
+) -> Result<(), String> {
     let hex = hex_part(&desc.digest)
         .map_err(|e| format!("{}/{}: {e}", client.registry, client.repository))?;
     if store.has_blob(&desc.digest) {
@@ -263,6 +316,18 @@ pub fn fetch_blob(client: &Client, store: &Store, desc: &Descriptor) -> Result<(
         .map_err(|e| format!("blob {}: {e}", desc.digest))?;
     f.sync_all()
         .map_err(|e| format!("blob {}: {e}", desc.digest))?;
+    drop(f);
+    let what = format!("layer {}", desc.digest);
+    let file = std::fs::File::open(&tmp.0).map_err(|e| format!("{what}: {e}"))?;
+    let (plain, _) = crate::archive::decompress(file, &what)?;
+    let mut r = HashReader::new(plain);
+    std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| format!("{what}: {e}"))?;
+    let (uncompressed, _) = r.finish();
+    if uncompressed != diff_id {
+        return Err(format!(
+            "{what} from {url}: diff_id mismatch: uncompressed it has digest {uncompressed}, the config says {diff_id}; refusing it"
+        ));
+    }
     let dest = store.root.join("blobs/sha256").join(hex);
     std::fs::rename(&tmp.0, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     Ok(())
@@ -273,7 +338,7 @@ pub fn fetch_blob(client: &Client, store: &Store, desc: &Descriptor) -> Result<(
 fn fetch_all(
     client: &Client,
     store: &Store,
-    blobs: &[Descriptor],
+    blobs: &[(&Descriptor, &str)],
     quiet: bool,
 ) -> Result<(), String> {
     let next = AtomicUsize::new(0);
@@ -286,8 +351,10 @@ fn fetch_all(
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(d) = blobs.get(i) else { return };
-                    match fetch_blob(client, store, d) {
+                    let Some((d, diff_id)) = blobs.get(i) else {
+                        return;
+                    };
+                    match fetch_blob(client, store, d, diff_id) {
                         Ok(()) => {
                             if !quiet {
                                 let mut e = std::io::stderr().lock();
