@@ -123,8 +123,10 @@ pub enum Command {
     /// Check credentials against a registry and store them in
     /// $DOCKER_CONFIG/config.json (default ~/.docker/config.json)
     Login {
+        /// User name
         #[arg(short = 'u', long = "username", value_name = "USER")]
         username: Option<String>,
+        /// Password (visible to other users in ps: prefer --password-stdin)
         #[arg(
             short = 'p',
             long = "password",
