@@ -862,6 +862,50 @@ mod tests {
     }
 
     #[test]
+    fn registry_outputs_flags_and_login_servers() {
+        assert!(parse_output("type=registry,name=127.0.0.1:5000/a:1").is_ok());
+        assert!(
+            parse_output("type=registry")
+                .unwrap_err()
+                .contains("needs name=REF")
+        );
+        assert!(parse_output("type=registry,name=Bad").is_err());
+        let t = push_targets(&[
+            "type=registry,name=h.io/a:1".into(),
+            "type=image,name=x".into(),
+            "type=image,name=h.io/b,push=true".into(),
+        ])
+        .unwrap();
+        let shown: Vec<String> = t.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["h.io/a:1", "h.io/b:latest"]);
+        assert_eq!(login_server(None).unwrap(), "docker.io");
+        assert_eq!(
+            login_server(Some("https://index.docker.io/v1/")).unwrap(),
+            "docker.io"
+        );
+        assert_eq!(
+            login_server(Some("http://127.0.0.1:5000/v2/")).unwrap(),
+            "127.0.0.1:5000"
+        );
+        assert!(login_server(Some("a b")).is_err());
+        let cli = Cli::try_parse_from([
+            "rt-build",
+            "--insecure-registry",
+            "r.lan:5000",
+            "--pull",
+            "never",
+            ".",
+        ])
+        .unwrap();
+        assert_eq!(cli.build.pull, crate::registry::PullPolicy::Never);
+        assert_eq!(registry_settings(&cli).insecure, vec!["r.lan:5000"]);
+        assert_eq!(
+            Cli::try_parse_from(["rt-build", "."]).unwrap().build.pull,
+            crate::registry::PullPolicy::Missing
+        );
+    }
+
+    #[test]
     fn build_args() {
         let a = parse_build_args(&["A=1".into(), "B=".into(), "C=x=y".into()]).unwrap();
         assert_eq!(a["A"], "1");
