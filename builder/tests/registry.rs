@@ -992,3 +992,76 @@ fn bearer_tokens_fetched_with_basic_credentials() {
         out.stderr
     );
 }
+
+#[test]
+fn docker_schema2_images_are_kept_as_they_are() {
+    if !can_build() || !tools_ok() {
+        return;
+    }
+    let dir = tmpdir("registry-schema2");
+    let layout = dir.join("layout");
+    busybox_layout(&layout);
+    let reg = Registry::start(&dir.join("registry"), None, None);
+    let host = reg.host();
+    // skopeo converts the OCI image to Docker's schema2 on the way.
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--format",
+        "v2s2",
+        &format!("oci:{}:busybox", layout.display()),
+        &format!("docker://{host}/d2:1"),
+    ]);
+    let raw: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{host}/d2:1"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        raw["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let store = dir.join("store");
+    let cfg = dir.join("docker");
+    let ctx = context(
+        &dir.join("a"),
+        &format!("FROM {host}/d2:1\nRUN echo x > /x\n"),
+        &[],
+    );
+    let out = run(rtb(&store, &cfg)
+        .args(["--progress", "plain", "-t", "on-d2"])
+        .arg(&ctx));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Stored with its own bytes (so its digest), media types and all.
+    let pulled = inspect(&store, &format!("{host}/d2:1"));
+    assert_eq!(
+        pulled["manifest"]["layers"][0]["mediaType"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    let digest = pulled["digest"].as_str().unwrap();
+    let bytes = std::fs::read(store.join("blobs/sha256").join(&digest[7..])).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+        raw
+    );
+    // The image built on it has OCI types.
+    let built = inspect(&store, "on-d2");
+    assert_eq!(
+        built["manifest"]["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    // The pulled image pushes back unchanged (same manifest digest).
+    let out =
+        run(rtb(&store, &cfg).args(["push", &format!("{host}/d2:1"), &format!("{host}/d2copy:1")]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), digest);
+    let info: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{host}/d2copy:1"),
+    ]))
+    .unwrap();
+    assert_eq!(info["Digest"].as_str(), Some(digest));
+}
