@@ -5,7 +5,8 @@
 # containerd for the ctr test, docker.io, podman + conmon and buildah for
 # the tests that drive them with rt as their runtime,
 # umoci/skopeo for images, jq, iproute2, openssl for the https ADD test,
-# slirp4netns for rt-build's RUN network sandbox).
+# slirp4netns for rt-build's RUN network sandbox, docker-registry and
+# apache2-utils (htpasswd) for the registry tests).
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -20,7 +21,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 
-pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns)
+pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns docker-registry apache2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

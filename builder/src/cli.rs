@@ -25,6 +25,10 @@ pub struct Cli {
     /// $XDG_DATA_HOME/rt when not root
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Reach this registry (HOST[:PORT]) over plain HTTP (repeatable;
+    /// loopback registries are plain HTTP anyway)
+    #[arg(long = "insecure-registry", global = true, value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -48,13 +52,18 @@ pub struct BuildFlags {
     /// Do not use the build cache
     #[arg(long)]
     pub no_cache: bool,
+    /// When FROM / COPY --from images come from their registry: always,
+    /// missing (only when not in the store), never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::registry::PullPolicy::Missing)]
+    pub pull: crate::registry::PullPolicy,
     /// Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
     /// Target platform (only linux/amd64 is supported)
     #[arg(long, default_value = "linux/amd64")]
     pub platform: String,
-    /// Output: type=oci-archive|docker-archive|bundle|local,dest=PATH (repeatable)
+    /// Output: type=oci-archive|docker-archive|bundle|local,dest=PATH or
+    /// type=registry,name=REF (repeatable)
     #[arg(short = 'o', long = "output", value_name = "SPEC")]
     pub outputs: Vec<String>,
     /// Progress output style
@@ -124,6 +133,36 @@ pub enum Command {
     Import { source: String, name: String },
     /// Unpack an image into an OCI runtime bundle
     Unpack { image: String, bundle: String },
+    /// Pull an image from its registry into the store (under its short
+    /// name: busybox:latest, host:port/repo:tag)
+    Pull { reference: String },
+    /// Push a stored image to the registry its name (or DEST) names
+    Push {
+        name: String,
+        destination: Option<String>,
+    },
+    /// Check credentials against a registry and store them in
+    /// $DOCKER_CONFIG/config.json (default ~/.docker/config.json)
+    Login {
+        /// User name
+        #[arg(short = 'u', long = "username", value_name = "USER")]
+        username: Option<String>,
+        /// Password (visible to other users in ps: prefer --password-stdin)
+        #[arg(
+            short = 'p',
+            long = "password",
+            value_name = "PASS",
+            conflicts_with = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from stdin (one line)
+        #[arg(long)]
+        password_stdin: bool,
+        /// Registry (HOST[:PORT]; default docker.io)
+        server: Option<String>,
+    },
+    /// Remove a registry's stored credentials
+    Logout { server: Option<String> },
 }
 
 /// Everything `--parse-only` and `parse` print.
@@ -176,11 +215,27 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, String> {
     })?;
     if !matches!(
         kind.as_str(),
-        "local" | "oci" | "docker" | "oci-archive" | "docker-archive" | "bundle" | "image"
+        "local"
+            | "oci"
+            | "docker"
+            | "oci-archive"
+            | "docker-archive"
+            | "bundle"
+            | "image"
+            | "registry"
     ) {
         return Err(format!(
-            "--output: unknown type {kind:?} (oci-archive, docker-archive, bundle, local or image)"
+            "--output: unknown type {kind:?} (oci-archive, docker-archive, bundle, local, image or registry)"
         ));
+    }
+    if kind == "registry"
+        || (kind == "image" && attrs.get("push").map(String::as_str) == Some("true"))
+    {
+        let name = attrs
+            .get("name")
+            .ok_or_else(|| format!("--output type={kind} needs name=REF (the image to push)"))?;
+        crate::registry::Reference::parse(name).map_err(|e| format!("--output {spec:?}: {e}"))?;
+        return Ok(OutputSpec { kind, attrs });
     }
     if kind != "image" && !attrs.contains_key("dest") {
         return Err(format!("--output type={kind} needs dest=PATH"));
@@ -295,7 +350,34 @@ fn run_parse(file: &str, build_args: &[String], target: Option<String>) -> Resul
     })
 }
 
-fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
+/// `-o type=registry,name=REF` and `-o type=image,name=REF,push=true`:
+/// the references to push the built image to.
+fn push_targets(outputs: &[String]) -> Result<Vec<crate::registry::Reference>, String> {
+    let mut out = Vec::new();
+    for o in outputs {
+        let spec = parse_output(o)?;
+        let push = spec.kind == "registry"
+            || (spec.kind == "image" && spec.attrs.get("push").map(String::as_str) == Some("true"));
+        if push && let Some(name) = spec.attrs.get("name") {
+            out.push(crate::registry::Reference::parse(name)?);
+        }
+    }
+    Ok(out)
+}
+
+fn registry_settings(cli: &Cli) -> crate::registry::Settings {
+    crate::registry::Settings {
+        insecure: cli.insecure_registries.clone(),
+        tls_always: Vec::new(),
+        certs_dir: None,
+    }
+}
+
+fn run_build(
+    flags: &BuildFlags,
+    root: Option<&Path>,
+    registries: &crate::registry::Settings,
+) -> Result<(), String> {
     let context = flags
         .context
         .clone()
@@ -361,7 +443,7 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
         .iter()
         .map(|o| {
             let spec = parse_output(o)?;
-            if spec.kind == "image" {
+            if spec.kind == "image" || spec.kind == "registry" {
                 return Ok(None);
             }
             crate::export::parse(&spec.kind, &spec.attrs).map(Some)
@@ -415,7 +497,10 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
             None => crate::build::parallel::Spawner::from_env(file == "-"),
         },
         child,
+        pull: flags.pull,
+        registries,
     };
+    let pushes = push_targets(&flags.outputs)?;
     // No garbage collection while this build's blobs are unnamed.
     let _gc = crate::store::gc::hold(&store)?;
     let Some(img) = crate::build::build(&store, &req)? else {
@@ -426,6 +511,16 @@ fn run_build(flags: &BuildFlags, root: Option<&Path>) -> Result<(), String> {
     }
     for out in outputs.iter().flatten() {
         crate::export::write(&store, &img, out, &flags.tags)?;
+    }
+    for dest in &pushes {
+        crate::registry::push::push(
+            &store,
+            registries,
+            &img,
+            dest,
+            flags.progress == Progress::Quiet,
+        )
+        .map_err(|e| format!("pushing to {dest}: {e}"))?;
     }
     if flags.progress != Progress::Quiet {
         eprintln!("#done writing image {}", img.manifest_desc.digest);
@@ -656,10 +751,131 @@ fn run_unpack(root: Option<&Path>, name: &str, bundle: &str) -> Result<(), Strin
     crate::bundle::write_bundle(&store, &img, Path::new(bundle))
 }
 
+fn run_pull(
+    root: Option<&Path>,
+    settings: &crate::registry::Settings,
+    reference: &str,
+) -> Result<(), String> {
+    let r = crate::registry::Reference::parse(reference)?;
+    let store = open_store(root)?;
+    let _gc = crate::store::gc::hold(&store)?;
+    let img = crate::registry::pull::pull(&store, settings, &r, false)?;
+    store.set_ref(&r.familiar(), &img.manifest_desc)?;
+    eprintln!("#done {r} stored as {}", r.familiar());
+    println!("{}", img.manifest_desc.digest);
+    Ok(())
+}
+
+fn run_push(
+    root: Option<&Path>,
+    settings: &crate::registry::Settings,
+    name: &str,
+    destination: Option<&str>,
+) -> Result<(), String> {
+    let store = open_store(root)?;
+    let img = find_image(&store, name)?;
+    let dest = crate::registry::Reference::parse(destination.unwrap_or(name))?;
+    let report = crate::registry::push::push(&store, settings, &img, &dest, false)
+        .map_err(|e| format!("pushing {name} to {dest}: {e}"))?;
+    println!("{}", report.manifest_digest);
+    Ok(())
+}
+
+/// The registry a `login`/`logout` argument names: `host[:port]`, also
+/// accepted as a URL (`https://host/v2/`); none means Docker Hub.
+fn login_server(server: Option<&str>) -> Result<String, String> {
+    let s = server.unwrap_or(crate::registry::reference::DOCKER_HUB);
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
+    let host = s.split('/').next().unwrap_or("");
+    let host = match host {
+        "index.docker.io" | "registry-1.docker.io" => crate::registry::reference::DOCKER_HUB,
+        h => h,
+    };
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    {
+        return Err(format!("{s:?} is not a registry host[:port]"));
+    }
+    Ok(host.to_string())
+}
+
+fn run_login(
+    settings: &crate::registry::Settings,
+    username: Option<&str>,
+    password: Option<&str>,
+    password_stdin: bool,
+    server: Option<&str>,
+) -> Result<(), String> {
+    let registry = login_server(server)?;
+    let user = username
+        .filter(|u| !u.is_empty())
+        .ok_or("login: a user name is required (-u USER)")?;
+    let password = match (password, password_stdin) {
+        (Some(p), _) => {
+            eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+            p.to_string()
+        }
+        (None, true) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .take(64 << 10)
+                .read_to_string(&mut line)
+                .map_err(|e| format!("login: reading the password from stdin: {e}"))?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => {
+            return Err("login: give the password with -p PASS or --password-stdin".into());
+        }
+    };
+    if password.is_empty() {
+        return Err("login: empty password".into());
+    }
+    let creds = crate::registry::credentials::Credentials {
+        user: user.to_string(),
+        password,
+    };
+    let api_host = if registry == crate::registry::reference::DOCKER_HUB {
+        "registry-1.docker.io"
+    } else {
+        registry.as_str()
+    };
+    // GET /v2/ with the credentials (Basic, or for a token realm a
+    // token fetched with them): a 401 means they are wrong.
+    let client = crate::registry::client::Client::with_credentials(
+        settings,
+        &registry,
+        api_host,
+        "",
+        Some(creds.clone()),
+    )?;
+    client
+        .ping()
+        .map_err(|e| format!("login to {registry} failed: {e}"))?;
+    crate::registry::credentials::store(&registry, Some(&creds))?;
+    println!("Login Succeeded");
+    Ok(())
+}
+
+fn run_logout(server: Option<&str>) -> Result<(), String> {
+    let registry = login_server(server)?;
+    if crate::registry::credentials::store(&registry, None)? {
+        println!("Removing login credentials for {registry}");
+    } else {
+        println!("Not logged in to {registry}");
+    }
+    Ok(())
+}
+
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let root = cli.root.as_deref();
+    let registries = registry_settings(&cli);
     let result = match &cli.command {
         Some(Command::Parse {
             file,
@@ -673,15 +889,32 @@ pub fn main() -> i32 {
         Some(Command::Inspect { name }) => run_inspect(root, name),
         Some(Command::Import { source, name }) => run_import(root, source, name),
         Some(Command::Unpack { image, bundle }) => run_unpack(root, image, bundle),
+        Some(Command::Pull { reference }) => run_pull(root, &registries, reference),
+        Some(Command::Push { name, destination }) => {
+            run_push(root, &registries, name, destination.as_deref())
+        }
+        Some(Command::Login {
+            username,
+            password,
+            password_stdin,
+            server,
+        }) => run_login(
+            &registries,
+            username.as_deref(),
+            password.as_deref(),
+            *password_stdin,
+            server.as_deref(),
+        ),
+        Some(Command::Logout { server }) => run_logout(server.as_deref()),
         // RUN steps clone rt-build itself into the build container; it must
         // not be the writable on-disk binary there (CVE-2019-5736, see
         // rt's src/exe_protection.rs). This may re-execute rt-build.
         None => rt::exe_protection::ensure()
             .map_err(|e| e.to_string())
-            .and_then(|()| run_build(&cli.build, root)),
+            .and_then(|()| run_build(&cli.build, root, &registries)),
         Some(Command::Build(flags)) => rt::exe_protection::ensure()
             .map_err(|e| e.to_string())
-            .and_then(|()| run_build(flags, root)),
+            .and_then(|()| run_build(flags, root, &registries)),
     };
     match result {
         Ok(()) => 0,
@@ -794,6 +1027,50 @@ mod tests {
                 .contains("not key=value")
         );
         assert!(parse_output("type=image,name=x").is_ok());
+    }
+
+    #[test]
+    fn registry_outputs_flags_and_login_servers() {
+        assert!(parse_output("type=registry,name=127.0.0.1:5000/a:1").is_ok());
+        assert!(
+            parse_output("type=registry")
+                .unwrap_err()
+                .contains("needs name=REF")
+        );
+        assert!(parse_output("type=registry,name=Bad").is_err());
+        let t = push_targets(&[
+            "type=registry,name=h.io/a:1".into(),
+            "type=image,name=x".into(),
+            "type=image,name=h.io/b,push=true".into(),
+        ])
+        .unwrap();
+        let shown: Vec<String> = t.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["h.io/a:1", "h.io/b:latest"]);
+        assert_eq!(login_server(None).unwrap(), "docker.io");
+        assert_eq!(
+            login_server(Some("https://index.docker.io/v1/")).unwrap(),
+            "docker.io"
+        );
+        assert_eq!(
+            login_server(Some("http://127.0.0.1:5000/v2/")).unwrap(),
+            "127.0.0.1:5000"
+        );
+        assert!(login_server(Some("a b")).is_err());
+        let cli = Cli::try_parse_from([
+            "rt-build",
+            "--insecure-registry",
+            "r.lan:5000",
+            "--pull",
+            "never",
+            ".",
+        ])
+        .unwrap();
+        assert_eq!(cli.build.pull, crate::registry::PullPolicy::Never);
+        assert_eq!(registry_settings(&cli).insecure, vec!["r.lan:5000"]);
+        assert_eq!(
+            Cli::try_parse_from(["rt-build", "."]).unwrap().build.pull,
+            crate::registry::PullPolicy::Missing
+        );
     }
 
     #[test]

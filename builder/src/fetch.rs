@@ -1,49 +1,14 @@
-//! ADD's http:// and https:// sources: a small HTTP/1.1 GET client
-//! (redirects, chunked and Content-Length bodies, Last-Modified as the
-//! file's mtime). TLS is rustls with the system's roots (SSL_CERT_FILE /
-//! SSL_CERT_DIR honoured, see `tls`).
+//! ADD's http:// and https:// sources, through the same ureq agent as
+//! the registry client (`registry::http`): redirects, chunked and
+//! Content-Length bodies, timeouts; Last-Modified becomes the file's
+//! mtime. TLS is rustls with the system's roots (SSL_CERT_FILE /
+//! SSL_CERT_DIR honoured).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use crate::registry::http::{self, Transport};
+use std::io::Read;
 
-/// A plain or TLS connection.
-trait Stream: Read + Write {}
-impl<T: Read + Write> Stream for T {}
-
-/// `host:port` split, brackets of an IPv6 literal removed.
-fn host_and_port(hostport: &str, default_port: u16) -> (String, String) {
-    if let Some(rest) = hostport.strip_prefix('[')
-        && let Some((h, p)) = rest.split_once(']')
-    {
-        let port = p.strip_prefix(':').unwrap_or("");
-        let port = if port.is_empty() {
-            default_port.to_string()
-        } else {
-            port.to_string()
-        };
-        return (h.to_string(), port);
-    }
-    match hostport.rsplit_once(':') {
-        Some((h, p)) => (h.to_string(), p.to_string()),
-        None => (hostport.to_string(), default_port.to_string()),
-    }
-}
-
-fn connect(url: &str, https: bool, hostport: &str) -> Result<Box<dyn Stream>, String> {
-    let (host, port) = host_and_port(hostport, if https { 443 } else { 80 });
-    let addr = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let tcp = TcpStream::connect(&addr).map_err(|e| format!("{url}: connect {addr}: {e}"))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(60))).ok();
-    if !https {
-        return Ok(Box::new(tcp));
-    }
-    Ok(Box::new(tls::handshake(url, &host, tcp)?))
-}
+/// Downloads are held in memory; beyond this they are refused.
+const MAX_DOWNLOAD: u64 = 2 << 30;
 
 #[derive(Debug)]
 pub struct Download {
@@ -67,88 +32,60 @@ pub fn file_name(url: &str) -> Option<String> {
 }
 
 pub fn get(url: &str) -> Result<Download, String> {
-    let mut url = url.to_string();
-    for _ in 0..5 {
-        let (https, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
-            (Some(r), _) => (true, r.to_string()),
-            (None, Some(r)) => (false, r.to_string()),
-            _ => return Err(format!("{url}: not an http(s) URL")),
-        };
-        let (hostport, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest.as_str(), "/"),
-        };
-        let path = path.split('#').next().unwrap_or("/");
-        let mut s = connect(&url, https, hostport)?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: rt-build\r\nConnection: close\r\n\r\n")
-            .map_err(|e| format!("{url}: {e}"))?;
-        let mut r = BufReader::new(s);
-        let mut status = String::new();
-        r.read_line(&mut status)
-            .map_err(|e| format!("{url}: {e}"))?;
-        let code: u16 = status
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| format!("{url}: bad HTTP status line {status:?}"))?;
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            r.read_line(&mut line).map_err(|e| format!("{url}: {e}"))?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
-        let header = |k: &str| headers.iter().find(|(h, _)| h == k).map(|(_, v)| v.clone());
-        if (300..400).contains(&code) {
-            let loc =
-                header("location").ok_or_else(|| format!("{url}: redirect without Location"))?;
-            let scheme = if https { "https" } else { "http" };
-            url = if loc.starts_with("http://") || loc.starts_with("https://") {
-                loc
-            } else {
-                format!("{scheme}://{hostport}{loc}")
-            };
-            continue;
-        }
-        if code != 200 {
-            return Err(format!("{url}: HTTP status {code}"));
-        }
-        let mut data = Vec::new();
-        if header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-            loop {
-                let mut size = String::new();
-                r.read_line(&mut size).map_err(|e| e.to_string())?;
-                let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| format!("{url}: bad chunk size {size:?}"))?;
-                if n == 0 {
-                    break;
-                }
-                let mut chunk = vec![0; n + 2];
-                r.read_exact(&mut chunk).map_err(|e| e.to_string())?;
-                data.extend_from_slice(&chunk[..n]);
-            }
-        } else if let Some(len) = header("content-length").and_then(|l| l.parse::<usize>().ok()) {
-            data.resize(len, 0);
-            r.read_exact(&mut data)
-                .map_err(|e| format!("{url}: body: {e}"))?;
-        } else {
-            match r.read_to_end(&mut data) {
-                Ok(_) => {}
-                // A TLS peer that closes without close_notify: the body
-                // had no length, so its end is the connection's end.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
-                Err(e) => return Err(format!("{url}: body: {e}")),
-            }
-        }
-        let mtime = header("last-modified").and_then(|v| parse_http_date(&v));
-        return Ok(Download { data, mtime, url });
+    if !is_url(url) {
+        return Err(format!("{url}: not an http(s) URL"));
     }
-    Err(format!("{url}: too many redirects"))
+    let host = url.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let host = host.split(['/', '?', '#']).next().unwrap_or("");
+    let agent = http::agent(Transport {
+        // A redirect may lead from http to https: load the roots for both.
+        tls: url.starts_with("https://"),
+        loopback: crate::registry::reference::is_loopback(host),
+    })
+    .map_err(|e| format!("{url}: {e}"))?;
+    let target = url.split('#').next().unwrap_or(url);
+    let resp = agent
+        .get(target)
+        .config()
+        .save_redirect_history(true)
+        .build()
+        .call()
+        .map_err(|e| http::describe(url, &e))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(format!("{url}: HTTP status {status}"));
+    }
+    let final_url = {
+        use ureq::ResponseExt;
+        resp.get_redirect_history()
+            .and_then(|h| h.last())
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| url.to_string())
+    };
+    let mtime = http::header(&resp, "last-modified").and_then(|v| parse_http_date(&v));
+    let mut data = Vec::new();
+    let read = resp
+        .into_body()
+        .into_with_config()
+        .limit(u64::MAX)
+        .reader()
+        .take(MAX_DOWNLOAD + 1)
+        .read_to_end(&mut data);
+    match read {
+        Ok(_) => {}
+        // A TLS peer that closes without close_notify after a body with
+        // no length: the body's end is the connection's end.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !data.is_empty() => {}
+        Err(e) => return Err(format!("{url}: body: {e}")),
+    }
+    if data.len() as u64 > MAX_DOWNLOAD {
+        return Err(format!("{url}: larger than {MAX_DOWNLOAD} bytes"));
+    }
+    Ok(Download {
+        data,
+        mtime,
+        url: final_url,
+    })
 }
 
 /// `ADD --checksum=sha256:<hex>` (or sha512): the download must match.
@@ -177,59 +114,6 @@ pub fn verify_checksum(url: &str, expected: &str, data: &[u8]) -> Result<(), Str
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// TLS through rustls (ring provider) with the system's trusted roots.
-mod tls {
-    use rustls::pki_types::ServerName;
-    use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-    use std::net::TcpStream;
-    use std::sync::{Arc, OnceLock};
-
-    /// Loaded once per process: /etc/ssl/certs (via openssl-probe), or
-    /// SSL_CERT_FILE / SSL_CERT_DIR when set.
-    fn config() -> Result<Arc<ClientConfig>, String> {
-        static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
-        CONFIG
-            .get_or_init(|| {
-                let found = rustls_native_certs::load_native_certs();
-                let mut roots = RootCertStore::empty();
-                let (added, _) = roots.add_parsable_certificates(found.certs);
-                if added == 0 {
-                    let why: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
-                    return Err(format!(
-                        "no trusted CA certificates found (/etc/ssl/certs, SSL_CERT_FILE, SSL_CERT_DIR){}",
-                        if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) }
-                    ));
-                }
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let cfg = ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| format!("TLS setup: {e}"))?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
-                Ok(Arc::new(cfg))
-            })
-            .clone()
-    }
-
-    /// Connects and completes the handshake now, so certificate errors
-    /// are reported as such (naming the URL), not as a failed write.
-    pub fn handshake(
-        url: &str,
-        host: &str,
-        mut tcp: TcpStream,
-    ) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
-        let cfg = config().map_err(|e| format!("{url}: {e}"))?;
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|e| format!("{url}: {host:?} is not a valid TLS server name: {e}"))?;
-        let mut conn = ClientConnection::new(cfg, name).map_err(|e| format!("{url}: TLS: {e}"))?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut tcp)
-                .map_err(|e| format!("{url}: TLS handshake with {host} failed: {e}"))?;
-        }
-        Ok(StreamOwned::new(conn, tcp))
-    }
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` → Unix time.
@@ -293,13 +177,5 @@ mod tests {
                 .unwrap_err()
                 .contains("unsupported")
         );
-    }
-
-    #[test]
-    fn host_port_forms() {
-        assert_eq!(host_and_port("h", 443), ("h".into(), "443".into()));
-        assert_eq!(host_and_port("h:8443", 443), ("h".into(), "8443".into()));
-        assert_eq!(host_and_port("[::1]:8", 80), ("::1".into(), "8".into()));
-        assert_eq!(host_and_port("[::1]", 80), ("::1".into(), "80".into()));
     }
 }

@@ -24,6 +24,7 @@ pub mod import;
 pub mod layer;
 pub mod netns;
 pub mod progress;
+pub mod registry;
 pub mod runner;
 pub mod secrets;
 pub mod snapshot;

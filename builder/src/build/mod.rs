@@ -59,6 +59,10 @@ pub struct Request<'a> {
     pub spawner: Option<parallel::Spawner>,
     /// Set in such a child: the one stage it builds.
     pub child: Option<parallel::ChildStage>,
+    /// `--pull`: whether FROM / COPY --from names go to their registry.
+    pub pull: crate::registry::PullPolicy,
+    /// How registries are reached (`--insecure-registry`).
+    pub registries: &'a crate::registry::Settings,
 }
 
 /// A filesystem + config state: a stage while it is being built.
@@ -210,6 +214,18 @@ impl Builder<'_> {
         }
     }
 
+    /// An image named by FROM or COPY --from: the store, a transport
+    /// (`oci:`...), or its registry as `--pull` allows.
+    pub fn image(&self, name: &str) -> Result<Image, String> {
+        crate::registry::resolve_image(
+            self.store,
+            name,
+            self.req.pull,
+            self.req.registries,
+            self.req.progress != crate::progress::Mode::Plain,
+        )
+    }
+
     fn stage_name(&self, stage: &EvaluatedStage) -> String {
         stage
             .name
@@ -232,7 +248,7 @@ impl Builder<'_> {
                 .get(i)
                 .cloned()
                 .ok_or_else(|| format!("stage {i} was not built before its use"))?,
-            Base::Image(r) => state_of_image(&import::resolve(self.store, r)?),
+            Base::Image(r) => state_of_image(&self.image(r)?),
         };
         let triggers = state.config.config.on_build.take().unwrap_or_default();
         Ok((state, triggers))

@@ -276,7 +276,7 @@ impl Builder<'_> {
                 .ok_or_else(|| format!("--from={from}: stage not built yet"));
         }
         if !self.images.contains_key(from) {
-            let img = crate::import::resolve(self.store, from)?;
+            let img = self.image(from)?;
             self.images
                 .insert(from.to_string(), super::state_of_image(&img));
         }
