@@ -137,7 +137,14 @@ RUN grep -q '127.0.0.1.*localhost' /etc/hosts && test -s /etc/resolv.conf && ech
         ),
         &[("get", get)],
     );
-    let out = build(&store, &ctx, &["-t", "net"]);
+    // A relative --root (the RUN namespace file lives under it, and the
+    // runtime spec takes only absolute paths).
+    let out = run(bin()
+        .current_dir(store.parent().unwrap())
+        .arg("--root")
+        .arg(store.file_name().unwrap())
+        .args(["--progress", "plain", "-t", "net"])
+        .arg(&ctx));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let root = dir.join("out");
     let u = run(bin().arg("--root").arg(&store).arg("unpack").arg("net").arg(&root));

@@ -60,9 +60,11 @@ pub fn normalize_name(name: &str) -> String {
 impl Store {
     /// Opens (creating if needed) the layout at `root`.
     pub fn open(root: &Path) -> Result<Store, String> {
-        let s = Store {
-            root: root.to_path_buf(),
-        };
+        std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+        // Absolute from here on: store paths end up in runtime specs (the
+        // RUN network namespace, bind sources), which take no relative path.
+        let root = std::fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let s = Store { root };
         for d in [
             s.root.join("blobs/sha256"),
             s.state_dir().join("tmp"),
