@@ -474,8 +474,29 @@ fn fuzz_parse_plan_evaluate() {
     if let Ok(file) = std::env::var("RT_BUILD_FUZZ_REPLAY") {
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        check_one(&worker, &dir, "replay", text, BuildOptions::default());
-        eprintln!("fuzz: {file} ran fine");
+        let took = check_one(
+            &worker,
+            &dir,
+            "replay",
+            text.clone(),
+            BuildOptions::default(),
+        );
+        eprintln!("fuzz: {file} ran fine in {took:?}");
+        // Once more by phase, for anyone measuring the front end.
+        let opts = BuildOptions::default();
+        let t = Instant::now();
+        if let Ok(df) = parse(&text, "replay") {
+            let parsed = t.elapsed();
+            if let Ok(p) = plan(&df, &opts) {
+                let planned = t.elapsed();
+                let _ = evaluate(&df, &p, &opts);
+                eprintln!(
+                    "fuzz: parse {parsed:?}, plan {:?}, evaluate {:?}",
+                    planned - parsed,
+                    t.elapsed() - planned
+                );
+            }
+        }
         return;
     }
     let secs: u64 = match std::env::var("RT_BUILD_FUZZ_SECS") {

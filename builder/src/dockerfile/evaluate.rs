@@ -230,9 +230,13 @@ impl<'a> Ctx<'a> {
             other => other.clone(),
         };
         Ok(Step {
+            // Field by field: `..inst.clone()` would also clone the
+            // unexpanded kind only to drop it.
             instruction: Instruction {
+                line: inst.line,
+                end_line: inst.end_line,
+                original: inst.original.clone(),
                 kind,
-                ..inst.clone()
             },
             run_env,
         })

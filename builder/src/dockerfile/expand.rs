@@ -174,9 +174,26 @@ pub fn expand_metered(
     vars: &dyn Vars,
     meter: &Meter,
 ) -> Result<String, String> {
-    let out = Lexer::new(word, escape, vars, meter, false, meter.max_word).process(&[], false)?;
+    let out = if is_plain(word, escape, false) {
+        // Nothing to substitute or unquote: most words, so skip the lexer.
+        if word.len() > meter.max_word {
+            return Err(format!(
+                "value too long: longer than {} (the limit for one value)",
+                human_size(meter.max_word)
+            ));
+        }
+        word.to_string()
+    } else {
+        Lexer::new(word, escape, vars, meter, false, meter.max_word).process(&[], false)?
+    };
     meter.charge_output(out.len())?;
     Ok(out)
+}
+
+/// True when `text` has nothing the lexer would change: no `$`, no escape
+/// character and (outside here-documents) no quotes.
+fn is_plain(text: &str, escape: char, heredoc: bool) -> bool {
+    !text.contains(|c: char| c == '$' || c == escape || (!heredoc && (c == '\'' || c == '"')))
 }
 
 /// Substitutes variables in a here-document body (COPY/ADD with an
@@ -200,6 +217,9 @@ pub fn expand_heredoc(
 pub fn check_syntax(word: &str, escape: char) -> Result<(), String> {
     // Every variable "set and non-empty" so `${v:?}` does not fire here.
     // No size limit: with one-byte values nothing outgrows the line.
+    if is_plain(word, escape, false) {
+        return Ok(());
+    }
     expand_metered(word, escape, &AllSet, &Meter::unlimited()).map(|_| ())
 }
 
