@@ -29,7 +29,7 @@ pub fn runtime_config(config: &ImageConfig, rootfs: &Path) -> Result<Value, Stri
     if !has(&env, "PATH") {
         env.insert(
             0,
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            format!("PATH={}", crate::image::DEFAULT_PATH),
         );
     }
     if !has(&env, "HOME") {

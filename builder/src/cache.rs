@@ -18,7 +18,9 @@ pub struct Record {
 /// an older rt-build would otherwise hand back the old, wrong layer.
 /// Version 2: COPY --from keeps owners and setuid bits, excluded
 /// directories are not copied empty, `RUN <<EOF` runs its body.
-const SEMANTICS: &str = "rt-build-cache-v2";
+/// Version 3: COPY keeps hard links and makes missing parents with the
+/// --chown owner; stages see their base's Env.
+const SEMANTICS: &str = "rt-build-cache-v3";
 
 pub fn key(definition: &serde_json::Value) -> String {
     let mut bytes = SEMANTICS.as_bytes().to_vec();

@@ -143,6 +143,9 @@ pub struct Dest<'a> {
     pub owner: Option<(u32, u32)>,
     pub chmod: Option<&'a Chmod>,
     pub parents: bool,
+    /// Source (dev, inode) → where this COPY wrote it: files hard-linked
+    /// in the source stay hard-linked in the copy (BuildKit's copier).
+    pub links: std::cell::RefCell<std::collections::HashMap<(u64, u64), PathBuf>>,
 }
 
 impl Dest<'_> {
@@ -166,19 +169,46 @@ impl Dest<'_> {
 
     /// Creates the destination directory (owned by the copy's owner).
     pub fn ensure_dir(&self, rel: &Path) -> Result<PathBuf, String> {
-        let path = resolve_parent(self.rootfs, rel, true)?;
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => Ok(path),
-            Ok(_) => Err(format!("{}: exists and is not a directory", rel.display())),
-            Err(_) => {
-                std::fs::create_dir(&path).map_err(|e| format!("mkdir {}: {e}", rel.display()))?;
-                let (uid, gid) = self.owner.unwrap_or((0, 0));
-                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
-                    .map_err(|e| e.to_string())?;
-                Ok(path)
-            }
-        }
+        mkdir_all(self.rootfs, rel, self.owner.unwrap_or((0, 0)))
     }
+
+    /// The host path `rel` will be written at, its missing parents made
+    /// (owned like ensure_dir's).
+    pub fn prepare_parent(&self, rel: &Path) -> Result<PathBuf, String> {
+        if let Some(parent) = clean(rel).parent() {
+            self.ensure_dir(parent)?;
+        }
+        resolve_parent(self.rootfs, rel, false)
+    }
+}
+
+/// `mkdir -p` inside `root` (symlinks followed within it): every directory
+/// it makes is mode 0755 and owned by `owner`, as BuildKit's MkdirAll for
+/// COPY destinations (with --chown's owner) and WORKDIR (the USER's).
+pub fn mkdir_all(root: &Path, rel: &Path, owner: (u32, u32)) -> Result<PathBuf, String> {
+    let rel = clean(rel);
+    let mut prefix = PathBuf::new();
+    let mut path = root.to_path_buf();
+    for c in rel.components() {
+        prefix.push(c);
+        path = resolve_parent(root, &prefix, false)?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => return Err(format!("{}: exists and is not a directory", prefix.display())),
+            Err(_) => {}
+        }
+        if std::fs::symlink_metadata(&path).is_ok() {
+            // A dangling symlink: its target is what must exist.
+            path = resolve_full(root, &prefix)?;
+        }
+        std::fs::create_dir(&path).map_err(|e| format!("mkdir {}: {e}", prefix.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("chmod {}: {e}", prefix.display()))?;
+        std::os::unix::fs::lchown(&path, Some(owner.0), Some(owner.1))
+            .map_err(|e| format!("chown {}: {e}", prefix.display()))?;
+    }
+    Ok(path)
 }
 
 /// Copies the matches from `root` to `dest`.
@@ -207,19 +237,13 @@ pub fn copy_matches(
             dest_rel.clone()
         };
         if meta.is_dir() {
-            let existed = resolve_parent(dest.rootfs, &target_rel, true)?.is_dir();
+            // The destination of a directory's contents is made like any
+            // missing destination dir (0755, root or --chown), not copied
+            // from the source dir (BuildKit's CreateDestPath MkdirAll).
             let dir = dest.ensure_dir(&target_rel)?;
-            if !existed && dest.owner.is_none() {
-                // A directory made for a stage's directory takes its owner.
-                std::os::unix::fs::lchown(&dir, Some(meta.uid()), Some(meta.gid()))
-                    .map_err(|e| format!("chown {}: {e}", dir.display()))?;
-            }
             copy_tree(&src, &m.rel, Path::new(""), &dir, dest, filter)?;
         } else {
-            if into_dir && let Some(p) = target_rel.parent() {
-                dest.ensure_dir(p)?;
-            }
-            let out = resolve_parent(dest.rootfs, &target_rel, true)?;
+            let out = dest.prepare_parent(&target_rel)?;
             let out = if out.is_dir() {
                 out.join(m.rel.file_name().unwrap_or_default())
             } else {
@@ -288,8 +312,18 @@ fn copy_one(src: &Path, out: &Path, m: &std::fs::Metadata, dest: &Dest) -> Resul
     if std::fs::symlink_metadata(out).is_ok() {
         crate::store::fsutil::remove_tree(out).map_err(|e| e.to_string())?;
     }
+    let linked = m.is_file() && m.nlink() > 1;
+    if linked && let Some(first) = dest.links.borrow().get(&(m.dev(), m.ino())) {
+        // Its metadata came with the first path.
+        return std::fs::hard_link(first, out)
+            .map_err(|e| format!("link {}: {e}", out.display()));
+    }
     crate::snapshot::make_node(src, out, m)?;
-    set_meta(src, out, m, dest)
+    set_meta(src, out, m, dest)?;
+    if linked {
+        dest.links.borrow_mut().insert((m.dev(), m.ino()), out.to_path_buf());
+    }
+    Ok(())
 }
 
 /// Owner, mode, file capability and mtime of one copied entry, in the
@@ -329,13 +363,8 @@ pub fn write_file(
 ) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let dest_rel = clean(Path::new(&dest.path));
-    let target = if into_dir {
-        dest.ensure_dir(&dest_rel)?;
-        dest_rel.join(name)
-    } else {
-        dest_rel
-    };
-    let out = resolve_parent(dest.rootfs, &target, true)?;
+    let target = if into_dir { dest_rel.join(name) } else { dest_rel };
+    let out = dest.prepare_parent(&target)?;
     let _ = crate::store::fsutil::remove_tree(&out);
     std::fs::write(&out, data).map_err(|e| format!("{}: {e}", target.display()))?;
     let (uid, gid) = dest.owner.unwrap_or((0, 0));

@@ -12,6 +12,8 @@ pub const MT_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const MT_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MT_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MT_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The PATH of an image without one (Docker's and BuildKit's default).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 pub const MT_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 pub const MT_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 pub const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -209,10 +211,16 @@ pub struct ImageConfig {
 
 impl ImageConfig {
     /// The config of `FROM scratch`.
+    /// `FROM scratch`: BuildKit's empty image, which has the default PATH
+    /// (so `ENV PATH=$PATH:/x` and RUN's PATH work as in any image).
     pub fn scratch() -> Self {
         ImageConfig {
             architecture: "amd64".into(),
             os: "linux".into(),
+            config: RunConfig {
+                env: Some(vec![format!("PATH={DEFAULT_PATH}")]),
+                ..Default::default()
+            },
             rootfs: RootFs {
                 kind: "layers".into(),
                 diff_ids: Vec::new(),

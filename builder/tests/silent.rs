@@ -116,8 +116,10 @@ COPY ctxfile /ctx
         .map(|l| l["digest"].as_str().unwrap().to_string())
         .collect();
     let tree = layer_entries(&store, &layers[1]);
+    // The destination dir is made as root (BuildKit, buildah); what is
+    // copied into it keeps its owners.
     let o = entry(&tree, "o");
-    assert_eq!((o.3, o.4), (1000, 10), "the copied directory's owner");
+    assert_eq!((o.3, o.4), (0, 0), "the destination directory's owner");
     let sub = entry(&tree, "o/sub");
     assert_eq!((sub.3, sub.4, sub.5 & 0o7777), (1000, 10, 0o2775));
     let f = entry(&tree, "o/sub/f");
@@ -161,4 +163,116 @@ fn dockerignored_directories_are_not_copied_empty() {
     for unwanted in ["app/skipped", "app/skipped/sub", "app/partly/x"] {
         assert!(!names.iter().any(|n| n == unwanted), "{unwanted} copied: {names:?}");
     }
+}
+
+#[test]
+fn env_words_see_the_base_images_env() {
+    if !can_build() {
+        return;
+    }
+    let (dir, store) = store_with_busybox("base-env");
+    // `$PATH` is the base image's PATH (busybox's), through a stage too;
+    // FROM scratch has the default PATH (BuildKit's empty image).
+    let ctx = context(
+        &dir,
+        "FROM busybox AS a
+ENV PATH=/opt/bin:$PATH
+FROM a AS b
+ENV PATH=$PATH:/z
+RUN echo \"$PATH\" > /p
+FROM scratch AS s
+ENV PATH=$PATH:/s
+",
+        &[],
+    );
+    let default = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let out = build(&store, &ctx, &["-t", "b", "--target", "b"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let env = inspect(&store, "b")["config"]["config"]["Env"].clone();
+    assert_eq!(env, serde_json::json!([format!("PATH=/opt/bin:{default}:/z")]));
+    let root = dir.join("out");
+    let u = run(bin().arg("--root").arg(&store).arg("unpack").arg("b").arg(&root));
+    assert_eq!(u.code, 0, "{}", u.stderr);
+    let p = std::fs::read_to_string(root.join("rootfs/p")).unwrap();
+    assert_eq!(p, format!("/opt/bin:{default}:/z\n"));
+    let out = build(&store, &ctx, &["-t", "s", "--target", "s"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let env = inspect(&store, "s")["config"]["config"]["Env"].clone();
+    assert_eq!(env, serde_json::json!([format!("PATH={default}:/s")]));
+}
+
+#[test]
+fn made_directories_hard_links_and_directory_times_are_buildkits() {
+    if !can_build() {
+        return;
+    }
+    let (dir, store) = store_with_busybox("mkdir-owners");
+    // A tar whose directory has an old mtime, written before its file.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mode(0o755);
+    h.set_mtime(1_600_000_000);
+    h.set_size(0);
+    tar.append_data(&mut h, "top", std::io::empty()).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mode(0o644);
+    h.set_mtime(1_600_000_000);
+    h.set_size(1);
+    tar.append_data(&mut h, "top/f", &b"x"[..]).unwrap();
+    let ctx = context(
+        &dir,
+        "FROM busybox AS links
+RUN mkdir /l && echo one > /l/a && ln /l/a /l/b
+FROM busybox
+USER app
+WORKDIR /home/app/made/deep
+USER root
+COPY --chown=1000:10 ctxfile /n/m/file
+COPY --from=links /l /copied
+ADD t.tar /x/
+",
+        &[("ctxfile", "c")],
+    );
+    std::fs::write(ctx.join("t.tar"), tar.into_inner().unwrap()).unwrap();
+    let out = build(&store, &ctx, &["-t", "mk"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let img = inspect(&store, "mk");
+    let layers: Vec<String> = img["manifest"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    // WORKDIR makes its directories as the USER (app is 1000:1000 here).
+    let wd = layer_entries(&store, &layers[1]);
+    for p in ["home/app/made", "home/app/made/deep"] {
+        let e = entry(&wd, p);
+        assert_eq!((e.3, e.4), (1000, 1000), "{p}");
+    }
+    // COPY --chown makes the missing parents with that owner.
+    let cp = layer_entries(&store, &layers[2]);
+    for p in ["n", "n/m", "n/m/file"] {
+        let e = entry(&cp, p);
+        assert_eq!((e.3, e.4), (1000, 10), "{p}");
+    }
+    // Hard links between copied files stay hard links (a tar link entry).
+    let links = layer_entries(&store, &layers[3]);
+    let kinds: Vec<(String, u8)> = links.iter().map(|e| (e.0.clone(), e.1)).collect();
+    assert!(
+        kinds.contains(&("copied/b".into(), b'1')) || kinds.contains(&("copied/a".into(), b'1')),
+        "no hard link in {kinds:?}"
+    );
+    // ADD keeps the archive's directory mtime.
+    let root = dir.join("out");
+    let u = run(bin().arg("--root").arg(&store).arg("unpack").arg("mk").arg(&root));
+    assert_eq!(u.code, 0, "{}", u.stderr);
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(root.join("rootfs/x/top")).unwrap();
+    assert_eq!(m.mtime(), 1_600_000_000);
 }

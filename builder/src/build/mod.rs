@@ -254,8 +254,8 @@ impl Builder<'_> {
         Ok((state, triggers))
     }
 
-    /// The stage's own steps, or, when the base has ONBUILD triggers, the
-    /// triggers followed by the stage's instructions, evaluated anew.
+    /// The stage's steps, evaluated anew with the base's Env, with the
+    /// base's ONBUILD triggers in front.
     fn stage_steps(
         &self,
         stage: &EvaluatedStage,
@@ -263,7 +263,14 @@ impl Builder<'_> {
         triggers: &[String],
         from_line: usize,
     ) -> Result<Vec<Step>, String> {
-        if triggers.is_empty() {
+        // The stage was evaluated before its base was known. The base's
+        // Env is in scope for the stage's words (`ENV PATH=/x:$PATH`
+        // extends the image's PATH, as BuildKit does), so a stage whose
+        // base has an Env is evaluated again with it (on a stage, the
+        // parent's scope comes first and the Env fills in what the
+        // parent's own base image set).
+        let base_env = state.config.config.env.as_deref().unwrap_or_default();
+        if triggers.is_empty() && base_env.is_empty() {
             return Ok(stage.steps.clone());
         }
         let parsed = onbuild::parse_triggers(triggers, from_line)?;
@@ -281,7 +288,7 @@ impl Builder<'_> {
             self.req.plan,
             self.req.options,
             parent_scope,
-            state.config.config.env.as_deref().unwrap_or_default(),
+            base_env,
             &parsed,
             stage.index,
         )

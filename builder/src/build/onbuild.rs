@@ -56,8 +56,8 @@ pub fn parse_triggers(triggers: &[String], from_line: usize) -> Result<Vec<Instr
 }
 
 /// The stage's steps with the triggers in front, evaluated from the
-/// stage's starting scope plus the base image's ENV (which BuildKit
-/// substitutes in trigger words).
+/// stage's starting scope plus the base's Env (which BuildKit substitutes
+/// in the stage's words and the triggers').
 pub fn steps_with_triggers(
     df: &Dockerfile,
     plan: &Plan,
@@ -71,10 +71,12 @@ pub fn steps_with_triggers(
         (Base::Stage(_), Some(s)) => s.clone(),
         _ => Scope::default(),
     };
+    // The base's Env is what its ENV values really are: a parent stage's
+    // scope was evaluated before its own base image was known, so its
+    // values of variables that image set (`ENV PATH=/x:$PATH`) are
+    // replaced by the ones the parent's build produced.
     for kv in base_env {
-        if let Some((k, v)) = kv.split_once('=')
-            && !scope.env.iter().any(|(e, _)| e == k)
-        {
+        if let Some((k, v)) = kv.split_once('=') {
             scope.set_env(k, v.to_string());
         }
     }

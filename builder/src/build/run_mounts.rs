@@ -292,6 +292,7 @@ impl Builder<'_> {
                 owner: Some((0, 0)),
                 chmod: None,
                 parents: false,
+                links: Default::default(),
             };
             copy::copy_matches(context, &matches, &dest, &filter, false)?;
             let out = dir.path.join("m");

@@ -136,7 +136,7 @@ impl Builder<'_> {
         if !has(&env, "PATH") {
             env.insert(
                 0,
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                format!("PATH={}", crate::image::DEFAULT_PATH),
             );
         }
         let cwd = c
@@ -243,14 +243,21 @@ impl Builder<'_> {
     ) -> Result<bool, String> {
         let dir = workdir(&state.config.config, path);
         state.config.config.working_dir = Some(dir.clone());
-        let key = cache::key(&json!({"parent": state.fs_key, "mkdir": dir}));
+        // Missing directories are made as the current USER (BuildKit's
+        // Mkdir WithParents WithUser), so the user is part of the key.
+        let user = state.config.config.user.clone().unwrap_or_default();
+        let key = cache::key(&json!({"parent": state.fs_key, "mkdir": dir, "user": user}));
         self.cached_step(state, key, format!("WORKDIR {dir}"), |b, st| {
             let lowers = st.lowers(b.store)?;
             let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
-            let host = resolve_parent(&snap.merged, Path::new(&dir), true)?;
-            if !host.exists() {
-                std::fs::create_dir(&host).map_err(|e| format!("mkdir {dir}: {e}"))?;
-            }
+            let owner = if user.is_empty() {
+                (0, 0)
+            } else {
+                let u = crate::users::resolve(&snap.merged, &user)
+                    .map_err(|e| format!("USER {user:?}: {e}"))?;
+                (u.uid, u.gid)
+            };
+            crate::copy::mkdir_all(&snap.merged, Path::new(&dir), owner)?;
             b.commit(&mut snap)
         })
     }
@@ -407,7 +414,7 @@ impl Builder<'_> {
                 }
                 Some(c) => Some(crate::users::resolve_chown(&snap.merged, c)?),
             };
-            let d = Dest { rootfs: &snap.merged, path: dest.clone(), owner, chmod: mode.as_ref(), parents };
+            let d = Dest { rootfs: &snap.merged, path: dest.clone(), owner, chmod: mode.as_ref(), parents, links: Default::default() };
             let multiple = resolved.len() > 1;
             for r in &resolved {
                 match r {

@@ -63,6 +63,9 @@ pub fn unpack<R: Read>(
     archive.set_unpack_xattrs(true);
     archive.set_overwrite(true);
     let mut written: HashSet<PathBuf> = HashSet::new();
+    // Directory mtimes are set once everything is in place: each entry
+    // (and whiteout) written into a directory afterwards would move it.
+    let mut dir_times: Vec<(PathBuf, i64)> = Vec::new();
     let entries = archive.entries().map_err(|e| format!("{what}: {e}"))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("{what}: bad tar entry: {e}"))?;
@@ -71,8 +74,19 @@ pub fn unpack<R: Read>(
             .map_err(|e| format!("{what}: {e}"))?
             .into_owned();
         let rel = clean(&raw);
+        let is_dir = entry.header().entry_type().is_dir();
+        let mtime = entry.header().mtime().unwrap_or(0);
         apply_entry(&mut entry, &rel, dest, opts, &mut written)
             .map_err(|e| format!("{what}: {}: {e}", raw.display()))?;
+        if is_dir && !rel.as_os_str().is_empty() {
+            dir_times.push((rel, mtime.min(i64::MAX as u64) as i64));
+        }
+    }
+    for (rel, mtime) in dir_times {
+        let path = resolve_parent(dest, &rel, false)?;
+        let t = filetime::FileTime::from_unix_time(mtime, 0);
+        filetime::set_symlink_file_times(&path, t, t)
+            .map_err(|e| format!("{what}: {}: times: {e}", rel.display()))?;
     }
     Ok(())
 }
