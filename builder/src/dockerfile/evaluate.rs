@@ -272,11 +272,12 @@ pub fn evaluate(
             },
             _ => Scope::default(),
         };
-        let steps = stage
-            .instructions
-            .iter()
-            .map(|inst| ctx.step(&mut scope, inst))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Sized up front: collecting Results cannot know the length, and
+        // regrowing a vector of big steps shows up for 100k-line files.
+        let mut steps = Vec::with_capacity(stage.instructions.len());
+        for inst in &stage.instructions {
+            steps.push(ctx.step(&mut scope, inst)?);
+        }
         if let Some(slot) = position.get_mut(index) {
             *slot = Some(done.len());
         }
