@@ -281,125 +281,14 @@ const DEVIATIONS: &[Allowance] = &[
 /// --from=<stage> keeps uid/gid (owners_across_stages, special_bits), and a
 /// directory .dockerignore excludes never appears after `COPY .`
 /// (dockerignore_excluded_dir*, dockerignore_exceptions,
-/// dockerignore_doublestar).
-const KNOWN_RT_BUILD_BUGS: &[Allowance] = &[
-    // WORKDIR creates missing directories as the current USER (BuildKit's
-    // dispatchWorkdir: llb.Mkdir(WithParents, WithUser(user))).
-    Allowance {
-        name: "workdir-ignores-user",
-        scope: Scope::Entries(&["workdir", "metadata"]),
-        subjects: &[
-            "/home/app",
-            "/home/app/made-by-app",
-            "/tmp/owned",
-            "/tmp/owned/by",
-            "/tmp/owned/by/app",
-        ],
-        field: "owner",
-        rt: Some("0:0"),
-        buildah: None,
-        why: "rt-build creates a WORKDIR (and its parents) as root while USER is not root",
-    },
-    // COPY --chown: the directories made for the destination get the
-    // --chown owner too (fsutil's copy.MkdirAll(ensureDstPath, 0755,
-    // ci.Chown, ...)).
-    Allowance {
-        name: "copy-chown-parents-root",
-        scope: Scope::Entries(&["chown_chmod_numeric", "chown_chmod_names"]),
-        subjects: &["/n", "/names"],
-        field: "owner",
-        rt: Some("0:0"),
-        buildah: Some("1000:10"),
-        why: "rt-build leaves the parent dirs COPY --chown creates owned by root",
-    },
-    // COPY of a directory whose destination does not exist: the
-    // destination is made by MkdirAll (root, 0755, or the --chown owner),
-    // not copied from the source directory's owner.
-    Allowance {
-        name: "copy-from-dest-dir-takes-source-owner",
-        scope: Scope::Entries(&["owners_across_stages"]),
-        subjects: &["/app-contents"],
-        field: "owner",
-        rt: Some("1000:10"),
-        buildah: Some("0:0"),
-        why: "rt-build gives the new destination dir of `COPY --from=s /dir/ /new/` the source dir's owner",
-    },
-    // COPY --from keeps hard links between the files it copies (fsutil's
-    // copier links a second path to an inode it has already copied).
-    Allowance {
-        name: "copy-from-breaks-hardlinks",
-        scope: Scope::Entries(&["multistage_copy_from_stage", "hardlinks"]),
-        subjects: &[
-            "/tree/a/one",
-            "/tree/b/hard-one",
-            "/etc/conf.d/a/one",
-            "/etc/conf.d/b/hard-one",
-            "/copied/one",
-            "/copied/two",
-            "/copied/d/three",
-        ],
-        field: "hardlinks",
-        rt: Some("[]"),
-        buildah: None,
-        why: "rt-build's COPY --from turns hard-linked files into separate copies",
-    },
-    // A stage FROM scratch starts with PATH set (dockerfile2llb's
-    // emptyImage: Env ["PATH=" + DefaultPathEnv], WorkingDir "/").
-    Allowance {
-        name: "scratch-has-no-default-path",
-        scope: Scope::Entries(&["copy_from_image"]),
-        subjects: &["config.Env"],
-        field: "value",
-        rt: Some("null"),
-        buildah: Some(r#"["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]"#),
-        why: "rt-build's FROM scratch image has no Env; BuildKit sets the default PATH",
-    },
-    // ENV words are expanded with the stage's environment, which starts
-    // with the base image's Env: `ENV PATH=/opt/bin:$PATH` keeps the rest.
-    Allowance {
-        name: "env-expansion-misses-base-env",
-        scope: Scope::Entries(&["env_forms"]),
-        subjects: &["config.Env"],
-        field: "value",
-        rt: Some(
-            r#"["PATH=/opt/bin:","A=overridden","B=two words","C=single $A","D=$escaped","E=1-set","F=fallback","G=alt","LEGACY=value with spaces"]"#,
-        ),
-        buildah: None,
-        why: "rt-build expands $PATH in ENV to empty: the base image's Env is not in scope",
-    },
-    Allowance {
-        name: "env-expansion-misses-base-env-run",
-        scope: Scope::Entries(&["env_forms"]),
-        subjects: &["/env.txt"],
-        field: "size",
-        rt: Some("113"),
-        buildah: Some("173"),
-        why: "the RUN sees the truncated PATH=/opt/bin:",
-    },
-    // ADD of a local tar: directories keep the archive's mtime (the tar
-    // extraction sets directory times after their contents).
-    Allowance {
-        name: "add-tar-dir-mtime",
-        scope: Scope::Entries(&["add_local_tar"]),
-        subjects: &["/extracted/top", "/extracted-gz/top"],
-        field: "mtime",
-        rt: Some("during the build"),
-        buildah: Some("1600000000"),
-        why: "rt-build's ADD extraction does not keep the mtime of directories in the archive",
-    },
-    // A directory a step only passes through (a file inside it changed)
-    // or only chmods keeps its mtime: overlayfs copy-up preserves it and
-    // BuildKit's layer takes the upper dir's metadata.
-    Allowance {
-        name: "copied-up-dir-mtime",
-        scope: Scope::Entries(&["multistage_copy_from_stage", "special_bits"]),
-        subjects: &["/etc", "/bin", "/tmp"],
-        field: "mtime",
-        rt: Some("during the build"),
-        buildah: Some("1700000000"),
-        why: "rt-build's layer gives a build-time mtime to a lower dir the step did not modify",
-    },
-];
+/// dockerignore_doublestar). So do the eight it found later: WORKDIR's
+/// directories owned by USER (workdir), COPY --chown's parents
+/// (chown_chmod_*), a new destination dir made as root
+/// (owners_across_stages), hard links kept by COPY --from (hardlinks,
+/// multistage_copy_from_stage), FROM scratch's PATH (copy_from_image), the
+/// base Env in ENV words (env_forms), directory mtimes from ADD's tar
+/// (add_local_tar) and from unpacked layers (special_bits, multistage_*).
+const KNOWN_RT_BUILD_BUGS: &[Allowance] = &[];
 
 /// Context files get this mtime (2021-01-01) so that a timestamp kept from
 /// the context is told apart from one made during the build.
