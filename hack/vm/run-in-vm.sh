@@ -27,7 +27,10 @@
 #   --env NAME      pass host variable NAME to CMD (repeatable; RUST_LOG and
 #                   RUST_BACKTRACE always are, when set)
 #   --verbose       guest console (kernel and init messages) to stderr
-# Environment: RT_VM_CACHE (default /var/cache/rt-vm): the unpacked
+# Environment: RT_VM_EXPOSE: host paths (colon-separated) the guest sees
+# read-only at the same place even when they lie under /tmp, /var/tmp or
+# /run, which the guest covers with empty tmpfs (a checkout in /tmp holds
+# the runtime and the check scripts). RT_VM_CACHE (default /var/cache/rt-vm): the unpacked
 # user-mode-linux package and uml-xstate.so (built from uml-xstate.c).
 #
 # Needs root, apt-get and dpkg (first run downloads user-mode-linux, ~40 MB),
@@ -126,6 +129,7 @@ dir=$(q "$dir")
 moddir=$(q "$moddir")
 cgroup=$(q "$cgroup")
 systemd=$systemd
+expose=$(q "${RT_VM_EXPOSE:-}")
 EOF
 cat >>"$run/init" <<'EOF'
 say() { echo "rt-vm: $*" >/dev/console; }
@@ -141,6 +145,15 @@ $bb mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts /dev/pts
 [ -e /dev/ptmx ] || $bb ln -s pts/ptmx /dev/ptmx
 $bb mount -t mqueue mqueue /dev/mqueue
 [ -e /dev/fd ] || $bb ln -s /proc/self/fd /dev/fd
+# Host paths the command needs that the tmpfs mounts above hid (before
+# DIR, which may lie inside one of them).
+IFS_SAVED=$IFS; IFS=:
+for p in $expose; do
+	[ -n "$p" ] || continue
+	$bb mkdir -p "$p" 2>/dev/null
+	$bb mount -t hostfs -o ro,"$p" none "$p" || say "cannot expose $p"
+done
+IFS=$IFS_SAVED
 # The host run directory (read-write): status and the command script.
 $bb mount -t hostfs -o "$run" none /run/rt-vm
 $bb mkdir -p "$dir" 2>/dev/null

@@ -15,6 +15,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 vm=$here/run-in-vm.sh
 runtime=$(realpath "$(command -v "${1:-runc}")") || { echo "selftest: no runtime ${1:-runc}" >&2; exit 2; }
 work=$(mktemp -d /tmp/rt-vm-selftest.XXXXXX)
+# The guest covers /tmp with an empty tmpfs: a checkout there (CI may clone
+# anywhere) must stay visible for the runtime and the check scripts.
+export RT_VM_EXPOSE="$(dirname "$runtime"):$here"
 trap 'rm -rf "$work"' EXIT
 . "$here/check.sh"
 
