@@ -6,7 +6,7 @@
 //! One word in, one string out: the result is never split on whitespace,
 //! so `COPY $SRC /dst` with `SRC="a b"` copies one file named `a b`.
 //!
-//! Hostile input is bounded three ways, each failing with an error rather
+//! Hostile input is bounded four ways, each failing with an error rather
 //! than a crash or a hang:
 //! - `${` nesting is limited ([`MAX_DEPTH`]): the expander recurses once per
 //!   level, and 20,000 levels would overflow the stack.
@@ -15,13 +15,16 @@
 //!   instead of allocating gigabytes.
 //! - pattern matching (`${v//p/r}` is quadratic in the value's length for
 //!   some patterns) draws on a work budget shared by a whole build.
+//! - the bytes of all ARG/ENV values, and of everything evaluation
+//!   produces, have per-build budgets ([`MAX_STORED`], [`MAX_OUTPUT`]), so
+//!   many words each under the word limit cannot add up without bound.
 
 use super::error::quote;
 use std::cell::Cell;
 
 /// Deepest `${...}` nesting accepted. BuildKit has no limit, but real
-/// Dockerfiles nest a few levels, and at 100 levels the recursion uses well
-/// under a megabyte of stack even in a debug build.
+/// Dockerfiles nest a few levels, and 100 levels of recursion fit the
+/// 2 MiB stack of a test thread even in a debug build (tested).
 pub const MAX_DEPTH: usize = 100;
 /// Largest value one word may expand to.
 pub const MAX_WORD: usize = 1 << 20;
