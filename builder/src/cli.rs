@@ -2,7 +2,7 @@
 //! type what they know. Only parsing/planning works today; the image
 //! subcommands say plainly that they are not implemented yet.
 
-use crate::context::ignore;
+use crate::frontend::context::ignore;
 use crate::dockerfile::evaluate::{EvaluatedStage, evaluate};
 use crate::dockerfile::plan::{BuildOptions, Plan, plan};
 use crate::dockerfile::scope::Platform;
@@ -54,8 +54,8 @@ pub struct BuildFlags {
     pub no_cache: bool,
     /// When FROM / COPY --from images come from their registry: always,
     /// missing (only when not in the store), never
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::registry::PullPolicy::Missing)]
-    pub pull: crate::registry::PullPolicy,
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::image::registry::PullPolicy::Missing)]
+    pub pull: crate::image::registry::PullPolicy,
     /// Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)
     #[arg(long = "secret", value_name = "SPEC")]
     pub secrets: Vec<String>,
@@ -234,7 +234,7 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, String> {
         let name = attrs
             .get("name")
             .ok_or_else(|| format!("--output type={kind} needs name=REF (the image to push)"))?;
-        crate::registry::Reference::parse(name).map_err(|e| format!("--output {spec:?}: {e}"))?;
+        crate::image::registry::Reference::parse(name).map_err(|e| format!("--output {spec:?}: {e}"))?;
         return Ok(OutputSpec { kind, attrs });
     }
     if kind != "image" && !attrs.contains_key("dest") {
@@ -352,21 +352,21 @@ fn run_parse(file: &str, build_args: &[String], target: Option<String>) -> Resul
 
 /// `-o type=registry,name=REF` and `-o type=image,name=REF,push=true`:
 /// the references to push the built image to.
-fn push_targets(outputs: &[String]) -> Result<Vec<crate::registry::Reference>, String> {
+fn push_targets(outputs: &[String]) -> Result<Vec<crate::image::registry::Reference>, String> {
     let mut out = Vec::new();
     for o in outputs {
         let spec = parse_output(o)?;
         let push = spec.kind == "registry"
             || (spec.kind == "image" && spec.attrs.get("push").map(String::as_str) == Some("true"));
         if push && let Some(name) = spec.attrs.get("name") {
-            out.push(crate::registry::Reference::parse(name)?);
+            out.push(crate::image::registry::Reference::parse(name)?);
         }
     }
     Ok(out)
 }
 
-fn registry_settings(cli: &Cli) -> crate::registry::Settings {
-    crate::registry::Settings {
+fn registry_settings(cli: &Cli) -> crate::image::registry::Settings {
+    crate::image::registry::Settings {
         insecure: cli.insecure_registries.clone(),
         tls_always: Vec::new(),
         certs_dir: None,
@@ -376,7 +376,7 @@ fn registry_settings(cli: &Cli) -> crate::registry::Settings {
 fn run_build(
     flags: &BuildFlags,
     root: Option<&Path>,
-    registries: &crate::registry::Settings,
+    registries: &crate::image::registry::Settings,
 ) -> Result<(), String> {
     let context = flags
         .context
@@ -389,7 +389,7 @@ fn run_build(
         ));
     }
     let platform = Platform::parse(&flags.platform)?;
-    let secrets = crate::secrets::parse_all(&flags.secrets)?;
+    let secrets = crate::solver::secrets::parse_all(&flags.secrets)?;
     for tag in &flags.tags {
         validate_tag(tag)?;
     }
@@ -446,7 +446,7 @@ fn run_build(
             if spec.kind == "image" || spec.kind == "registry" {
                 return Ok(None);
             }
-            crate::export::parse(&spec.kind, &spec.attrs).map(Some)
+            crate::image::export::parse(&spec.kind, &spec.attrs).map(Some)
         })
         .collect::<Result<Vec<_>, String>>()?;
     let context = std::fs::canonicalize(&context)
@@ -461,18 +461,18 @@ fn run_build(
                 .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?}: expected Unix seconds"))
         })
         .transpose()?;
-    let compression = crate::layer::LayerCompression::parse(&flags.compression)?;
+    let compression = crate::image::layer::LayerCompression::parse(&flags.compression)?;
     let child = match (flags.internal_stage, &flags.internal_stage_io) {
-        (Some(stage), Some(io)) => Some(crate::build::parallel::ChildStage { stage, io: io.clone() }),
+        (Some(stage), Some(io)) => Some(crate::solver::build::parallel::ChildStage { stage, io: io.clone() }),
         _ => None,
     };
     let snapshot_mode = match std::env::var("RT_BUILD_SNAPSHOTTER").as_deref() {
-        Ok("copy") => crate::snapshot::Mode::Copy,
-        _ => crate::snapshot::Mode::Auto,
+        Ok("copy") => crate::solver::snapshot::Mode::Copy,
+        _ => crate::solver::snapshot::Mode::Auto,
     };
     // Overlay mounts go into a private mount namespace: never the host's.
-    crate::runner::private_mount_namespace()?;
-    let req = crate::build::Request {
+    crate::solver::runner::private_mount_namespace()?;
+    let req = crate::solver::build::Request {
         context,
         df: &df,
         plan: &plan,
@@ -483,18 +483,18 @@ fn run_build(
         no_cache: flags.no_cache,
         progress: match flags.progress {
             // A child's progress is read by its parent, line by line.
-            _ if child.is_some() => crate::progress::Mode::Plain,
-            Progress::Quiet => crate::progress::Mode::Quiet,
-            Progress::Plain => crate::progress::Mode::Plain,
-            Progress::Tty => crate::progress::Mode::Tty,
-            Progress::Auto => crate::progress::Mode::auto(),
+            _ if child.is_some() => crate::solver::progress::Mode::Plain,
+            Progress::Quiet => crate::solver::progress::Mode::Quiet,
+            Progress::Plain => crate::solver::progress::Mode::Plain,
+            Progress::Tty => crate::solver::progress::Mode::Tty,
+            Progress::Auto => crate::solver::progress::Mode::auto(),
         },
         snapshot_mode,
         source_date_epoch,
         compression,
         spawner: match child {
             Some(_) => None,
-            None => crate::build::parallel::Spawner::from_env(file == "-"),
+            None => crate::solver::build::parallel::Spawner::from_env(file == "-"),
         },
         child,
         pull: flags.pull,
@@ -502,18 +502,18 @@ fn run_build(
     };
     let pushes = push_targets(&flags.outputs)?;
     // No garbage collection while this build's blobs are unnamed.
-    let _gc = crate::store::gc::hold(&store)?;
-    let Some(img) = crate::build::build(&store, &req)? else {
+    let _gc = crate::image::store::gc::hold(&store)?;
+    let Some(img) = crate::solver::build::build(&store, &req)? else {
         return Ok(()); // a child: its parent names and exports
     };
     for tag in &flags.tags {
         store.set_ref(tag, &img.manifest_desc)?;
     }
     for out in outputs.iter().flatten() {
-        crate::export::write(&store, &img, out, &flags.tags)?;
+        crate::image::export::write(&store, &img, out, &flags.tags)?;
     }
     for dest in &pushes {
-        crate::registry::push::push(
+        crate::image::registry::push::push(
             &store,
             registries,
             &img,
@@ -532,14 +532,14 @@ fn run_build(
     Ok(())
 }
 
-fn open_store(root: Option<&Path>) -> Result<crate::store::Store, String> {
+fn open_store(root: Option<&Path>) -> Result<crate::image::store::Store, String> {
     let root = root
         .map(Path::to_path_buf)
-        .unwrap_or_else(crate::store::default_root);
-    crate::store::Store::open(&root)
+        .unwrap_or_else(crate::image::store::default_root);
+    crate::image::store::Store::open(&root)
 }
 
-fn find_image(store: &crate::store::Store, name: &str) -> Result<crate::store::Image, String> {
+fn find_image(store: &crate::image::store::Store, name: &str) -> Result<crate::image::store::Image, String> {
     let desc = store
         .resolve(name)?
         .ok_or_else(|| format!("no image named {name:?} in {}", store.root.display()))?;
@@ -646,10 +646,10 @@ fn run_rmi(root: Option<&Path>, names: &[String]) -> Result<(), String> {
     let mut untagged = Vec::new();
     let mut failed = None;
     for name in names {
-        let full = crate::store::normalize_name(name);
+        let full = crate::image::store::normalize_name(name);
         let removed = store.update_index(|index| {
             let (gone, kept) = index.manifests.drain(..).partition(|d| {
-                d.ref_name().map(crate::store::normalize_name) == Some(full.clone())
+                d.ref_name().map(crate::image::store::normalize_name) == Some(full.clone())
             });
             index.manifests = kept;
             Ok::<Vec<_>, String>(gone)
@@ -664,8 +664,8 @@ fn run_rmi(root: Option<&Path>, names: &[String]) -> Result<(), String> {
     if !untagged.is_empty() {
         // The removed images' own layers go even when the step cache
         // records them; other cached layers stay (see store::gc).
-        let released = crate::store::gc::blobs_of(&store, &untagged);
-        match crate::store::gc::collect(&store, &released)? {
+        let released = crate::image::store::gc::blobs_of(&store, &untagged);
+        match crate::image::store::gc::collect(&store, &released)? {
             Some(r) => println!(
                 "Deleted: {} blobs ({} bytes), {} unpacked layers, {} cache entries",
                 r.blobs, r.bytes, r.unpacked, r.cache_records
@@ -683,7 +683,7 @@ fn run_rmi(root: Option<&Path>, names: &[String]) -> Result<(), String> {
 
 fn run_prune(root: Option<&Path>) -> Result<(), String> {
     let store = open_store(root)?;
-    let (records, mounts, report) = crate::store::gc::prune(&store)?;
+    let (records, mounts, report) = crate::image::store::gc::prune(&store)?;
     let r = report.unwrap_or_default();
     println!(
         "Deleted build cache: {records} step entries, {mounts} cache mounts; {} blobs ({} bytes), {} unpacked layers",
@@ -738,8 +738,8 @@ fn run_inspect(root: Option<&Path>, name: &str) -> Result<(), String> {
 fn run_import(root: Option<&Path>, source: &str, name: &str) -> Result<(), String> {
     validate_tag(name)?;
     let store = open_store(root)?;
-    let _gc = crate::store::gc::hold(&store)?;
-    let img = crate::import::resolve(&store, source)?;
+    let _gc = crate::image::store::gc::hold(&store)?;
+    let img = crate::image::import::resolve(&store, source)?;
     store.set_ref(name, &img.manifest_desc)?;
     println!("{}", img.manifest_desc.digest);
     Ok(())
@@ -748,18 +748,18 @@ fn run_import(root: Option<&Path>, source: &str, name: &str) -> Result<(), Strin
 fn run_unpack(root: Option<&Path>, name: &str, bundle: &str) -> Result<(), String> {
     let store = open_store(root)?;
     let img = find_image(&store, name)?;
-    crate::bundle::write_bundle(&store, &img, Path::new(bundle))
+    crate::image::bundle::write_bundle(&store, &img, Path::new(bundle))
 }
 
 fn run_pull(
     root: Option<&Path>,
-    settings: &crate::registry::Settings,
+    settings: &crate::image::registry::Settings,
     reference: &str,
 ) -> Result<(), String> {
-    let r = crate::registry::Reference::parse(reference)?;
+    let r = crate::image::registry::Reference::parse(reference)?;
     let store = open_store(root)?;
-    let _gc = crate::store::gc::hold(&store)?;
-    let img = crate::registry::pull::pull(&store, settings, &r, false)?;
+    let _gc = crate::image::store::gc::hold(&store)?;
+    let img = crate::image::registry::pull::pull(&store, settings, &r, false)?;
     store.set_ref(&r.familiar(), &img.manifest_desc)?;
     eprintln!("#done {r} stored as {}", r.familiar());
     println!("{}", img.manifest_desc.digest);
@@ -768,14 +768,14 @@ fn run_pull(
 
 fn run_push(
     root: Option<&Path>,
-    settings: &crate::registry::Settings,
+    settings: &crate::image::registry::Settings,
     name: &str,
     destination: Option<&str>,
 ) -> Result<(), String> {
     let store = open_store(root)?;
     let img = find_image(&store, name)?;
-    let dest = crate::registry::Reference::parse(destination.unwrap_or(name))?;
-    let report = crate::registry::push::push(&store, settings, &img, &dest, false)
+    let dest = crate::image::registry::Reference::parse(destination.unwrap_or(name))?;
+    let report = crate::image::registry::push::push(&store, settings, &img, &dest, false)
         .map_err(|e| format!("pushing {name} to {dest}: {e}"))?;
     println!("{}", report.manifest_digest);
     Ok(())
@@ -784,14 +784,14 @@ fn run_push(
 /// The registry a `login`/`logout` argument names: `host[:port]`, also
 /// accepted as a URL (`https://host/v2/`); none means Docker Hub.
 fn login_server(server: Option<&str>) -> Result<String, String> {
-    let s = server.unwrap_or(crate::registry::reference::DOCKER_HUB);
+    let s = server.unwrap_or(crate::image::registry::reference::DOCKER_HUB);
     let s = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
         .unwrap_or(s);
     let host = s.split('/').next().unwrap_or("");
     let host = match host {
-        "index.docker.io" | "registry-1.docker.io" => crate::registry::reference::DOCKER_HUB,
+        "index.docker.io" | "registry-1.docker.io" => crate::image::registry::reference::DOCKER_HUB,
         h => h,
     };
     if host.is_empty()
@@ -805,7 +805,7 @@ fn login_server(server: Option<&str>) -> Result<String, String> {
 }
 
 fn run_login(
-    settings: &crate::registry::Settings,
+    settings: &crate::image::registry::Settings,
     username: Option<&str>,
     password: Option<&str>,
     password_stdin: bool,
@@ -835,18 +835,18 @@ fn run_login(
     if password.is_empty() {
         return Err("login: empty password".into());
     }
-    let creds = crate::registry::credentials::Credentials {
+    let creds = crate::image::registry::credentials::Credentials {
         user: user.to_string(),
         password,
     };
-    let api_host = if registry == crate::registry::reference::DOCKER_HUB {
+    let api_host = if registry == crate::image::registry::reference::DOCKER_HUB {
         "registry-1.docker.io"
     } else {
         registry.as_str()
     };
     // GET /v2/ with the credentials (Basic, or for a token realm a
     // token fetched with them): a 401 means they are wrong.
-    let client = crate::registry::client::Client::with_credentials(
+    let client = crate::image::registry::client::Client::with_credentials(
         settings,
         &registry,
         api_host,
@@ -856,14 +856,14 @@ fn run_login(
     client
         .ping()
         .map_err(|e| format!("login to {registry} failed: {e}"))?;
-    crate::registry::credentials::store(&registry, Some(&creds))?;
+    crate::image::registry::credentials::store(&registry, Some(&creds))?;
     println!("Login Succeeded");
     Ok(())
 }
 
 fn run_logout(server: Option<&str>) -> Result<(), String> {
     let registry = login_server(server)?;
-    if crate::registry::credentials::store(&registry, None)? {
+    if crate::image::registry::credentials::store(&registry, None)? {
         println!("Removing login credentials for {registry}");
     } else {
         println!("Not logged in to {registry}");
@@ -1065,11 +1065,11 @@ mod tests {
             ".",
         ])
         .unwrap();
-        assert_eq!(cli.build.pull, crate::registry::PullPolicy::Never);
+        assert_eq!(cli.build.pull, crate::image::registry::PullPolicy::Never);
         assert_eq!(registry_settings(&cli).insecure, vec!["r.lan:5000"]);
         assert_eq!(
             Cli::try_parse_from(["rt-build", "."]).unwrap().build.pull,
-            crate::registry::PullPolicy::Missing
+            crate::image::registry::PullPolicy::Missing
         );
     }
 

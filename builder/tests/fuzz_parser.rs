@@ -172,6 +172,7 @@ fn dockerfiles(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>, depth: usize) {
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         let looks_like = name.starts_with("dockerfile")
+            || name.starts_with("containerfile")
             || name.ends_with(".dockerfile")
             || name.ends_with(".df");
         let small = path.metadata().is_ok_and(|m| m.len() <= 1 << 20);

@@ -8,7 +8,7 @@
 
 mod common;
 use common::*;
-use rt_build::registry::{self, Reference, Settings};
+use rt_build::image::registry::{self, Reference, Settings};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -713,7 +713,7 @@ fn tls_registry_with_its_ca_in_certs_d() {
     );
     let host = reg.host();
     push_busybox(&layout, &format!("{host}/busybox:1"), None);
-    let store = rt_build::store::Store::open(&dir.join("store")).unwrap();
+    let store = rt_build::image::store::Store::open(&dir.join("store")).unwrap();
     let r = Reference::parse(&format!("{host}/busybox:1")).unwrap();
     let certs_d = dir.join("certs.d");
     std::fs::create_dir_all(&certs_d).unwrap();

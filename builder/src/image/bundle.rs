@@ -8,8 +8,8 @@
 //! without a tty; root is writable.
 
 use crate::image::ImageConfig;
-use crate::store::fsutil::TempDir;
-use crate::store::{Image, Store};
+use crate::image::store::fsutil::TempDir;
+use crate::image::store::{Image, Store};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +22,7 @@ pub fn runtime_config(config: &ImageConfig, rootfs: &Path) -> Result<Value, Stri
     if args.is_empty() {
         args.push("sh".into());
     }
-    let user = crate::users::resolve(rootfs, c.user.as_deref().unwrap_or(""))
+    let user = crate::solver::users::resolve(rootfs, c.user.as_deref().unwrap_or(""))
         .map_err(|e| format!("image User {:?}: {e}", c.user.as_deref().unwrap_or("")))?;
     let mut env: Vec<String> = c.env.clone().unwrap_or_default();
     let has = |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
@@ -95,10 +95,10 @@ pub fn unpack_rootfs(store: &Store, img: &Image, dest: &Path) -> Result<(), Stri
     for l in &img.manifest.layers {
         let f = std::fs::File::open(store.blob_path(&l.digest)?)
             .map_err(|e| format!("layer {}: {e}", l.digest))?;
-        crate::layer::unpack::unpack_layer(
+        crate::image::layer::unpack::unpack_layer(
             f,
             dest,
-            crate::layer::unpack::Target::Flat,
+            crate::image::layer::unpack::Target::Flat,
             &format!("layer {}", l.digest),
         )?;
     }

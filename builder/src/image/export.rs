@@ -5,9 +5,9 @@
 //! Archives are written to a temp file and renamed into place.
 
 use crate::image::{self, Descriptor, Index, REF_NAME};
-use crate::layer::write::append_file;
-use crate::store::fsutil::unique_name;
-use crate::store::{Image, Store, normalize_name};
+use crate::image::layer::write::append_file;
+use crate::image::store::fsutil::unique_name;
+use crate::image::store::{Image, Store, normalize_name};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -46,8 +46,8 @@ pub fn write(store: &Store, img: &Image, out: &Output, tags: &[String]) -> Resul
             oci_layout_into(store, img, tags, t)?;
             docker_manifest_into(img, tags, t)
         }),
-        Output::Bundle(dest) => crate::bundle::write_bundle(store, img, Path::new(dest)),
-        Output::Local(dest) => crate::bundle::unpack_rootfs(store, img, Path::new(dest)),
+        Output::Bundle(dest) => crate::image::bundle::write_bundle(store, img, Path::new(dest)),
+        Output::Local(dest) => crate::image::bundle::unpack_rootfs(store, img, Path::new(dest)),
     }
 }
 
@@ -80,7 +80,7 @@ fn archive(
 
 fn blob_into(store: &Store, t: &mut TarFile, digest: &str) -> Result<(), String> {
     let path = store.blob_path(digest)?;
-    let name = format!("blobs/sha256/{}", crate::digest::hex_part(digest)?);
+    let name = format!("blobs/sha256/{}", crate::image::digest::hex_part(digest)?);
     let mut f = std::fs::File::open(&path).map_err(|e| format!("blob {digest}: {e}"))?;
     let len = f.metadata().map_err(|e| e.to_string())?.len();
     let mut h = tar::Header::new_gnu();
@@ -123,7 +123,7 @@ fn oci_layout_into(
 }
 
 fn docker_manifest_into(img: &Image, tags: &[String], t: &mut TarFile) -> Result<(), String> {
-    let hexp = |d: &str| crate::digest::hex_part(d).map(|h| format!("blobs/sha256/{h}"));
+    let hexp = |d: &str| crate::image::digest::hex_part(d).map(|h| format!("blobs/sha256/{h}"));
     let layers = img
         .manifest
         .layers

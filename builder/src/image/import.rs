@@ -3,11 +3,11 @@
 //! copied with their digests verified; Docker-archive layers keep their
 //! bytes (uncompressed tars become OCI `tar` layers, digest = diff_id).
 
-use crate::archive::{Compression, decompress};
-use crate::digest::{HashReader, hex_part, sha256_bytes};
+use crate::image::archive::{Compression, decompress};
+use crate::image::digest::{HashReader, hex_part, sha256_bytes};
 use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
-use crate::store::fsutil::TempDir;
-use crate::store::{Image, Store, load_image_from};
+use crate::image::store::fsutil::TempDir;
+use crate::image::store::{Image, Store, load_image_from};
 use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ fn import_layout(store: &Store, dir: &Path, reference: Option<&str>) -> Result<I
             .find(|d| {
                 d.ref_name() == Some(r)
                     || d.ref_name().is_some_and(|n| {
-                        crate::store::normalize_name(n) == crate::store::normalize_name(r)
+                        crate::image::store::normalize_name(n) == crate::image::store::normalize_name(r)
                     })
             })
             .ok_or_else(|| format!("{}: no image named {r:?}", dir.display()))?,
@@ -139,7 +139,7 @@ fn import_docker_archive(
                 e.repo_tags
                     .iter()
                     .flatten()
-                    .any(|t| crate::store::normalize_name(t) == crate::store::normalize_name(r))
+                    .any(|t| crate::image::store::normalize_name(t) == crate::image::store::normalize_name(r))
             })
             .ok_or_else(|| format!("{}: no image tagged {r:?}", file.display()))?,
         None => entries
@@ -147,7 +147,7 @@ fn import_docker_archive(
             .ok_or_else(|| format!("{}: manifest.json lists no image", file.display()))?,
     };
     let inside = |p: &str| -> Result<PathBuf, String> {
-        let c = crate::layer::paths::clean(Path::new(p));
+        let c = crate::image::layer::paths::clean(Path::new(p));
         Ok(tmp.path.join(c))
     };
     let config_bytes =
@@ -168,7 +168,7 @@ fn import_docker_archive(
         let n = std::fs::File::open(&path)
             .and_then(|mut f| f.read(&mut head))
             .map_err(|e| format!("{lp}: {e}"))?;
-        let compression = crate::archive::detect(&head[..n]);
+        let compression = crate::image::archive::detect(&head[..n]);
         let mut w = store.blob_writer()?;
         let f = std::fs::File::open(&path).map_err(|e| format!("{lp}: {e}"))?;
         std::io::copy(&mut std::io::BufReader::new(f), &mut w).map_err(|e| format!("{lp}: {e}"))?;
@@ -233,16 +233,16 @@ pub fn unpacked_layers(
             let blob = store.blob_path(&desc.digest)?;
             let f =
                 std::fs::File::open(&blob).map_err(|e| format!("layer {}: {e}", desc.digest))?;
-            crate::layer::unpack::unpack_layer(
+            crate::image::layer::unpack::unpack_layer(
                 f,
                 &tmp.path,
-                crate::layer::unpack::Target::Overlay,
+                crate::image::layer::unpack::Target::Overlay,
                 &format!("layer {}", desc.digest),
             )?;
             let path = tmp.keep();
             if std::fs::rename(&path, &dir).is_err() {
                 // Someone else unpacked it meanwhile.
-                let _ = crate::store::fsutil::remove_tree(&path);
+                let _ = crate::image::store::fsutil::remove_tree(&path);
             }
         }
         out.push(dir);

@@ -2,8 +2,8 @@
 //! when). Keys hash the parent filesystem's key and the step's full
 //! definition (see `build`), so equal keys mean equal results.
 
-use crate::layer::LayerInfo;
-use crate::store::Store;
+use crate::image::layer::LayerInfo;
+use crate::image::store::Store;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,14 +27,14 @@ pub fn key(definition: &serde_json::Value) -> String {
     bytes.push(b'\n');
     // A Value always serialises (its map keys are strings).
     bytes.extend(serde_json::to_vec(definition).unwrap_or_default());
-    crate::digest::sha256_bytes(&bytes)
+    crate::image::digest::sha256_bytes(&bytes)
 }
 
 fn path(store: &Store, key: &str) -> Result<std::path::PathBuf, String> {
     Ok(store
         .state_dir()
         .join("cache")
-        .join(crate::digest::hex_part(key)?))
+        .join(crate::image::digest::hex_part(key)?))
 }
 
 /// A usable record: its layer blob must still be in the store.
@@ -49,5 +49,5 @@ pub fn lookup(store: &Store, key: &str) -> Option<Record> {
 
 pub fn save(store: &Store, key: &str, rec: &Record) -> Result<(), String> {
     let bytes = serde_json::to_vec(rec).map_err(|e| e.to_string())?;
-    crate::store::fsutil::write_atomic(&path(store, key)?, &bytes)
+    crate::image::store::fsutil::write_atomic(&path(store, key)?, &bytes)
 }

@@ -7,7 +7,7 @@
 //! mode/uid/gid (0755, 0:0 by default) and, with `from=`, the content of
 //! `from`'s source as its initial content.
 
-use crate::store::fsutil::{Lock, LockMode, TempDir, remove_tree};
+use crate::image::store::fsutil::{Lock, LockMode, TempDir, remove_tree};
 use std::path::{Path, PathBuf};
 
 pub fn root(state_dir: &Path) -> PathBuf {
@@ -37,8 +37,8 @@ pub fn acquire(
 ) -> Result<CacheDir, String> {
     let base = root(state_dir);
     std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
-    let hash = crate::digest::sha256_bytes(id.as_bytes());
-    let name = crate::digest::hex_part(&hash)?.to_string();
+    let hash = crate::image::digest::sha256_bytes(id.as_bytes());
+    let name = crate::image::digest::hex_part(&hash)?.to_string();
     let (path, lock) = match sharing {
         "locked" => {
             let lock = flock(&base.join(format!("{name}.lock")), true)?
@@ -75,7 +75,7 @@ fn create(base: &Path, path: &Path, new: &NewDirOptions) -> Result<(), String> {
     let dir = tmp.path.join("d");
     std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
     if let Some(seed) = new.seed {
-        crate::snapshot::merge_copy(seed, &dir)?;
+        crate::solver::snapshot::merge_copy(seed, &dir)?;
     }
     std::os::unix::fs::chown(&dir, Some(new.uid), Some(new.gid)).map_err(|e| e.to_string())?;
     use std::os::unix::fs::PermissionsExt;

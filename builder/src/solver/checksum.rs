@@ -6,7 +6,7 @@
 //! Content hashes are remembered in the store by (path, size, mtime,
 //! inode, ctime), so a rebuild with unchanged files reads none of them.
 
-use crate::digest::{hex, sha256_file};
+use crate::image::digest::{hex, sha256_file};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ impl FileHashes {
             return Ok(());
         }
         let bytes = serde_json::to_vec(&self.map).map_err(|e| e.to_string())?;
-        crate::store::fsutil::write_atomic(&self.path, &bytes)?;
+        crate::image::store::fsutil::write_atomic(&self.path, &bytes)?;
         self.dirty = false;
         Ok(())
     }
@@ -91,9 +91,9 @@ impl FileHashes {
         let mut h = Sha256::new();
         for rel in files {
             let host = if top.contains(rel) {
-                crate::layer::paths::resolve_full(root, rel)?
+                crate::image::layer::paths::resolve_full(root, rel)?
             } else {
-                crate::layer::paths::resolve_parent(root, rel, false)?
+                crate::image::layer::paths::resolve_parent(root, rel, false)?
             };
             let m = if top.contains(rel) {
                 std::fs::metadata(&host)

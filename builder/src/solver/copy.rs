@@ -12,9 +12,9 @@
 //!   an image keep their uid/gid (BuildKit and buildah do the same);
 //!   `--chmod` rewrites the permission bits of everything copied.
 
-use crate::chmod::Chmod;
-use crate::context::ignore::IgnoreRules;
-use crate::layer::paths::{clean, resolve_full, resolve_parent};
+use crate::solver::chmod::Chmod;
+use crate::frontend::context::ignore::IgnoreRules;
+use crate::image::layer::paths::{clean, resolve_full, resolve_parent};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -284,7 +284,7 @@ fn copy_tree(
         let o = out_dir.join(&n);
         if m.is_dir() {
             if std::fs::symlink_metadata(&o).is_ok_and(|x| !x.is_dir()) {
-                crate::store::fsutil::remove_tree(&o).map_err(|e| e.to_string())?;
+                crate::image::store::fsutil::remove_tree(&o).map_err(|e| e.to_string())?;
             }
             let created = !o.exists();
             if created {
@@ -310,7 +310,7 @@ fn is_empty_dir(dir: &Path) -> Result<bool, String> {
 
 fn copy_one(src: &Path, out: &Path, m: &std::fs::Metadata, dest: &Dest) -> Result<(), String> {
     if std::fs::symlink_metadata(out).is_ok() {
-        crate::store::fsutil::remove_tree(out).map_err(|e| e.to_string())?;
+        crate::image::store::fsutil::remove_tree(out).map_err(|e| e.to_string())?;
     }
     let linked = m.is_file() && m.nlink() > 1;
     if linked && let Some(first) = dest.links.borrow().get(&(m.dev(), m.ino())) {
@@ -318,7 +318,7 @@ fn copy_one(src: &Path, out: &Path, m: &std::fs::Metadata, dest: &Dest) -> Resul
         return std::fs::hard_link(first, out)
             .map_err(|e| format!("link {}: {e}", out.display()));
     }
-    crate::snapshot::make_node(src, out, m)?;
+    crate::solver::snapshot::make_node(src, out, m)?;
     set_meta(src, out, m, dest)?;
     if linked {
         dest.links.borrow_mut().insert((m.dev(), m.ino()), out.to_path_buf());
@@ -365,7 +365,7 @@ pub fn write_file(
     let dest_rel = clean(Path::new(&dest.path));
     let target = if into_dir { dest_rel.join(name) } else { dest_rel };
     let out = dest.prepare_parent(&target)?;
-    let _ = crate::store::fsutil::remove_tree(&out);
+    let _ = crate::image::store::fsutil::remove_tree(&out);
     std::fs::write(&out, data).map_err(|e| format!("{}: {e}", target.display()))?;
     let (uid, gid) = dest.owner.unwrap_or((0, 0));
     std::os::unix::fs::lchown(&out, Some(uid), Some(gid))

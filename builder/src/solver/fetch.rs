@@ -4,7 +4,7 @@
 //! mtime. TLS is rustls with the system's roots (SSL_CERT_FILE /
 //! SSL_CERT_DIR honoured).
 
-use crate::registry::http::{self, Transport};
+use crate::image::registry::http::{self, Transport};
 use std::io::Read;
 
 /// Downloads are held in memory; beyond this they are refused.
@@ -40,7 +40,7 @@ pub fn get(url: &str) -> Result<Download, String> {
     let agent = http::agent(Transport {
         // A redirect may lead from http to https: load the roots for both.
         tls: url.starts_with("https://"),
-        loopback: crate::registry::reference::is_loopback(host),
+        loopback: crate::image::registry::reference::is_loopback(host),
     })
     .map_err(|e| format!("{url}: {e}"))?;
     let target = url.split('#').next().unwrap_or(url);

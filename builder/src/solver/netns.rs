@@ -12,7 +12,7 @@
 //! gateway from forwarding to the host's 127.0.0.1. No host firewall,
 //! bridge or route is touched.
 
-use crate::store::fsutil::TempDir;
+use crate::image::store::fsutil::TempDir;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -7,7 +7,7 @@
 //! Network: the host's network namespace (no netns), unless the RUN says
 //! `--network=none`. No terminal.
 
-use crate::store::fsutil::{TempDir, unique_name};
+use crate::image::store::fsutil::{TempDir, unique_name};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ pub struct RunSpec {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
-    pub network: crate::netns::Network,
+    pub network: crate::solver::netns::Network,
     /// The sandbox's namespace file (Network::Sandbox).
     pub netns: Option<PathBuf>,
     /// Extra OCI mount entries (RUN --mount), after the default ones.
@@ -79,7 +79,7 @@ fn config_json(rootfs: &Path, run: &RunSpec) -> serde_json::Value {
         m.extend(run.mounts.iter().cloned());
     }
     if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
-        use crate::netns::Network;
+        use crate::solver::netns::Network;
         match (run.network, &run.netns) {
             (Network::Host, _) => ns.retain(|n| n["type"] != "network"),
             (Network::Sandbox, Some(path)) => {
@@ -172,7 +172,7 @@ pub fn reap_stale(state_root: &Path) {
     for e in rd.flatten() {
         let id = e.file_name().to_string_lossy().into_owned();
         let pid: Option<i32> = id.rsplit('-').nth(2).and_then(|p| p.parse().ok());
-        let alive = pid.is_some_and(crate::store::fsutil::pid_alive);
+        let alive = pid.is_some_and(crate::image::store::fsutil::pid_alive);
         if id.starts_with("rtb-") && !alive {
             let _ = rt::container::delete(state_root, &id, true);
         }

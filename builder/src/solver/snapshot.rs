@@ -13,8 +13,8 @@
 //! Mounts are made in the builder's private mount namespace (see
 //! `namespace`) and unmounted when the step ends.
 
-use crate::layer::unpack::{is_whiteout, mknod_whiteout};
-use crate::store::fsutil::{TempDir, remove_tree};
+use crate::image::layer::unpack::{is_whiteout, mknod_whiteout};
+use crate::image::store::fsutil::{TempDir, remove_tree};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;

@@ -28,7 +28,7 @@ struct GroupEntry {
 
 fn read(rootfs: &Path, file: &str) -> String {
     // Resolved inside the rootfs: /etc may be a symlink in the image.
-    crate::layer::paths::resolve_full(rootfs, Path::new(file))
+    crate::image::layer::paths::resolve_full(rootfs, Path::new(file))
         .ok()
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default()

@@ -5,7 +5,7 @@
 //! `<Dockerfile>.dockerignore` next to the Dockerfile takes precedence
 //! over `<context>/.dockerignore`.
 
-use crate::glob::{CharTest, Glob, Piece};
+use crate::frontend::glob::{CharTest, Glob, Piece};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]

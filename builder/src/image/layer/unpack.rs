@@ -10,7 +10,7 @@
 //! symlinks in the layer cannot redirect writes outside it.
 
 use super::paths::{clean, resolve_full, resolve_parent};
-use crate::archive::decompress;
+use crate::image::archive::decompress;
 use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -165,13 +165,13 @@ fn clear_lower_children(dir: &Path, rel: &Path, written: &HashSet<PathBuf>) -> R
         if written.contains(&child_rel) {
             continue;
         }
-        crate::store::fsutil::remove_tree(&e.path()).map_err(|e| e.to_string())?;
+        crate::image::store::fsutil::remove_tree(&e.path()).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
 fn remove_existing(path: &Path) -> Result<(), String> {
-    crate::store::fsutil::remove_tree(path).map_err(|e| format!("remove {}: {e}", path.display()))
+    crate::image::store::fsutil::remove_tree(path).map_err(|e| format!("remove {}: {e}", path.display()))
 }
 
 /// Overlay's whiteout: a character device with number 0:0.

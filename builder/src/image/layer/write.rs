@@ -15,9 +15,9 @@
 //! (`pgzip.rs`), so the same upper dir always gives the same digest.
 
 use super::pgzip::{ParallelGzip, threads};
-use crate::digest::HashWriter;
+use crate::image::digest::HashWriter;
 use crate::image::{MT_LAYER_GZIP, MT_LAYER_ZSTD};
-use crate::store::Store;
+use crate::image::store::Store;
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

@@ -15,7 +15,7 @@ pub mod push;
 pub mod reference;
 pub mod sources;
 
-use crate::store::{Image, Store};
+use crate::image::store::{Image, Store};
 pub use reference::Reference;
 use std::path::PathBuf;
 
@@ -99,7 +99,7 @@ pub fn resolve_image(
         .iter()
         .any(|p| name.starts_with(p))
     {
-        return crate::import::resolve(store, name);
+        return crate::image::import::resolve(store, name);
     }
     if policy != PullPolicy::Always
         && let Some(desc) = store.resolve(name)?

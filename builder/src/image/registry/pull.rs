@@ -16,9 +16,9 @@
 
 use super::client::{Body, Client, status_error};
 use super::{Reference, Settings, sources};
-use crate::digest::{HashReader, HashWriter, hex_part, sha256_bytes};
+use crate::image::digest::{HashReader, HashWriter, hex_part, sha256_bytes};
 use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
-use crate::store::{Image, Store};
+use crate::image::store::{Image, Store};
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -291,7 +291,7 @@ pub fn fetch_blob(
     let tmp = TempFile(
         store
             .tmp_dir()
-            .join(crate::store::fsutil::unique_name("pull")),
+            .join(crate::image::store::fsutil::unique_name("pull")),
     );
     let f = std::fs::File::create(&tmp.0).map_err(|e| format!("{}: {e}", tmp.0.display()))?;
     let mut w = HashWriter::new(BufWriter::new(f));
@@ -319,7 +319,7 @@ pub fn fetch_blob(
     drop(f);
     let what = format!("layer {}", desc.digest);
     let file = std::fs::File::open(&tmp.0).map_err(|e| format!("{what}: {e}"))?;
-    let (plain, _) = crate::archive::decompress(file, &what)?;
+    let (plain, _) = crate::image::archive::decompress(file, &what)?;
     let mut r = HashReader::new(plain);
     std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| format!("{what}: {e}"))?;
     let (uncompressed, _) = r.finish();

@@ -9,7 +9,7 @@ use super::auth::encode;
 use super::client::{Body, Client, status_error};
 use super::{Reference, Settings, sources};
 use crate::image::Descriptor;
-use crate::store::{Image, Store};
+use crate::image::store::{Image, Store};
 use ureq::http::Method;
 
 /// What happened to each blob, for messages and tests.
@@ -56,7 +56,7 @@ pub fn push(
     }
     let digest = &img.manifest_desc.digest;
     let bytes = store.read_blob(digest)?;
-    if crate::digest::sha256_bytes(&bytes) != *digest {
+    if crate::image::digest::sha256_bytes(&bytes) != *digest {
         return Err(format!(
             "manifest {digest} in the store does not match its digest"
         ));

@@ -33,7 +33,7 @@ impl Reference {
         }
         let (name, digest) = match s.split_once('@') {
             Some((n, d)) => {
-                crate::digest::hex_part(d).map_err(|e| bad(&e))?;
+                crate::image::digest::hex_part(d).map_err(|e| bad(&e))?;
                 (n, Some(d.to_string()))
             }
             None => (s, None),

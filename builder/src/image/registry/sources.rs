@@ -4,14 +4,14 @@
 //! file per blob under the store's `rt-build/registry-sources/`, lines of
 //! `registry/repository`; losing it only costs an upload.
 
-use crate::store::Store;
+use crate::image::store::Store;
 use std::path::PathBuf;
 
 /// Lines kept per blob: enough candidates, bounded file.
 const MAX_SOURCES: usize = 16;
 
 fn path(store: &Store, digest: &str) -> Result<PathBuf, String> {
-    let hex = crate::digest::hex_part(digest)?;
+    let hex = crate::image::digest::hex_part(digest)?;
     Ok(store.state_dir().join("registry-sources").join(hex))
 }
 
@@ -46,7 +46,7 @@ pub fn record(store: &Store, digest: &str, registry: &str, repository: &str) {
     if let Some(dir) = p.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = crate::store::fsutil::write_atomic(&p, format!("{}\n", list.join("\n")).as_bytes());
+    let _ = crate::image::store::fsutil::write_atomic(&p, format!("{}\n", list.join("\n")).as_bytes());
 }
 
 /// Repositories on `registry` other than `repository` holding `digest`.

@@ -112,7 +112,7 @@ pub fn collect(store: &Store, released: &HashSet<String>) -> Result<Option<Repor
         let Ok(bytes) = std::fs::read(e.path()) else {
             continue;
         };
-        let Ok(rec) = serde_json::from_slice::<crate::cache::Record>(&bytes) else {
+        let Ok(rec) = serde_json::from_slice::<crate::solver::cache::Record>(&bytes) else {
             continue;
         };
         let Some(layer) = rec.layer else { continue };
@@ -170,7 +170,7 @@ pub fn prune(store: &Store) -> Result<(usize, usize, Option<Report>), String> {
             records += 1;
         }
     }
-    let mounts = crate::cache_mounts::prune(&store.state_dir())?;
+    let mounts = crate::solver::cache_mounts::prune(&store.state_dir())?;
     drop(guard);
     let report = collect(store, &HashSet::new())?;
     Ok((records, mounts, report))

@@ -13,7 +13,7 @@
 pub mod fsutil;
 pub mod gc;
 
-use crate::digest::{HashWriter, hex_part, sha256_bytes};
+use crate::image::digest::{HashWriter, hex_part, sha256_bytes};
 use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
 use fsutil::{Lock, write_atomic};
 use std::collections::BTreeMap;
@@ -268,7 +268,7 @@ pub fn load_image_from(root: &Path, desc: &Descriptor) -> Result<Image, String> 
         desc = pick.clone();
     }
     let bytes = read(&desc.digest)?;
-    if crate::digest::sha256_bytes(&bytes) != desc.digest {
+    if crate::image::digest::sha256_bytes(&bytes) != desc.digest {
         return Err(format!(
             "manifest {} does not match its digest",
             desc.digest

@@ -33,7 +33,7 @@ pub fn workdir(c: &RunConfig, path: &str) -> String {
     } else {
         format!("{}/{path}", c.working_dir.as_deref().unwrap_or("/"))
     };
-    let cleaned = crate::context::ignore::clean_path(&joined);
+    let cleaned = crate::frontend::context::ignore::clean_path(&joined);
     if cleaned == "." { "/".into() } else { cleaned }
 }
 

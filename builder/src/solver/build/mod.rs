@@ -20,20 +20,20 @@ pub mod parallel;
 mod run_mounts;
 mod steps;
 
-use crate::cache;
-use crate::checksum::FileHashes;
-use crate::context::ignore::IgnoreRules;
+use crate::solver::cache;
+use crate::solver::checksum::FileHashes;
+use crate::frontend::context::ignore::IgnoreRules;
 use crate::dockerfile::Dockerfile;
 use crate::dockerfile::ast::Kind;
 use crate::dockerfile::evaluate::EvaluatedStage;
 use crate::dockerfile::evaluate::Step;
 use crate::dockerfile::plan::{Base, BuildOptions, Plan};
 use crate::image::{self, Descriptor, History, ImageConfig};
-use crate::import;
-use crate::layer::LayerInfo;
-use crate::progress::Progress;
-use crate::snapshot::Mode;
-use crate::store::{Image, Store};
+use crate::image::import;
+use crate::image::layer::LayerInfo;
+use crate::solver::progress::Progress;
+use crate::solver::snapshot::Mode;
+use crate::image::store::{Image, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -46,23 +46,23 @@ pub struct Request<'a> {
     /// Build args and target, to evaluate a base image's ONBUILD triggers.
     pub options: &'a BuildOptions,
     /// `--secret` sources, read when a RUN mounts them.
-    pub secrets: &'a crate::secrets::Secrets,
+    pub secrets: &'a crate::solver::secrets::Secrets,
     pub ignore: &'a IgnoreRules,
     pub no_cache: bool,
-    pub progress: crate::progress::Mode,
+    pub progress: crate::solver::progress::Mode,
     pub snapshot_mode: Mode,
     /// SOURCE_DATE_EPOCH: history/config times and clamped file mtimes.
     pub source_date_epoch: Option<u64>,
     /// How new layers are compressed.
-    pub compression: crate::layer::LayerCompression,
+    pub compression: crate::image::layer::LayerCompression,
     /// Set when independent stages may build in child processes.
     pub spawner: Option<parallel::Spawner>,
     /// Set in such a child: the one stage it builds.
     pub child: Option<parallel::ChildStage>,
     /// `--pull`: whether FROM / COPY --from names go to their registry.
-    pub pull: crate::registry::PullPolicy,
+    pub pull: crate::image::registry::PullPolicy,
     /// How registries are reached (`--insecure-registry`).
-    pub registries: &'a crate::registry::Settings,
+    pub registries: &'a crate::image::registry::Settings,
 }
 
 /// A filesystem + config state: a stage while it is being built.
@@ -97,14 +97,14 @@ pub struct Builder<'a> {
     pub images: HashMap<String, State>,
     /// The RUN network sandbox, made at the first RUN that needs it and
     /// shared by the build's later RUN steps.
-    pub net: Option<crate::netns::SandboxNet>,
+    pub net: Option<crate::solver::netns::SandboxNet>,
 }
 
 impl Builder<'_> {
     /// The sandbox's namespace file, starting the sandbox if needed.
     pub fn sandbox_net(&mut self) -> Result<PathBuf, String> {
         if self.net.is_none() {
-            self.net = Some(crate::netns::SandboxNet::start(&self.store.tmp_dir())?);
+            self.net = Some(crate::solver::netns::SandboxNet::start(&self.store.tmp_dir())?);
         }
         Ok(self.net.as_ref().map(|n| n.path().to_path_buf()).unwrap_or_default())
     }
@@ -141,7 +141,7 @@ pub fn state_of_image(img: &Image) -> State {
 /// Builds the target stage; returns the stored image (not yet tagged), or
 /// None in a child builder, which hands its stage's state to its parent.
 pub fn build(store: &Store, req: &Request) -> Result<Option<Image>, String> {
-    crate::runner::reap_stale(&store.state_dir().join("run"));
+    crate::solver::runner::reap_stale(&store.state_dir().join("run"));
     let mut b = Builder {
         store,
         req,
@@ -217,12 +217,12 @@ impl Builder<'_> {
     /// An image named by FROM or COPY --from: the store, a transport
     /// (`oci:`...), or its registry as `--pull` allows.
     pub fn image(&self, name: &str) -> Result<Image, String> {
-        crate::registry::resolve_image(
+        crate::image::registry::resolve_image(
             self.store,
             name,
             self.req.pull,
             self.req.registries,
-            self.req.progress != crate::progress::Mode::Plain,
+            self.req.progress != crate::solver::progress::Mode::Plain,
         )
     }
 

@@ -17,7 +17,7 @@
 //! as each finishes.
 
 use super::{Builder, State};
-use crate::store::fsutil::TempDir;
+use crate::image::store::fsutil::TempDir;
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
 
@@ -63,7 +63,7 @@ impl ChildStage {
 
     pub fn write_output(&self, state: &State) -> Result<(), String> {
         let bytes = serde_json::to_vec(state).map_err(|e| e.to_string())?;
-        crate::store::fsutil::write_atomic(&self.io.join("output.json"), &bytes)
+        crate::image::store::fsutil::write_atomic(&self.io.join("output.json"), &bytes)
     }
 }
 
@@ -146,7 +146,7 @@ impl Builder<'_> {
                 let _ = r.child.wait();
             }
             // Their RUN containers (if any) belong to dead builders now.
-            crate::runner::reap_stale(&self.store.state_dir().join("run"));
+            crate::solver::runner::reap_stale(&self.store.state_dir().join("run"));
         }
         result
     }
@@ -154,7 +154,7 @@ impl Builder<'_> {
     fn spawn_stage(&self, spawner: &Spawner, stage: usize) -> Result<Running, String> {
         let dir = TempDir::new(&self.store.tmp_dir(), "stage")?;
         let inputs = serde_json::to_vec(&self.done).map_err(|e| e.to_string())?;
-        crate::store::fsutil::write_atomic(&dir.path.join("inputs.json"), &inputs)?;
+        crate::image::store::fsutil::write_atomic(&dir.path.join("inputs.json"), &inputs)?;
         let log = std::fs::File::create(dir.path.join("progress.log"))
             .map_err(|e| format!("stage {stage} log: {e}"))?;
         // /proc/self/exe: this very image, even after exe protection moved

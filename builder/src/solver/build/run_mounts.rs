@@ -18,12 +18,12 @@
 
 use super::steps::SourceRoot;
 use super::{Builder, State};
-use crate::cache_mounts::{self, CacheDir, NewDirOptions};
-use crate::copy::{self, Dest, Filter};
+use crate::solver::cache_mounts::{self, CacheDir, NewDirOptions};
+use crate::solver::copy::{self, Dest, Filter};
 use crate::dockerfile::mount::{Mount, parse_size};
-use crate::layer::paths::{clean, resolve_full};
-use crate::snapshot::{ReadOnlyView, Snapshot};
-use crate::store::fsutil::TempDir;
+use crate::image::layer::paths::{clean, resolve_full};
+use crate::solver::snapshot::{ReadOnlyView, Snapshot};
+use crate::image::store::fsutil::TempDir;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -100,7 +100,7 @@ struct SecretsDir {
 impl Drop for SecretsDir {
     fn drop(&mut self) {
         if self.mounted {
-            let _ = crate::snapshot::umount(&self.dir.path);
+            let _ = crate::solver::snapshot::umount(&self.dir.path);
         }
     }
 }
@@ -328,7 +328,7 @@ impl Builder<'_> {
     fn secret(&self, live: &mut LiveMounts, p: &PlannedMount) -> Result<(), String> {
         let m = &p.spec;
         let id = secret_id(m)?;
-        let Some(data) = crate::secrets::read(self.req.secrets, &id)? else {
+        let Some(data) = crate::solver::secrets::read(self.req.secrets, &id)? else {
             if m.required() {
                 return Err(format!(
                     "secret {id:?} is required but was not given (--secret id={id},src=FILE)"
@@ -347,12 +347,12 @@ impl Builder<'_> {
         if live.secrets_dir.is_none() {
             let dir = TempDir::new(&self.store.tmp_dir(), "secrets")?;
             let mounted =
-                crate::snapshot::mount("tmpfs", &dir.path, "tmpfs", 0, "mode=0700,size=16m")
+                crate::solver::snapshot::mount("tmpfs", &dir.path, "tmpfs", 0, "mode=0700,size=16m")
                     .is_ok();
             live.secrets_dir = Some(SecretsDir { dir, mounted });
         }
         let dir = &live.secrets_dir.as_ref().expect("just set").dir.path;
-        let file = dir.join(crate::store::fsutil::unique_name("s"));
+        let file = dir.join(crate::image::store::fsutil::unique_name("s"));
         std::fs::write(&file, &data).map_err(|e| format!("secret {id:?}: {e}"))?;
         std::os::unix::fs::chown(
             &file,

@@ -4,18 +4,18 @@
 
 use super::meta::{command_args, workdir};
 use super::{Builder, State};
-use crate::cache;
+use crate::solver::cache;
 use crate::image::RunConfig;
-use crate::chmod;
-use crate::copy::{self, Dest, Filter, Match};
+use crate::solver::chmod;
+use crate::solver::copy::{self, Dest, Filter, Match};
 use crate::dockerfile::ast::{Add, CommandLine, Copy, CopySource, Instruction, Run};
 use crate::dockerfile::evaluate::Step;
-use crate::layer::paths::{clean, resolve_parent};
-use crate::layer::stubs::MountStubs;
-use crate::layer::{LayerInfo, LayerOptions, write_layer};
-use crate::progress::StepLog;
-use crate::runner::{self, RunSpec};
-use crate::snapshot::{ReadOnlyView, Snapshot};
+use crate::image::layer::paths::{clean, resolve_parent};
+use crate::image::layer::stubs::MountStubs;
+use crate::image::layer::{LayerInfo, LayerOptions, write_layer};
+use crate::solver::progress::StepLog;
+use crate::solver::runner::{self, RunSpec};
+use crate::solver::snapshot::{ReadOnlyView, Snapshot};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -116,7 +116,7 @@ impl Builder<'_> {
         run: &Run,
         log: &mut StepLog,
     ) -> Result<bool, String> {
-        let network = crate::netns::Network::from_flag(run.network.as_deref())?;
+        let network = crate::solver::netns::Network::from_flag(run.network.as_deref())?;
         let c = &state.config.config;
         let (args, script) = run_heredocs(c, run)?;
         let run_env = step
@@ -172,7 +172,7 @@ impl Builder<'_> {
                 live.add_file(&tmp, &sc.path, sc.content.as_bytes(), 0o755, true)?;
             }
             let netns = match network {
-                crate::netns::Network::Sandbox => Some(b.sandbox_net()?),
+                crate::solver::netns::Network::Sandbox => Some(b.sandbox_net()?),
                 _ => None,
             };
             // As BuildKit: name resolution as the host has it (through the
@@ -180,9 +180,9 @@ impl Builder<'_> {
             // loopback), and a hosts file for localhost; writes to them are
             // thrown away with the step.
             let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let resolv = crate::netns::resolv_conf(network, &host_resolv);
+            let resolv = crate::solver::netns::resolv_conf(network, &host_resolv);
             live.add_file(&tmp, "/etc/resolv.conf", resolv.as_bytes(), 0o644, false)?;
-            let hosts = crate::netns::hosts(runner::HOSTNAME);
+            let hosts = crate::solver::netns::hosts(runner::HOSTNAME);
             live.add_file(&tmp, "/etc/hosts", hosts.as_bytes(), 0o644, false)?;
             let mut targets = runner::mount_points();
             targets.extend(live.targets());
@@ -192,7 +192,7 @@ impl Builder<'_> {
             if !cwd_host.exists() {
                 std::fs::create_dir(&cwd_host).map_err(|e| format!("creating WORKDIR {cwd}: {e}"))?;
             }
-            let u = crate::users::resolve(&snap.merged, &user).map_err(|e| format!("USER {user:?}: {e}"))?;
+            let u = crate::solver::users::resolve(&snap.merged, &user).map_err(|e| format!("USER {user:?}: {e}"))?;
             if !has(&env, "HOME") {
                 env.push(format!("HOME={}", u.home.clone().unwrap_or_else(|| "/".into())));
             }
@@ -253,11 +253,11 @@ impl Builder<'_> {
             let owner = if user.is_empty() {
                 (0, 0)
             } else {
-                let u = crate::users::resolve(&snap.merged, &user)
+                let u = crate::solver::users::resolve(&snap.merged, &user)
                     .map_err(|e| format!("USER {user:?}: {e}"))?;
                 (u.uid, u.gid)
             };
-            crate::copy::mkdir_all(&snap.merged, Path::new(&dir), owner)?;
+            crate::solver::copy::mkdir_all(&snap.merged, Path::new(&dir), owner)?;
             b.commit(&mut snap)
         })
     }
@@ -322,20 +322,20 @@ impl Builder<'_> {
         for s in a.sources {
             match s {
                 CopySource::Heredoc(h) => {
-                    sums.push(json!({"heredoc": h.name, "content": crate::digest::sha256_bytes(h.content.as_bytes())}));
+                    sums.push(json!({"heredoc": h.name, "content": crate::image::digest::sha256_bytes(h.content.as_bytes())}));
                     resolved.push(Resolved::Heredoc {
                         name: h.name.clone(),
                         content: h.content.clone(),
                     });
                 }
-                CopySource::Path(p) if a.is_add && crate::fetch::is_url(p) => {
-                    let d = crate::fetch::get(p)?;
+                CopySource::Path(p) if a.is_add && crate::solver::fetch::is_url(p) => {
+                    let d = crate::solver::fetch::get(p)?;
                     if let Some(sum) = a.checksum {
-                        crate::fetch::verify_checksum(p, sum, &d.data)?;
+                        crate::solver::fetch::verify_checksum(p, sum, &d.data)?;
                     }
-                    sums.push(json!({"url": p, "content": crate::digest::sha256_bytes(&d.data)}));
+                    sums.push(json!({"url": p, "content": crate::image::digest::sha256_bytes(&d.data)}));
                     resolved.push(Resolved::Url {
-                        name: crate::fetch::file_name(&d.url),
+                        name: crate::solver::fetch::file_name(&d.url),
                         data: d.data,
                         mtime: d.mtime,
                     });
@@ -410,9 +410,9 @@ impl Builder<'_> {
                 None => Some((0, 0)),
                 Some(c) if link && !numeric_owner => {
                     let v = ReadOnlyView::new(&b.store.tmp_dir(), &st.lowers(b.store)?, b.req.snapshot_mode)?;
-                    Some(crate::users::resolve_chown(&v.root, c)?)
+                    Some(crate::solver::users::resolve_chown(&v.root, c)?)
                 }
-                Some(c) => Some(crate::users::resolve_chown(&snap.merged, c)?),
+                Some(c) => Some(crate::solver::users::resolve_chown(&snap.merged, c)?),
             };
             let d = Dest { rootfs: &snap.merged, path: dest.clone(), owner, chmod: mode.as_ref(), parents, links: Default::default() };
             let multiple = resolved.len() > 1;
@@ -443,12 +443,12 @@ impl Builder<'_> {
                                 matches.iter().cloned().partition(|m| is_local_archive(&src_root, &m.rel));
                             for m in &archives {
                                 let dir = d.ensure_dir(&clean(Path::new(&dest)))?;
-                                let f = std::fs::File::open(crate::layer::paths::resolve_full(&src_root, &m.rel)?).map_err(|e| e.to_string())?;
-                                let opts = crate::layer::unpack::UnpackOptions {
-                                    target: crate::layer::unpack::Target::Flat,
+                                let f = std::fs::File::open(crate::image::layer::paths::resolve_full(&src_root, &m.rel)?).map_err(|e| e.to_string())?;
+                                let opts = crate::image::layer::unpack::UnpackOptions {
+                                    target: crate::image::layer::unpack::Target::Flat,
                                     owner: chown.as_ref().and(owner),
                                 };
-                                crate::layer::unpack::unpack(f, &dir, opts, &m.rel.display().to_string())?;
+                                crate::image::layer::unpack::unpack(f, &dir, opts, &m.rel.display().to_string())?;
                             }
                             if !plain.is_empty() {
                                 copy::copy_matches(&src_root, &plain, &d, &filter, multiple)?;
@@ -494,7 +494,7 @@ fn run_heredocs(c: &RunConfig, run: &Run) -> Result<(Vec<String>, Option<Script>
     let CommandLine::Shell(text) = &run.command else {
         return Err("heredocs are only supported with the shell form of RUN".into());
     };
-    let mut shell = crate::build::meta::shell_of(c);
+    let mut shell = crate::solver::build::meta::shell_of(c);
     let only_marker = run.heredocs.len() == 1
         && crate::dockerfile::heredoc::parse_marker(text.trim())
             .is_some_and(|m| m.name == run.heredocs[0].name);
@@ -522,7 +522,7 @@ fn run_heredocs(c: &RunConfig, run: &Run) -> Result<(Vec<String>, Option<Script>
 /// ADD extracts a local file whose (decompressed) start is a tar header.
 fn is_local_archive(root: &Path, rel: &Path) -> bool {
     use std::io::Read;
-    let Ok(host) = crate::layer::paths::resolve_full(root, rel) else {
+    let Ok(host) = crate::image::layer::paths::resolve_full(root, rel) else {
         return false;
     };
     if !host.is_file() {
@@ -531,7 +531,7 @@ fn is_local_archive(root: &Path, rel: &Path) -> bool {
     let Ok(f) = std::fs::File::open(&host) else {
         return false;
     };
-    let Ok((mut r, _)) = crate::archive::decompress(f, "") else {
+    let Ok((mut r, _)) = crate::image::archive::decompress(f, "") else {
         return false;
     };
     let mut head = vec![0u8; 512];
@@ -542,5 +542,5 @@ fn is_local_archive(root: &Path, rel: &Path) -> bool {
             Ok(k) => n += k,
         }
     }
-    crate::archive::looks_like_tar(&head[..n])
+    crate::image::archive::looks_like_tar(&head[..n])
 }
