@@ -224,6 +224,17 @@ const DEVIATIONS: &[Allowance] = &[
         buildah: None,
         why: "buildah moves a redefined ENV variable to the end of Env",
     },
+    // FROM scratch: BuildKit's empty image has WorkingDir "/" (next to
+    // the default PATH, which buildah sets too); buildah leaves it unset.
+    Allowance {
+        name: "buildah-scratch-no-workdir",
+        scope: Scope::Entries(&["copy_from_image"]),
+        subjects: &["config.WorkingDir"],
+        field: "value",
+        rt: Some("\"/\""),
+        buildah: Some("null"),
+        why: "buildah's FROM scratch has no WorkingDir; BuildKit's emptyImage sets \"/\"",
+    },
     // CMD and ENTRYPOINT in shell form: BuildKit wraps them with the
     // SHELL in effect (withShell(d.image, ...)); buildah always uses
     // /bin/sh -c.

@@ -212,13 +212,15 @@ pub struct ImageConfig {
 impl ImageConfig {
     /// The config of `FROM scratch`.
     /// `FROM scratch`: BuildKit's empty image, which has the default PATH
-    /// (so `ENV PATH=$PATH:/x` and RUN's PATH work as in any image).
+    /// (so `ENV PATH=$PATH:/x` and RUN's PATH work as in any image) and
+    /// WorkingDir `/`.
     pub fn scratch() -> Self {
         ImageConfig {
             architecture: "amd64".into(),
             os: "linux".into(),
             config: RunConfig {
                 env: Some(vec![format!("PATH={DEFAULT_PATH}")]),
+                working_dir: Some("/".into()),
                 ..Default::default()
             },
             rootfs: RootFs {
