@@ -128,7 +128,7 @@ pub fn parse_mount(spec: &str) -> Result<Mount, String> {
     {
         return Err(format!(
             "invalid sharing mode {} (shared, private or locked)",
-            quote(&s)
+            quote(s)
         ));
     }
     Ok(Mount {
