@@ -85,6 +85,29 @@ fn default_capabilities_for_root() {
     assert_eq!(hex_mask(&status, "CapAmb"), 0);
 }
 
+/// An absent `bounding` list is an empty bounding set (runc, youki), not
+/// the full one: a config that lists no bounding caps must not leave every
+/// capability reachable through file caps or setuid binaries. `exec` without
+/// `--cap` takes the container's process capabilities, so it gets the same.
+#[test]
+fn absent_bounding_set_is_empty_for_init_and_exec() {
+    let ctx = TestCtx::new("process::caps_no_bounding");
+    let mut b = ctx.bundle();
+    b.remove("/process/capabilities/bounding")
+        .args(&["sleep", "1000"]);
+    let id = ctx.id("nobnd");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let pid = ctx.state(&id)["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert_eq!(hex_mask(&status, "CapBnd"), 0, "init CapBnd");
+    let out = ctx.rt(&["exec", &id, "cat", "/proc/self/status"]);
+    out.ok();
+    assert_eq!(hex_mask(&out.stdout, "CapBnd"), 0, "exec CapBnd");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
 #[test]
 fn no_new_privileges_flag() {
     let ctx = TestCtx::new("process::nnp");
