@@ -254,3 +254,52 @@ fn masked_path_symlink_loop_fails_naming_it() {
         // ELOOP: Go says "too many levels of", Rust "too many" symbolic links.
         .stderr_has("symbolic links");
 }
+
+/// config.json that is a FIFO: create must not block in open(2) waiting for
+/// a writer (it did, forever), but refuse it as not a regular file.
+#[test]
+fn config_json_fifo_is_refused_without_blocking() {
+    if skip_rt_only(
+        "errors::config_fifo",
+        "runc 1.1.5 blocks opening a FIFO config.json",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("errors::config_fifo");
+    let b = ctx.bundle();
+    crate::common::exec::command("mkfifo")
+        .arg(b.config_path())
+        .status()
+        .map(|s| assert!(s.success(), "mkfifo failed"))
+        .unwrap();
+    let started = std::time::Instant::now();
+    create_fails(&ctx, &b.dir, "fifo")
+        .stderr_has("config.json")
+        .stderr_has("not a regular file");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "create took {:?} on a FIFO config.json",
+        started.elapsed()
+    );
+}
+
+/// A NUL byte would cut a mount option (and the data string built from the
+/// options) short at mount(2): refused at validation, naming the field.
+#[test]
+fn nul_byte_in_mount_option_is_refused_naming_it() {
+    if skip_rt_only(
+        "errors::nul_mount_option",
+        "runc 1.1.5 fails later, in mount(2), without naming the field",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("errors::nul_mount_option");
+    let mut b = ctx.bundle();
+    b.set("/mounts/2/options", json!(["nosuid\u{0},size=1k"]));
+    create_fails_with_config(&ctx, &mut b, "nulopt")
+        .stderr_has("mounts[2].options[0]: contains a NUL byte");
+    let mut b = ctx.bundle();
+    b.args(&["sh", "-c", "true\u{0}x"]);
+    create_fails_with_config(&ctx, &mut b, "nularg")
+        .stderr_has("process.args[2]: contains a NUL byte");
+}
