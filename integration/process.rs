@@ -242,6 +242,33 @@ fn missing_executable_is_reported() {
     }
 }
 
+/// An init error longer than 64 KiB (here a missing args[0] of 100 KiB)
+/// used to arrive cut at the channel's fixed buffer: "bad message on init
+/// channel: EOF while parsing a string". It must arrive whole, or shortened
+/// with a marker, still naming the step and the start of the path.
+#[test]
+fn init_error_longer_than_64k_arrives_intact() {
+    let ctx = TestCtx::new("process::huge_error");
+    let huge = format!("/no-such-dir/{}", "x".repeat(100 * 1024));
+    let mut b = ctx.bundle();
+    b.args(&[&huge]);
+    let id = ctx.id("hugeerr");
+    ctx.prepare(&mut b, &id);
+    let out = ctx.rt(&["create", "-b", path(&b.dir), &id]);
+    out.fails_with(1);
+    assert!(
+        !out.stderr.contains("bad message on init channel"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(300)]
+    );
+    assert!(
+        out.stderr.contains("/no-such-dir/xxxx"),
+        "error lost the path: {}",
+        &out.stderr[..out.stderr.len().min(300)]
+    );
+    ctx.assert_nothing_left(&id);
+}
+
 #[test]
 fn sysctl_applies_in_new_network_namespace_only() {
     let ctx = TestCtx::new("process::sysctl");
