@@ -233,3 +233,73 @@ fn systemd_cgroups_path_needs_the_flag() {
         .stderr_has("linux.cgroupsPath")
         .stderr_has("--systemd-cgroup");
 }
+
+/// A masked path that is a symlink loop cannot be masked: create fails
+/// naming it (runc: ELOOP), never goes on with the path silently unmasked.
+/// A missing masked path is still skipped (the default list names paths
+/// many kernels lack).
+#[test]
+fn masked_path_symlink_loop_fails_naming_it() {
+    let ctx = TestCtx::new("errors::masked_loop");
+    let mut b = ctx.bundle();
+    let etc = b.rootfs().join("etc");
+    std::os::unix::fs::symlink("/etc/loop-b", etc.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", etc.join("loop-b")).unwrap();
+    let mut masked = b.get("/linux/maskedPaths").unwrap().clone();
+    masked.as_array_mut().unwrap().push(json!("/no/such/masked/path"));
+    masked.as_array_mut().unwrap().push(json!("/etc/loop-a"));
+    b.set("/linux/maskedPaths", masked);
+    create_fails_with_config(&ctx, &mut b, "maskloop")
+        .stderr_has("/etc/loop-a")
+        // ELOOP: Go says "too many levels of", Rust "too many" symbolic links.
+        .stderr_has("symbolic links");
+}
+
+/// config.json that is a FIFO: create must not block in open(2) waiting for
+/// a writer (it did, forever), but refuse it as not a regular file.
+#[test]
+fn config_json_fifo_is_refused_without_blocking() {
+    if skip_rt_only(
+        "errors::config_fifo",
+        "runc 1.1.5 blocks opening a FIFO config.json",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("errors::config_fifo");
+    let b = ctx.bundle();
+    crate::common::exec::command("mkfifo")
+        .arg(b.config_path())
+        .status()
+        .map(|s| assert!(s.success(), "mkfifo failed"))
+        .unwrap();
+    let started = std::time::Instant::now();
+    create_fails(&ctx, &b.dir, "fifo")
+        .stderr_has("config.json")
+        .stderr_has("not a regular file");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "create took {:?} on a FIFO config.json",
+        started.elapsed()
+    );
+}
+
+/// A NUL byte would cut a mount option (and the data string built from the
+/// options) short at mount(2): refused at validation, naming the field.
+#[test]
+fn nul_byte_in_mount_option_is_refused_naming_it() {
+    if skip_rt_only(
+        "errors::nul_mount_option",
+        "runc 1.1.5 fails later, in mount(2), without naming the field",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("errors::nul_mount_option");
+    let mut b = ctx.bundle();
+    b.set("/mounts/2/options", json!(["nosuid\u{0},size=1k"]));
+    create_fails_with_config(&ctx, &mut b, "nulopt")
+        .stderr_has("mounts[2].options[0]: contains a NUL byte");
+    let mut b = ctx.bundle();
+    b.args(&["sh", "-c", "true\u{0}x"]);
+    create_fails_with_config(&ctx, &mut b, "nularg")
+        .stderr_has("process.args[2]: contains a NUL byte");
+}

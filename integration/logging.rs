@@ -83,3 +83,59 @@ fn json_log_records_create_failure() {
     );
     ctx.assert_nothing_left(&id);
 }
+
+/// `delete --force` of an id that is a path fails (runc: "invalid container
+/// ID format") instead of passing as "already gone"; a `--root` that is a
+/// regular file fails as "not a directory" instead of listing nothing.
+#[test]
+fn invalid_id_and_file_as_root_fail_like_runc() {
+    let ctx = TestCtx::new("logging::invalid_id");
+    let out = ctx.rt(&["delete", "-f", "../../tmp"]);
+    out.fails_with(1).stderr_has("invalid container ID format");
+    assert!(std::path::Path::new("/tmp").is_dir());
+    let file_root = ctx.dir.join("root-is-a-file");
+    fs::write(&file_root, "x").unwrap();
+    for args in [&["delete", "-f", "c1"][..], &["list"][..]] {
+        let mut cmd = crate::common::exec::command(rt_bin());
+        cmd.arg("--root").arg(&file_root).args(args);
+        ctx.exec(cmd).fails_with(1).stderr_has("not a directory");
+    }
+    assert_eq!(fs::read_to_string(&file_root).unwrap(), "x");
+}
+
+/// Without `--log`, the final error goes to stderr as a logrus text record
+/// (`time="..." level=error msg="..."`), as runc prints it; with `--log
+/// FILE` the record goes to the file and stderr gets the bare message
+/// (what conmon forwards and people read).
+#[test]
+fn final_error_is_a_record_on_stderr_without_log_and_bare_with_it() {
+    let ctx = TestCtx::new("logging::stderr_record");
+    let out = ctx.rt(&["state", "no-such-container"]);
+    out.fails_with(1);
+    let line = out.stderr.trim();
+    let rest = line
+        .strip_prefix("time=\"")
+        .unwrap_or_else(|| panic!("not a logrus record: {line:?}"));
+    let (time, rest) = rest.split_once('"').unwrap();
+    assert!(is_rfc3339(time), "time is not RFC 3339: {line:?}");
+    let msg = rest
+        .strip_prefix(" level=error msg=\"")
+        .and_then(|m| m.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no level=error msg=\"...\": {line:?}"));
+    assert!(msg.contains("container does not exist"), "{line:?}");
+    assert_eq!(line.lines().count(), 1, "one record: {line:?}");
+
+    let log = ctx.dir.join("log.txt");
+    let out = ctx.rt(&["--log", path(&log), "state", "no-such-container"]);
+    out.fails_with(1);
+    let bare = out.stderr.trim();
+    assert!(bare.contains("container does not exist"), "{bare:?}");
+    assert!(!bare.contains("level="), "stderr is not bare: {bare:?}");
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("time=\"") && l.contains("level=error")
+                && l.contains("container does not exist")),
+        "no error record in the log file:\n{text}"
+    );
+}

@@ -85,6 +85,29 @@ fn default_capabilities_for_root() {
     assert_eq!(hex_mask(&status, "CapAmb"), 0);
 }
 
+/// An absent `bounding` list is an empty bounding set (runc, youki), not
+/// the full one: a config that lists no bounding caps must not leave every
+/// capability reachable through file caps or setuid binaries. `exec` without
+/// `--cap` takes the container's process capabilities, so it gets the same.
+#[test]
+fn absent_bounding_set_is_empty_for_init_and_exec() {
+    let ctx = TestCtx::new("process::caps_no_bounding");
+    let mut b = ctx.bundle();
+    b.remove("/process/capabilities/bounding")
+        .args(&["sleep", "1000"]);
+    let id = ctx.id("nobnd");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let pid = ctx.state(&id)["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert_eq!(hex_mask(&status, "CapBnd"), 0, "init CapBnd");
+    let out = ctx.rt(&["exec", &id, "cat", "/proc/self/status"]);
+    out.ok();
+    assert_eq!(hex_mask(&out.stdout, "CapBnd"), 0, "exec CapBnd");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
 #[test]
 fn no_new_privileges_flag() {
     let ctx = TestCtx::new("process::nnp");
@@ -217,6 +240,33 @@ fn missing_executable_is_reported() {
         );
         ctx.assert_nothing_left(&id);
     }
+}
+
+/// An init error longer than 64 KiB (here a missing args[0] of 100 KiB)
+/// used to arrive cut at the channel's fixed buffer: "bad message on init
+/// channel: EOF while parsing a string". It must arrive whole, or shortened
+/// with a marker, still naming the step and the start of the path.
+#[test]
+fn init_error_longer_than_64k_arrives_intact() {
+    let ctx = TestCtx::new("process::huge_error");
+    let huge = format!("/no-such-dir/{}", "x".repeat(100 * 1024));
+    let mut b = ctx.bundle();
+    b.args(&[&huge]);
+    let id = ctx.id("hugeerr");
+    ctx.prepare(&mut b, &id);
+    let out = ctx.rt(&["create", "-b", path(&b.dir), &id]);
+    out.fails_with(1);
+    assert!(
+        !out.stderr.contains("bad message on init channel"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(300)]
+    );
+    assert!(
+        out.stderr.contains("/no-such-dir/xxxx"),
+        "error lost the path: {}",
+        &out.stderr[..out.stderr.len().min(300)]
+    );
+    ctx.assert_nothing_left(&id);
 }
 
 #[test]

@@ -136,18 +136,32 @@ fn report(e: &crate::Error, format: logging::Format) {
     if logging::logs_to_file() {
         log::error!("{msg}");
         eprintln!("{msg}");
-    } else if format == logging::Format::Json {
+    } else {
+        // Without --log the record itself goes to stderr, in the chosen
+        // format, as runc's logrus does (`time="..." level=error msg="..."`
+        // for text). Callers that match error text (Podman's "does not
+        // exist", "executable file not found") find it inside the record.
         eprint!(
             "{}",
             logging::format_record(format, log::Level::Error, &msg)
         );
-    } else {
-        eprintln!("{msg}");
     }
 }
 
 fn dispatch(cli: &Cli) -> Result<i32> {
     let root = cli.state_root();
+    // A --root that is a file would otherwise read as "no containers": list
+    // shows nothing and delete --force reports success. runc fails on it.
+    if !matches!(cli.command, Command::Spec(_) | Command::Features) {
+        if let Ok(meta) = std::fs::metadata(&root) {
+            if !meta.is_dir() {
+                return Err(crate::Error::new(format!(
+                    "state root {}: not a directory",
+                    root.display()
+                )));
+            }
+        }
+    }
     // These commands leave an rt process in the container until it execs
     // the container's program; that process must not be the writable
     // on-disk binary (src/exe_protection.rs). This may re-execute rt.

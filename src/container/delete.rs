@@ -7,14 +7,16 @@ use crate::sys;
 use std::path::Path;
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    // First, and also with --force: an id like "../../tmp" is a path, not a
+    // container, and must fail (as in runc) rather than pass as "already
+    // gone" — or worse, reach the remove_dir_all below.
+    crate::state::validate_id(id)?;
     let dir = match ContainerDir::open(root, id) {
         Ok(d) => d,
         Err(e) => {
             if force {
                 // A half-created leftover without state.json: clear it out.
-                if crate::state::validate_id(id).is_ok() {
-                    let _ = std::fs::remove_dir_all(root.join(id));
-                }
+                let _ = std::fs::remove_dir_all(root.join(id));
                 return Ok(());
             }
             return Err(e);

@@ -39,11 +39,13 @@ fn supported() -> CapsHashSet {
 }
 
 /// Bounding set first, while we are still root with CAP_SETPCAP.
+/// With `process.capabilities` set, an absent `bounding` list is an empty
+/// set, as in runc and youki: keeping the full set would let file caps and
+/// setuid binaries regain what the config never granted. Only a config
+/// without `capabilities` at all leaves the bounding set alone (runc too).
 pub fn drop_bounding(c: Option<&LinuxCapabilities>) -> Result<()> {
     let Some(c) = c else { return Ok(()) };
-    let Some(keep) = convert(c.bounding().as_ref(), "bounding")? else {
-        return Ok(());
-    };
+    let keep = convert(c.bounding().as_ref(), "bounding")?.unwrap_or_default();
     for cap in supported() {
         if !keep.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)

@@ -39,7 +39,19 @@ pub fn mask(paths: &[String]) -> Result<()> {
                 Err(nix::Error::ENOENT) => continue,
                 Err(e) => return Err(Error::errno(format!("maskedPaths: open {p}"), e)),
             };
-        let st = nix::sys::stat::fstat(&target).map_err(|e| Error::errno("stat", e))?;
+        let st = nix::sys::stat::fstat(&target)
+            .map_err(|e| Error::errno(format!("maskedPaths: stat {p}"), e))?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            // The link itself is masked (O_NOFOLLOW above), but a link that
+            // loops can never be resolved by anyone: runc fails with ELOOP
+            // there, and masking a path that is no path at all would hide a
+            // broken config. A dangling link (ENOENT) is masked as a link.
+            if let Err(e @ nix::Error::ELOOP) =
+                resolve::open_in_root(&root, Path::new(p), libc::O_PATH)
+            {
+                return Err(Error::errno(format!("maskedPaths: {p}"), e));
+            }
+        }
         let res = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             sys::mount(
                 Some("tmpfs"),

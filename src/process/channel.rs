@@ -24,6 +24,26 @@ pub enum Msg {
     Error(String),
 }
 
+/// Error texts longer than this are shortened before sending: the whole
+/// message is one datagram and must fit the socket's send buffer (about
+/// 200 KiB by default; JSON escaping can grow text up to six times).
+const MAX_ERROR_TEXT: usize = 16 * 1024;
+
+/// Keeps the head of an over-long error (where the step and cause are
+/// named) and says plainly how much was cut.
+fn shorten(text: &str) -> String {
+    let mut end = MAX_ERROR_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}... [error message shortened: {} of {} bytes cut]",
+        &text[..end],
+        text.len() - end,
+        text.len()
+    )
+}
+
 pub struct Channel {
     fd: OwnedFd,
 }
@@ -49,23 +69,48 @@ impl Channel {
     }
 
     pub fn send(&self, msg: &Msg) -> Result<()> {
+        let short;
+        let msg = match msg {
+            Msg::Error(text) if text.len() > MAX_ERROR_TEXT => {
+                short = Msg::Error(shorten(text));
+                &short
+            }
+            m => m,
+        };
         let data = serde_json::to_vec(msg).map_err(|e| Error::new(e.to_string()))?;
         crate::sys::write_all(self.fd.as_raw_fd(), &data)
             .map_err(|e| Error::errno("send to init channel", e))
     }
 
     /// Receives one message; `None` when the other side closed the channel.
+    /// The buffer is sized from the datagram itself: a fixed one cut
+    /// messages longer than it and the tail was lost (a JSON parse error
+    /// instead of the init's error).
     pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 65536];
         let mut reset = false;
         loop {
-            // SAFETY: reading into a buffer we own, of the given length.
-            let n = unsafe {
-                libc::read(
+            // SAFETY: with MSG_PEEK|MSG_TRUNC and no buffer, recv writes
+            // nothing and returns the full length of the next datagram.
+            let len = unsafe {
+                libc::recv(
                     self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
+                    std::ptr::null_mut(),
+                    0,
+                    libc::MSG_PEEK | libc::MSG_TRUNC,
                 )
+            };
+            let mut buf = vec![0u8; len.max(1) as usize];
+            let n = if len < 0 {
+                len
+            } else {
+                // SAFETY: reading into a buffer we own, of the given length.
+                unsafe {
+                    libc::read(
+                        self.fd.as_raw_fd(),
+                        buf.as_mut_ptr() as *mut libc::c_void,
+                        buf.len(),
+                    )
+                }
             };
             if n < 0 {
                 let e = nix::Error::last();
@@ -118,6 +163,37 @@ impl AsRawFd for Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_longer_than_64k_arrive_whole_or_marked_shortened() {
+        let (parent, init) = Channel::pair().unwrap();
+        // Under the cap but escaped past 64 KiB in JSON: arrives whole.
+        let quoted = "\u{1}".repeat(MAX_ERROR_TEXT - 10);
+        init.send(&Msg::Error(quoted.clone())).unwrap();
+        assert_eq!(parent.recv().unwrap(), Some(Msg::Error(quoted)));
+        // Far over it: the head arrives, with the marker.
+        let huge = format!("exec /{}: no such file or directory", "a".repeat(200_000));
+        init.send(&Msg::Error(huge.clone())).unwrap();
+        match parent.recv().unwrap() {
+            Some(Msg::Error(e)) => {
+                assert!(e.starts_with("exec /aaaa"), "{}", &e[..40]);
+                assert!(e.len() < huge.len());
+                assert!(
+                    e.ends_with(&format!(
+                        "[error message shortened: {} of {} bytes cut]",
+                        huge.len() - MAX_ERROR_TEXT,
+                        huge.len()
+                    )),
+                    "{}",
+                    &e[e.len() - 80..]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // The channel is still in step.
+        init.send(&Msg::Ready).unwrap();
+        assert_eq!(parent.recv().unwrap(), Some(Msg::Ready));
+    }
 
     #[test]
     fn a_message_sent_before_the_other_side_went_away_is_still_read() {

@@ -25,8 +25,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     let dir = std::fs::canonicalize(dir)
         .map_err(|e| Error::from(e).context(format!("bundle {}", dir.display())))?;
     let config = dir.join("config.json");
-    let text = std::fs::read(&config)
-        .map_err(|e| Error::from(e).context(format!("open {}", config.display())))?;
+    let text = read_config(&config)?;
     let spec = parse(&text).map_err(|e| e.context("config.json"))?;
     validate(&spec).map_err(|e| e.context("config.json"))?;
     let root = spec
@@ -47,6 +46,47 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         )));
     }
     Ok(Bundle { dir, spec, rootfs })
+}
+
+/// Reads config.json, which must be a regular file. Opened O_NONBLOCK so
+/// that a FIFO (or a device) planted there cannot block `create` forever
+/// in open(2) or read(2); fstat on the opened fd, not a stat of the path
+/// before, so what is checked is what is read.
+fn read_config(config: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let ctx = |what: &str| format!("{what} {}", config.display());
+    // std opens with O_CLOEXEC.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(config)
+        .map_err(|e| Error::from(e).context(ctx("open")))?;
+    let ft = f
+        .metadata()
+        .map_err(|e| Error::from(e).context(ctx("stat")))?
+        .file_type();
+    if !ft.is_file() {
+        let kind = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_dir() {
+            "a directory"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        return Err(Error::new(format!(
+            "{}: is {kind}, not a regular file",
+            config.display()
+        )));
+    }
+    let mut text = Vec::new();
+    f.read_to_end(&mut text)
+        .map_err(|e| Error::from(e).context(ctx("read")))?;
+    Ok(text)
 }
 
 /// Parses config.json text. Type errors carry the JSON path

@@ -20,6 +20,16 @@ pub fn validate(spec: &Spec) -> Result<()> {
         validate_process(p)?;
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        no_nul(format!("mounts[{i}].destination"), m.destination().as_os_str())?;
+        if let Some(src) = m.source() {
+            no_nul(format!("mounts[{i}].source"), src.as_os_str())?;
+        }
+        if let Some(t) = m.typ() {
+            no_nul(format!("mounts[{i}].type"), t)?;
+        }
+        for (j, o) in m.options().iter().flatten().enumerate() {
+            no_nul(format!("mounts[{i}].options[{j}]"), o)?;
+        }
         if !m.destination().is_absolute() {
             return fail(
                 format!("mounts[{i}].destination"),
@@ -124,11 +134,29 @@ pub fn validate(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// A NUL byte cannot cross into a C string: mount(2) and execve(2) would
+/// see the value cut short there (a mount option or data string silently
+/// losing its tail), or the conversion would fail deep inside the init with
+/// no field to name. Refused up front, naming the field.
+fn no_nul(field: impl std::fmt::Display, value: impl AsRef<std::ffi::OsStr>) -> Result<()> {
+    if value.as_ref().as_encoded_bytes().contains(&0) {
+        return fail(field, "contains a NUL byte");
+    }
+    Ok(())
+}
+
 fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
     match p.args() {
         Some(a) if !a.is_empty() && !a[0].is_empty() => {}
         _ => return fail("process.args", "must not be empty"),
     }
+    for (i, a) in p.args().iter().flatten().enumerate() {
+        no_nul(format!("process.args[{i}]"), a)?;
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        no_nul(format!("process.env[{i}]"), e)?;
+    }
+    no_nul("process.cwd", p.cwd().as_os_str())?;
     if !p.cwd().is_absolute() {
         return fail(
             "process.cwd",
@@ -294,6 +322,37 @@ mod tests {
             check(|v| v["process"]["args"] = serde_json::json!([])),
             "process.args: must not be empty"
         );
+    }
+
+    #[test]
+    fn nul_bytes_are_refused_naming_the_field() {
+        use serde_json::json;
+        let cases: [(&str, fn(&mut serde_json::Value)); 7] = [
+            ("process.args[1]: contains a NUL byte", |v| {
+                v["process"]["args"] = json!(["sh", "a\0b"])
+            }),
+            ("process.env[0]: contains a NUL byte", |v| {
+                v["process"]["env"] = json!(["A=b\0c"])
+            }),
+            ("process.cwd: contains a NUL byte", |v| {
+                v["process"]["cwd"] = json!("/tmp\0x")
+            }),
+            ("mounts[2].options[0]: contains a NUL byte", |v| {
+                v["mounts"][2]["options"] = json!(["nosuid\0,size=1"])
+            }),
+            ("mounts[0].source: contains a NUL byte", |v| {
+                v["mounts"][0]["source"] = json!("pr\0oc")
+            }),
+            ("mounts[1].destination: contains a NUL byte", |v| {
+                v["mounts"][1]["destination"] = json!("/dev\0/x")
+            }),
+            ("mounts[1].type: contains a NUL byte", |v| {
+                v["mounts"][1]["type"] = json!("tmp\0fs")
+            }),
+        ];
+        for (want, edit) in cases {
+            assert_eq!(check(edit), want);
+        }
     }
 
     #[test]

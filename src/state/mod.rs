@@ -116,7 +116,8 @@ pub fn validate_id(id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::new(format!(
-            "invalid container id {id:?}: use only [A-Za-z0-9_+.-]"
+            // runc's words, which callers may match, then what is wrong.
+            "invalid container ID format: {id:?} (use only [A-Za-z0-9_+.-])"
         )))
     }
 }
