@@ -3,10 +3,10 @@
 //! subcommands say plainly that they are not implemented yet.
 
 use crate::frontend::context::ignore;
-use crate::dockerfile::evaluate::{EvaluatedStage, evaluate};
-use crate::dockerfile::plan::{BuildOptions, Plan, plan};
-use crate::dockerfile::scope::Platform;
-use crate::dockerfile::{Dockerfile, parse};
+use crate::frontend::dockerfile::evaluate::{EvaluatedStage, evaluate};
+use crate::frontend::dockerfile::plan::{BuildOptions, Plan, plan};
+use crate::frontend::dockerfile::scope::Platform;
+use crate::frontend::dockerfile::{Dockerfile, parse};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -9,7 +9,6 @@
 //!   import/export, registries, runtime bundles.
 
 pub mod cli;
-pub mod dockerfile;
 pub mod frontend;
 pub mod image;
 pub mod solver;

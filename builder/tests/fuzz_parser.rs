@@ -24,10 +24,10 @@
 //! - `RT_BUILD_FUZZ_DEADLINE`: seconds one input may take (default 5 in
 //!   release builds, 30 in debug builds).
 
-use rt_build::dockerfile::DockerfileError;
-use rt_build::dockerfile::evaluate::evaluate;
-use rt_build::dockerfile::parse;
-use rt_build::dockerfile::plan::{BuildOptions, plan};
+use rt_build::frontend::dockerfile::DockerfileError;
+use rt_build::frontend::dockerfile::evaluate::evaluate;
+use rt_build::frontend::dockerfile::parse;
+use rt_build::frontend::dockerfile::plan::{BuildOptions, plan};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

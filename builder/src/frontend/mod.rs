@@ -3,4 +3,5 @@
 //! before anything runs; the context is filtered by `.dockerignore`.
 
 pub mod context;
+pub mod dockerfile;
 pub mod glob;

@@ -2,7 +2,7 @@
 //! ENV, LABEL, EXPOSE, USER, VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD,
 //! SHELL, CMD, ENTRYPOINT, MAINTAINER, ARG, and WORKDIR's config half.
 
-use crate::dockerfile::ast::{CommandLine, Kind};
+use crate::frontend::dockerfile::ast::{CommandLine, Kind};
 use crate::image::{Healthcheck, RunConfig};
 use serde_json::json;
 

@@ -5,10 +5,10 @@
 //! with the stage's own instructions, so an ENV or ARG a trigger sets is
 //! seen by what follows.
 
-use crate::dockerfile::evaluate::{Step, evaluate_instructions};
-use crate::dockerfile::plan::{Base, BuildOptions, Plan};
-use crate::dockerfile::scope::Scope;
-use crate::dockerfile::{Dockerfile, Instruction, Kind, parse};
+use crate::frontend::dockerfile::evaluate::{Step, evaluate_instructions};
+use crate::frontend::dockerfile::plan::{Base, BuildOptions, Plan};
+use crate::frontend::dockerfile::scope::Scope;
+use crate::frontend::dockerfile::{Dockerfile, Instruction, Kind, parse};
 
 /// Parses the triggers; each becomes an instruction positioned at the
 /// child's FROM line (where BuildKit reports trigger errors).

@@ -20,7 +20,7 @@ use super::steps::SourceRoot;
 use super::{Builder, State};
 use crate::solver::cache_mounts::{self, CacheDir, NewDirOptions};
 use crate::solver::copy::{self, Dest, Filter};
-use crate::dockerfile::mount::{Mount, parse_size};
+use crate::frontend::dockerfile::mount::{Mount, parse_size};
 use crate::image::layer::paths::{clean, resolve_full};
 use crate::solver::snapshot::{ReadOnlyView, Snapshot};
 use crate::image::store::fsutil::TempDir;

@@ -8,8 +8,8 @@ use crate::solver::cache;
 use crate::image::RunConfig;
 use crate::solver::chmod;
 use crate::solver::copy::{self, Dest, Filter, Match};
-use crate::dockerfile::ast::{Add, CommandLine, Copy, CopySource, Instruction, Run};
-use crate::dockerfile::evaluate::Step;
+use crate::frontend::dockerfile::ast::{Add, CommandLine, Copy, CopySource, Instruction, Run};
+use crate::frontend::dockerfile::evaluate::Step;
 use crate::image::layer::paths::{clean, resolve_parent};
 use crate::image::layer::stubs::MountStubs;
 use crate::image::layer::{LayerInfo, LayerOptions, write_layer};
@@ -122,7 +122,7 @@ impl Builder<'_> {
         let run_env = step
             .run_env
             .clone()
-            .unwrap_or(crate::dockerfile::scope::RunEnvironment {
+            .unwrap_or(crate::frontend::dockerfile::scope::RunEnvironment {
                 env: vec![],
                 proxy: vec![],
             });
@@ -496,7 +496,7 @@ fn run_heredocs(c: &RunConfig, run: &Run) -> Result<(Vec<String>, Option<Script>
     };
     let mut shell = crate::solver::build::meta::shell_of(c);
     let only_marker = run.heredocs.len() == 1
-        && crate::dockerfile::heredoc::parse_marker(text.trim())
+        && crate::frontend::dockerfile::heredoc::parse_marker(text.trim())
             .is_some_and(|m| m.name == run.heredocs[0].name);
     if only_marker {
         let h = &run.heredocs[0];

@@ -312,9 +312,9 @@ pub fn evaluate_instructions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dockerfile::parse;
-    use crate::dockerfile::plan::plan;
-    use crate::dockerfile::scope::Platform;
+    use crate::frontend::dockerfile::parse;
+    use crate::frontend::dockerfile::plan::plan;
+    use crate::frontend::dockerfile::scope::Platform;
 
     fn run(src: &str, args: &[(&str, &str)]) -> Result<Vec<EvaluatedStage>, DockerfileError> {
         let df = parse(src, "Dockerfile").unwrap();

@@ -383,7 +383,7 @@ pub fn plan(df: &Dockerfile, opts: &BuildOptions) -> Result<Plan, DockerfileErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dockerfile::parse;
+    use crate::frontend::dockerfile::parse;
 
     fn planned(
         src: &str,

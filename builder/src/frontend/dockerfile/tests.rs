@@ -830,9 +830,9 @@ CMD ["run"]
 
     fn run_everything(src: &str) {
         if let Ok(d) = parse(src, "fuzz") {
-            let opts = crate::dockerfile::plan::BuildOptions::default();
-            if let Ok(p) = crate::dockerfile::plan::plan(&d, &opts) {
-                let _ = crate::dockerfile::evaluate::evaluate(&d, &p, &opts);
+            let opts = crate::frontend::dockerfile::plan::BuildOptions::default();
+            if let Ok(p) = crate::frontend::dockerfile::plan::plan(&d, &opts) {
+                let _ = crate::frontend::dockerfile::evaluate::evaluate(&d, &p, &opts);
             }
         }
     }
@@ -841,11 +841,11 @@ CMD ["run"]
     fn sample_parses() {
         let d = df(SAMPLE);
         assert_eq!(d.stages.len(), 2);
-        let opts = crate::dockerfile::plan::BuildOptions::default();
-        let p = crate::dockerfile::plan::plan(&d, &opts).unwrap();
+        let opts = crate::frontend::dockerfile::plan::BuildOptions::default();
+        let p = crate::frontend::dockerfile::plan::plan(&d, &opts).unwrap();
         assert_eq!(p.order, vec![0, 1]);
         assert_eq!(p.stages[0].image_deps, vec!["busybox:1".to_string()]);
-        crate::dockerfile::evaluate::evaluate(&d, &p, &opts).unwrap();
+        crate::frontend::dockerfile::evaluate::evaluate(&d, &p, &opts).unwrap();
     }
 
     #[test]
@@ -899,10 +899,10 @@ CMD ["run"]
 /// assert on the error that now comes back instead.
 mod limits {
     use super::*;
-    use crate::dockerfile::evaluate::{EvaluatedStage, evaluate};
-    use crate::dockerfile::expand::{MAX_DEPTH, Meter, expand_metered};
-    use crate::dockerfile::plan::{BuildOptions, plan};
-    use crate::dockerfile::scope::Scope;
+    use crate::frontend::dockerfile::evaluate::{EvaluatedStage, evaluate};
+    use crate::frontend::dockerfile::expand::{MAX_DEPTH, Meter, expand_metered};
+    use crate::frontend::dockerfile::plan::{BuildOptions, plan};
+    use crate::frontend::dockerfile::scope::Scope;
 
     fn run(src: &str) -> Result<Vec<EvaluatedStage>, super::super::DockerfileError> {
         let d = parse(src, "Dockerfile")?;
@@ -1030,10 +1030,10 @@ mod limits {
             // Refers to an earlier variable without growing.
             src.push_str(&format!("ENV v{i}=${{v{}:+y}}{i}\n", i / 2));
         }
-        crate::dockerfile::scope::SCANNED.with(|c| c.set(0));
+        crate::frontend::dockerfile::scope::SCANNED.with(|c| c.set(0));
         let stages = run(&src).unwrap();
         // The work count: no lookup scanned the earlier variables.
-        assert_eq!(crate::dockerfile::scope::SCANNED.with(|c| c.get()), 0);
+        assert_eq!(crate::frontend::dockerfile::scope::SCANNED.with(|c| c.get()), 0);
         assert_eq!(stages[0].scope.env.len(), n);
         assert_eq!(stages[0].scope.get("v0"), Some("0"));
         assert_eq!(stages[0].scope.get("v99999"), Some("y99999"));
@@ -1081,7 +1081,7 @@ mod limits {
 
     #[test]
     fn instructions_longer_than_the_line_limit_are_refused() {
-        let big = "a".repeat(crate::dockerfile::lines::MAX_LINE / 2);
+        let big = "a".repeat(crate::frontend::dockerfile::lines::MAX_LINE / 2);
         let e = run(&format!("FROM a\nRUN echo {big} \\\n {big} \\\n {big}\n")).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(
