@@ -158,6 +158,42 @@ fn refused_cgroup_limit_fails_cleanly_after_the_clone() {
     }
 }
 
+/// `linux.resources.unified` writes only `<controller>.<knob>` files of a
+/// controller the cgroup has: `cgroup.procs` would move a host process
+/// (here the test itself) into the container's cgroup, and on this hybrid
+/// host the cgroup2 mount has no controllers, so `memory.min` has nowhere
+/// to go (runc: "cannot use unified on cgroup v1"). Both fail naming the
+/// key, and nothing is left.
+#[test]
+fn unified_writes_only_knobs_of_enabled_controllers() {
+    let ctx = TestCtx::new("errors::unified_keys");
+    let me = std::process::id().to_string();
+    let hybrid = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
+        .is_ok_and(|c| !c.split_whitespace().any(|c| c == "memory"));
+    let mut cases = vec![
+        (json!({"cgroup.procs": me}), "cgroup.procs"),
+        (json!({"../../tasks": "1"}), "../../tasks"),
+    ];
+    if hybrid {
+        cases.push((json!({"memory.min": "0"}), "memory.min"));
+    }
+    for (unified, key) in cases {
+        let mut b = ctx.bundle();
+        b.set("/linux/resources/unified", unified);
+        let id = ctx.id("unified");
+        ctx.prepare(&mut b, &id);
+        let out = ctx.rt(&["run", "-b", path(&b.dir), &id]);
+        if testing_runc() && out.success() {
+            continue;
+        }
+        out.fails_with(1).stderr_has(key);
+        ctx.assert_nothing_left(&id);
+        // The test process is still where it was.
+        let mine = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        assert!(!mine.contains(&id), "moved into the container's cgroup: {mine}");
+    }
+}
+
 #[test]
 fn duplicate_id_leaves_first_container_alone() {
     let ctx = TestCtx::new("errors::duplicate");

@@ -5,7 +5,7 @@ mod default;
 mod validate;
 
 pub use default::default_spec_json;
-pub use validate::validate;
+pub use validate::{validate, validate_unified_key};
 
 use crate::error::{Error, Result};
 use oci_spec::runtime::Spec;

@@ -56,6 +56,12 @@ pub fn validate(spec: &Spec) -> Result<()> {
         new_or_joined.insert(ns.typ());
     }
     let has = |t: LinuxNamespaceType| new_or_joined.contains(&t);
+    let unified = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.unified().as_ref());
+    for key in unified.into_iter().flatten().map(|(k, _)| k) {
+        validate_unified_key(key)?;
+    }
     if let Some(linux) = linux {
         let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
@@ -141,6 +147,27 @@ pub fn validate(spec: &Spec) -> Result<()> {
 fn no_nul(field: impl std::fmt::Display, value: impl AsRef<std::ffi::OsStr>) -> Result<()> {
     if value.as_ref().as_encoded_bytes().contains(&0) {
         return fail(field, "contains a NUL byte");
+    }
+    Ok(())
+}
+
+/// A `linux.resources.unified` key must name one knob of one controller
+/// (`memory.high`, `pids.max`): a config may only write the cgroup knobs it
+/// names. The core interface files (`cgroup.procs`, `cgroup.threads`,
+/// `cgroup.kill`, `cgroup.subtree_control`, `cgroup.type`, `cgroup.freeze`,
+/// …) would move host processes into the container's cgroup, kill it or
+/// change the hierarchy, so of `cgroup.*` only the two limits are taken.
+pub fn validate_unified_key(key: &str) -> Result<()> {
+    let field = format!("linux.resources.unified[{key:?}]");
+    let Some((controller, knob)) = key.split_once('.') else {
+        return fail(field, "not a <controller>.<knob> name");
+    };
+    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    if !word(controller) || !word(knob) || controller.contains('.') {
+        return fail(field, "not a <controller>.<knob> name");
+    }
+    if controller == "cgroup" && !matches!(knob, "max.depth" | "max.descendants") {
+        return fail(field, "a cgroup core interface file, not a resource knob");
     }
     Ok(())
 }
@@ -302,6 +329,28 @@ fn validate_sysctl(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Resul
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unified_keys_name_one_knob_of_one_controller() {
+        for ok in ["memory.high", "pids.max", "cpu.max", "io.weight", "cgroup.max.depth", "cgroup.max.descendants", "hugetlb.2MB.max"] {
+            assert!(super::validate_unified_key(ok).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("cgroup.procs", "core interface"),
+            ("cgroup.threads", "core interface"),
+            ("cgroup.kill", "core interface"),
+            ("cgroup.subtree_control", "core interface"),
+            ("cgroup.type", "core interface"),
+            ("cgroup.freeze", "core interface"),
+            ("../../cgroup.procs", "<controller>.<knob>"),
+            ("memory", "<controller>.<knob>"),
+            (".hidden", "<controller>.<knob>"),
+            ("memory./max", "<controller>.<knob>"),
+        ] {
+            let e = super::validate_unified_key(bad).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains(bad), "{bad}: {e}");
+        }
+    }
+
     use crate::spec::{default_spec_json, parse, validate};
 
     fn check(edit: impl FnOnce(&mut serde_json::Value)) -> String {
