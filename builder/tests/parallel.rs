@@ -93,6 +93,15 @@ COPY --from=bad /etc/passwd /p2
         .unwrap()
         .success();
     assert!(!alive, "the other stage still runs");
+    // Nor does the killed builder's RUN network (slirp4netns).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let slirp = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("pgrep -f '[s]lirp4netns.*{}'", store.display()))
+        .status()
+        .unwrap()
+        .success();
+    assert!(!slirp, "the killed stage's slirp4netns still runs");
     let run_dir = store.join("rt-build/run");
     let left: Vec<_> = std::fs::read_dir(&run_dir)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())

@@ -208,8 +208,21 @@ fn loopback_up() -> Result<(), String> {
 /// slirp4netns on the namespace file; it reports readiness by writing one
 /// byte to its `--ready-fd`, here its stdout pipe.
 fn spawn_slirp(path: &Path, log: &Path) -> Result<Child, String> {
+    use std::os::unix::process::CommandExt;
     let log = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    Command::new("slirp4netns")
+    let mut cmd = Command::new("slirp4netns");
+    // SAFETY: prctl is async-signal-safe and touches only the child. A
+    // builder killed outright (SIGKILL of a parallel stage's child) runs no
+    // Drop: the kernel then stops its slirp4netns instead of orphaning it.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
         .args([
             "--configure",
             "--mtu=65520",
