@@ -190,7 +190,10 @@ fn unified_writes_only_knobs_of_enabled_controllers() {
         ctx.assert_nothing_left(&id);
         // The test process is still where it was.
         let mine = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-        assert!(!mine.contains(&id), "moved into the container's cgroup: {mine}");
+        assert!(
+            !mine.contains(&id),
+            "moved into the container's cgroup: {mine}"
+        );
     }
 }
 
@@ -282,7 +285,10 @@ fn masked_path_symlink_loop_fails_naming_it() {
     std::os::unix::fs::symlink("/etc/loop-b", etc.join("loop-a")).unwrap();
     std::os::unix::fs::symlink("loop-a", etc.join("loop-b")).unwrap();
     let mut masked = b.get("/linux/maskedPaths").unwrap().clone();
-    masked.as_array_mut().unwrap().push(json!("/no/such/masked/path"));
+    masked
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/no/such/masked/path"));
     masked.as_array_mut().unwrap().push(json!("/etc/loop-a"));
     b.set("/linux/maskedPaths", masked);
     create_fails_with_config(&ctx, &mut b, "maskloop")

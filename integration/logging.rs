@@ -133,9 +133,9 @@ fn final_error_is_a_record_on_stderr_without_log_and_bare_with_it() {
     assert!(!bare.contains("level="), "stderr is not bare: {bare:?}");
     let text = fs::read_to_string(&log).unwrap();
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("time=\"") && l.contains("level=error")
-                && l.contains("container does not exist")),
+        text.lines().any(|l| l.starts_with("time=\"")
+            && l.contains("level=error")
+            && l.contains("container does not exist")),
         "no error record in the log file:\n{text}"
     );
 }

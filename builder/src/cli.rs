@@ -234,7 +234,8 @@ pub fn parse_output(spec: &str) -> Result<OutputSpec, String> {
         let name = attrs
             .get("name")
             .ok_or_else(|| format!("--output type={kind} needs name=REF (the image to push)"))?;
-        crate::image::registry::Reference::parse(name).map_err(|e| format!("--output {spec:?}: {e}"))?;
+        crate::image::registry::Reference::parse(name)
+            .map_err(|e| format!("--output {spec:?}: {e}"))?;
         return Ok(OutputSpec { kind, attrs });
     }
     if kind != "image" && !attrs.contains_key("dest") {
@@ -463,7 +464,10 @@ fn run_build(
         .transpose()?;
     let compression = crate::image::layer::LayerCompression::parse(&flags.compression)?;
     let child = match (flags.internal_stage, &flags.internal_stage_io) {
-        (Some(stage), Some(io)) => Some(crate::solver::build::parallel::ChildStage { stage, io: io.clone() }),
+        (Some(stage), Some(io)) => Some(crate::solver::build::parallel::ChildStage {
+            stage,
+            io: io.clone(),
+        }),
         _ => None,
     };
     let snapshot_mode = match std::env::var("RT_BUILD_SNAPSHOTTER").as_deref() {
@@ -539,7 +543,10 @@ fn open_store(root: Option<&Path>) -> Result<crate::image::store::Store, String>
     crate::image::store::Store::open(&root)
 }
 
-fn find_image(store: &crate::image::store::Store, name: &str) -> Result<crate::image::store::Image, String> {
+fn find_image(
+    store: &crate::image::store::Store,
+    name: &str,
+) -> Result<crate::image::store::Image, String> {
     let desc = store
         .resolve(name)?
         .ok_or_else(|| format!("no image named {name:?} in {}", store.root.display()))?;
@@ -557,7 +564,11 @@ fn split_name(name: &str) -> (&str, &str) {
 /// Docker's "About an hour ago" style, from seconds elapsed.
 fn ago(secs: i64) -> String {
     let unit = |n: i64, one: &str, many: &str| {
-        if n == 1 { format!("{one} ago") } else { format!("{n} {many} ago") }
+        if n == 1 {
+            format!("{one} ago")
+        } else {
+            format!("{n} {many} ago")
+        }
     };
     match secs {
         s if s < 1 => "Less than a second ago".into(),
@@ -581,9 +592,19 @@ fn human_size(n: u64) -> String {
         v /= 1000.0;
         unit += 1;
     }
-    let decimals = if v < 10.0 { 2 } else if v < 100.0 { 1 } else { 0 };
+    let decimals = if v < 10.0 {
+        2
+    } else if v < 100.0 {
+        1
+    } else {
+        0
+    };
     let text = format!("{v:.decimals$}");
-    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
     format!("{text}{}", units[unit])
 }
 
@@ -624,7 +645,13 @@ fn run_images(root: Option<&Path>, quiet: bool, no_trunc: bool) -> Result<(), St
         return Ok(());
     }
     let header = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
-    let width = |i: usize| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0);
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].len())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
     let widths: Vec<usize> = (0..4).map(width).collect();
     let line = |cols: [&str; 5]| {
         let mut s = String::new();
@@ -981,7 +1008,16 @@ mod tests {
     #[test]
     fn build_verb_takes_the_same_flags() {
         let cli = Cli::try_parse_from([
-            "rt-build", "--root", "/s", "build", "-t", "a", "--no-cache", "-f", "D", "ctx",
+            "rt-build",
+            "--root",
+            "/s",
+            "build",
+            "-t",
+            "a",
+            "--no-cache",
+            "-f",
+            "D",
+            "ctx",
         ])
         .unwrap();
         let Some(Command::Build(b)) = cli.command else {

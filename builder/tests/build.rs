@@ -525,9 +525,16 @@ fn outputs_checked_by_their_consumers() {
     assert_eq!(id, img["manifest"]["config"]["digest"].as_str().unwrap());
     assert!(list.stdout.contains(&id[7..19]), "{}", list.stdout);
     let tags = img["docker"]["RepoTags"].as_array().unwrap();
-    assert!(tags.iter().any(|t| t == "again:latest") && tags.iter().any(|t| t == "out:1"), "{tags:?}");
+    assert!(
+        tags.iter().any(|t| t == "again:latest") && tags.iter().any(|t| t == "out:1"),
+        "{tags:?}"
+    );
     let quiet = run(bin().arg("--root").arg(&store).args(["images", "-q"]));
-    assert!(quiet.stdout.lines().any(|l| l == &id[7..19]), "{}", quiet.stdout);
+    assert!(
+        quiet.stdout.lines().any(|l| l == &id[7..19]),
+        "{}",
+        quiet.stdout
+    );
     // Names are stored as given: skopeo finds `oci:DIR:again`.
     if has_tool("skopeo") {
         let r = run(std::process::Command::new("skopeo")

@@ -35,7 +35,10 @@ fn zstd_layers_round_trip_and_the_cache_keeps_compressions_apart() {
     let out = build(&store, &ctx, &["-t", "z", "--compression", "zstd,level=19"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let img = inspect(&store, "z");
-    let diff_ids = img["config"]["rootfs"]["diff_ids"].as_array().unwrap().clone();
+    let diff_ids = img["config"]["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .clone();
     let ls = layers(&store, "z");
     assert_eq!(ls.len(), 3);
     // The base keeps its gzip layer; the new ones are zstd.

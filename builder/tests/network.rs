@@ -66,7 +66,10 @@ impl TestHost {
     fn new(ns: &str, host_ip: &str, peer_ip: &str) -> TestHost {
         let host_if = format!("rtbh{}", std::process::id() % 100000);
         let peer_if = format!("rtbp{}", std::process::id() % 100000);
-        let t = TestHost { ns: ns.into(), server: None };
+        let t = TestHost {
+            ns: ns.into(),
+            server: None,
+        };
         for cmd in [
             format!("ip netns add {ns}"),
             format!("ip link add {host_if} type veth peer name {peer_if}"),
@@ -147,15 +150,40 @@ RUN grep -q '127.0.0.1.*localhost' /etc/hosts && test -s /etc/resolv.conf && ech
         .arg(&ctx));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let root = dir.join("out");
-    let u = run(bin().arg("--root").arg(&store).arg("unpack").arg("net").arg(&root));
+    let u = run(bin()
+        .arg("--root")
+        .arg(&store)
+        .arg("unpack")
+        .arg("net")
+        .arg(&root));
     assert_eq!(u.code, 0, "{}", u.stderr);
     let read = |p: &str| std::fs::read_to_string(root.join("rootfs").join(p)).unwrap_or_default();
-    assert_eq!(read("loopback"), "blocked\n", "the host's 127.0.0.1 was reachable");
-    assert_eq!(read("gateway"), "blocked\n", "the gateway forwarded to the host's loopback");
-    assert_eq!(read("outbound"), "reached\n", "no outbound access from the sandbox");
-    assert_eq!(read("host"), "reached\n", "--network=host did not share the host's network");
+    assert_eq!(
+        read("loopback"),
+        "blocked\n",
+        "the host's 127.0.0.1 was reachable"
+    );
+    assert_eq!(
+        read("gateway"),
+        "blocked\n",
+        "the gateway forwarded to the host's loopback"
+    );
+    assert_eq!(
+        read("outbound"),
+        "reached\n",
+        "no outbound access from the sandbox"
+    );
+    assert_eq!(
+        read("host"),
+        "reached\n",
+        "--network=host did not share the host's network"
+    );
     assert_eq!(read("none"), "blocked\n", "--network=none reached a server");
-    assert_eq!(read("files"), "ok\n", "/etc/hosts or /etc/resolv.conf missing in RUN");
+    assert_eq!(
+        read("files"),
+        "ok\n",
+        "/etc/hosts or /etc/resolv.conf missing in RUN"
+    );
     // The generated files are mounts, not content.
     let img = inspect(&store, "net");
     for l in img["manifest"]["layers"].as_array().unwrap().iter().skip(2) {
@@ -164,7 +192,9 @@ RUN grep -q '127.0.0.1.*localhost' /etc/hosts && test -s /etc/resolv.conf && ech
             .map(|e| e.0)
             .collect();
         assert!(
-            !names.iter().any(|n| n == "etc/hosts" || n == "etc/resolv.conf"),
+            !names
+                .iter()
+                .any(|n| n == "etc/hosts" || n == "etc/resolv.conf"),
             "{names:?}"
         );
     }

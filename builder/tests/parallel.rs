@@ -27,7 +27,12 @@ if [ -e /sync/{other} ]; then echo together; else echo alone; fi > /{me}
 
 fn read_both(dir: &std::path::Path, store: &std::path::Path, name: &str) -> (String, String) {
     let out = dir.join(format!("out-{name}"));
-    let u = run(bin().arg("--root").arg(store).arg("unpack").arg(name).arg(&out));
+    let u = run(bin()
+        .arg("--root")
+        .arg(store)
+        .arg("unpack")
+        .arg(name)
+        .arg(&out));
     assert_eq!(u.code, 0, "{}", u.stderr);
     let read = |p: &str| std::fs::read_to_string(out.join("rootfs").join(p)).unwrap();
     (read("a"), read("b"))
@@ -43,7 +48,10 @@ fn independent_stages_run_at_the_same_time() {
     let ctx = context(&dir, &rendezvous(&id, 300), &[]);
     let out = build(&store, &ctx, &["-t", "par", "--no-cache"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(read_both(&dir, &store, "par"), ("together\n".into(), "together\n".into()));
+    assert_eq!(
+        read_both(&dir, &store, "par"),
+        ("together\n".into(), "together\n".into())
+    );
     // Both stages' progress is shown.
     assert!(out.stderr.contains("[a 2/2] RUN"), "{}", out.stderr);
     assert!(out.stderr.contains("[b 2/2] RUN"), "{}", out.stderr);
@@ -59,7 +67,10 @@ fn independent_stages_run_at_the_same_time() {
         .arg(&ctx2));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let (a, b) = read_both(&dir, &store, "seq");
-    assert!(a == "alone\n" || b == "alone\n", "sequential build saw both: {a} {b}");
+    assert!(
+        a == "alone\n" || b == "alone\n",
+        "sequential build saw both: {a} {b}"
+    );
 }
 
 #[test]
@@ -82,9 +93,18 @@ COPY --from=bad /etc/passwd /p2
     );
     let out = build(&store, &ctx, &["--no-cache"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let last = out.stderr.trim_end().lines().filter(|l| l.starts_with("rt-build: ")).collect::<Vec<_>>();
+    let last = out
+        .stderr
+        .trim_end()
+        .lines()
+        .filter(|l| l.starts_with("rt-build: "))
+        .collect::<Vec<_>>();
     assert_eq!(last.len(), 1, "{}", out.stderr);
-    assert!(last[0].contains(":4: [bad 2/2] RUN sleep 0.5 && exit 7"), "{}", out.stderr);
+    assert!(
+        last[0].contains(":4: [bad 2/2] RUN sleep 0.5 && exit 7"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("exit code: 7"), "{}", out.stderr);
     // The slow stage's container was stopped and removed with its builder.
     let alive = std::process::Command::new("sh")

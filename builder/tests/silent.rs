@@ -9,7 +9,10 @@ use common::*;
 fn last_layer(store: &std::path::Path, name: &str) -> Vec<(String, u8, u64, u64, u64, u32)> {
     let img = inspect(store, name);
     let layers = img["manifest"]["layers"].as_array().unwrap();
-    let digest = layers.last().unwrap()["digest"].as_str().unwrap().to_string();
+    let digest = layers.last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     layer_entries(store, &digest)
 }
 
@@ -67,7 +70,11 @@ B
     assert_eq!(u.code, 0, "{}", u.stderr);
     let read = |p: &str| std::fs::read_to_string(root.join("rootfs").join(p)).unwrap_or_default();
     assert_eq!(read("plain"), "one\ntwo\n");
-    assert_eq!(read("opts"), "errexit\n", "SHELL -ec did not apply to the heredoc");
+    assert_eq!(
+        read("opts"),
+        "errexit\n",
+        "SHELL -ec did not apply to the heredoc"
+    );
     // The script ran as a file under /dev/pipes, which left no trace.
     assert_eq!(read("shebang"), "/dev/pipes/EOF\n");
     assert_eq!(read("both"), "b\n");
@@ -77,10 +84,17 @@ B
             .into_iter()
             .map(|e| e.0)
             .collect();
-        assert!(!names.iter().any(|n| n.starts_with("dev/pipes")), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.starts_with("dev/pipes")),
+            "{names:?}"
+        );
     }
     // A failing heredoc script fails the build.
-    let bad = context(&dir.join("bad"), "FROM busybox\nRUN <<EOF\nexit 3\nEOF\n", &[]);
+    let bad = context(
+        &dir.join("bad"),
+        "FROM busybox\nRUN <<EOF\nexit 3\nEOF\n",
+        &[],
+    );
     let out = build(&store, &bad, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("exit code: 3"), "{}", out.stderr);
@@ -151,17 +165,28 @@ fn dockerignored_directories_are_not_copied_empty() {
             ("skipped/c", "c"),
             ("partly/x/drop", "d"),
             ("partly/y/keep.txt", "k"),
-            (".dockerignore", "skipped\npartly\n!partly/y/keep.txt\n!keep\n"),
+            (
+                ".dockerignore",
+                "skipped\npartly\n!partly/y/keep.txt\n!keep\n",
+            ),
         ],
     );
     let out = build(&store, &ctx, &["-t", "ign"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let names: Vec<String> = last_layer(&store, "ign").into_iter().map(|e| e.0).collect();
-    for want in ["app/keep/a", "app/partly", "app/partly/y", "app/partly/y/keep.txt"] {
+    for want in [
+        "app/keep/a",
+        "app/partly",
+        "app/partly/y",
+        "app/partly/y/keep.txt",
+    ] {
         assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
     }
     for unwanted in ["app/skipped", "app/skipped/sub", "app/partly/x"] {
-        assert!(!names.iter().any(|n| n == unwanted), "{unwanted} copied: {names:?}");
+        assert!(
+            !names.iter().any(|n| n == unwanted),
+            "{unwanted} copied: {names:?}"
+        );
     }
 }
 
@@ -189,9 +214,17 @@ ENV PATH=$PATH:/s
     let out = build(&store, &ctx, &["-t", "b", "--target", "b"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let env = inspect(&store, "b")["config"]["config"]["Env"].clone();
-    assert_eq!(env, serde_json::json!([format!("PATH=/opt/bin:{default}:/z")]));
+    assert_eq!(
+        env,
+        serde_json::json!([format!("PATH=/opt/bin:{default}:/z")])
+    );
     let root = dir.join("out");
-    let u = run(bin().arg("--root").arg(&store).arg("unpack").arg("b").arg(&root));
+    let u = run(bin()
+        .arg("--root")
+        .arg(&store)
+        .arg("unpack")
+        .arg("b")
+        .arg(&root));
     assert_eq!(u.code, 0, "{}", u.stderr);
     let p = std::fs::read_to_string(root.join("rootfs/p")).unwrap();
     assert_eq!(p, format!("/opt/bin:{default}:/z\n"));
@@ -270,7 +303,12 @@ ADD t.tar /x/
     );
     // ADD keeps the archive's directory mtime.
     let root = dir.join("out");
-    let u = run(bin().arg("--root").arg(&store).arg("unpack").arg("mk").arg(&root));
+    let u = run(bin()
+        .arg("--root")
+        .arg(&store)
+        .arg("unpack")
+        .arg("mk")
+        .arg(&root));
     assert_eq!(u.code, 0, "{}", u.stderr);
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(root.join("rootfs/x/top")).unwrap();

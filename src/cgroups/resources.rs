@@ -259,18 +259,22 @@ fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
         // hybrid host the cgroup2 mount holds none, and on pure v2 the
         // parent must have delegated it (runc: "cannot use unified on
         // cgroup v1" / EOPNOTSUPP at write time).
-        let controllers = std::fs::read_to_string(d.full().join("cgroup.controllers"))
-            .unwrap_or_default();
+        let controllers =
+            std::fs::read_to_string(d.full().join("cgroup.controllers")).unwrap_or_default();
         for (k, v) in unified {
             crate::spec::validate_unified_key(k)?;
             let controller = k.split('.').next().unwrap_or_default();
-            let enabled = controller == "cgroup"
-                || controllers.split_whitespace().any(|c| c == controller);
+            let enabled =
+                controller == "cgroup" || controllers.split_whitespace().any(|c| c == controller);
             if !enabled {
                 return Err(crate::Error::new(format!(
                     "linux.resources.unified[{k:?}]: the {controller} controller is not \
                      enabled for this cgroup{}",
-                    if pure_v2 { "" } else { " (its hierarchy is cgroup v1 on this host)" }
+                    if pure_v2 {
+                        ""
+                    } else {
+                        " (its hierarchy is cgroup v1 on this host)"
+                    }
                 )));
             }
             write(d, k, v)?;

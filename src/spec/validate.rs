@@ -20,7 +20,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
         validate_process(p)?;
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        no_nul(format!("mounts[{i}].destination"), m.destination().as_os_str())?;
+        no_nul(
+            format!("mounts[{i}].destination"),
+            m.destination().as_os_str(),
+        )?;
         if let Some(src) = m.source() {
             no_nul(format!("mounts[{i}].source"), src.as_os_str())?;
         }
@@ -162,7 +165,11 @@ pub fn validate_unified_key(key: &str) -> Result<()> {
     let Some((controller, knob)) = key.split_once('.') else {
         return fail(field, "not a <controller>.<knob> name");
     };
-    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    };
     if !word(controller) || !word(knob) || controller.contains('.') {
         return fail(field, "not a <controller>.<knob> name");
     }
@@ -331,7 +338,15 @@ fn validate_sysctl(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Resul
 mod tests {
     #[test]
     fn unified_keys_name_one_knob_of_one_controller() {
-        for ok in ["memory.high", "pids.max", "cpu.max", "io.weight", "cgroup.max.depth", "cgroup.max.descendants", "hugetlb.2MB.max"] {
+        for ok in [
+            "memory.high",
+            "pids.max",
+            "cpu.max",
+            "io.weight",
+            "cgroup.max.depth",
+            "cgroup.max.descendants",
+            "hugetlb.2MB.max",
+        ] {
             assert!(super::validate_unified_key(ok).is_ok(), "{ok}");
         }
         for (bad, says) in [

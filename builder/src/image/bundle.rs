@@ -27,10 +27,7 @@ pub fn runtime_config(config: &ImageConfig, rootfs: &Path) -> Result<Value, Stri
     let mut env: Vec<String> = c.env.clone().unwrap_or_default();
     let has = |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
     if !has(&env, "PATH") {
-        env.insert(
-            0,
-            format!("PATH={}", crate::image::DEFAULT_PATH),
-        );
+        env.insert(0, format!("PATH={}", crate::image::DEFAULT_PATH));
     }
     if !has(&env, "HOME") {
         env.push(format!(

@@ -4,10 +4,10 @@
 //! `bundle` (runtime bundle) and `local` (the rootfs files only).
 //! Archives are written to a temp file and renamed into place.
 
-use crate::image::{self, Descriptor, Index, REF_NAME};
 use crate::image::layer::write::append_file;
 use crate::image::store::fsutil::unique_name;
 use crate::image::store::{Image, Store, normalize_name};
+use crate::image::{self, Descriptor, Index, REF_NAME};
 use std::collections::BTreeMap;
 use std::path::Path;
 

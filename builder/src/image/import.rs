@@ -5,9 +5,9 @@
 
 use crate::image::archive::{Compression, decompress};
 use crate::image::digest::{HashReader, hex_part, sha256_bytes};
-use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
 use crate::image::store::fsutil::TempDir;
 use crate::image::store::{Image, Store, load_image_from};
+use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
 use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,8 @@ fn import_layout(store: &Store, dir: &Path, reference: Option<&str>) -> Result<I
             .find(|d| {
                 d.ref_name() == Some(r)
                     || d.ref_name().is_some_and(|n| {
-                        crate::image::store::normalize_name(n) == crate::image::store::normalize_name(r)
+                        crate::image::store::normalize_name(n)
+                            == crate::image::store::normalize_name(r)
                     })
             })
             .ok_or_else(|| format!("{}: no image named {r:?}", dir.display()))?,
@@ -136,10 +137,9 @@ fn import_docker_archive(
         Some(r) => entries
             .iter()
             .find(|e| {
-                e.repo_tags
-                    .iter()
-                    .flatten()
-                    .any(|t| crate::image::store::normalize_name(t) == crate::image::store::normalize_name(r))
+                e.repo_tags.iter().flatten().any(|t| {
+                    crate::image::store::normalize_name(t) == crate::image::store::normalize_name(r)
+                })
             })
             .ok_or_else(|| format!("{}: no image tagged {r:?}", file.display()))?,
         None => entries

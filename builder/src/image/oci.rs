@@ -270,7 +270,13 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
 /// image configs carry it); None for anything else.
 pub fn parse_rfc3339(t: &str) -> Option<i64> {
     let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();

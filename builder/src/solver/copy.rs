@@ -12,9 +12,9 @@
 //!   an image keep their uid/gid (BuildKit and buildah do the same);
 //!   `--chmod` rewrites the permission bits of everything copied.
 
-use crate::solver::chmod::Chmod;
 use crate::frontend::context::ignore::IgnoreRules;
 use crate::image::layer::paths::{clean, resolve_full, resolve_parent};
+use crate::solver::chmod::Chmod;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -194,7 +194,12 @@ pub fn mkdir_all(root: &Path, rel: &Path, owner: (u32, u32)) -> Result<PathBuf, 
         path = resolve_parent(root, &prefix, false)?;
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => continue,
-            Ok(_) => return Err(format!("{}: exists and is not a directory", prefix.display())),
+            Ok(_) => {
+                return Err(format!(
+                    "{}: exists and is not a directory",
+                    prefix.display()
+                ));
+            }
             Err(_) => {}
         }
         if std::fs::symlink_metadata(&path).is_ok() {
@@ -315,13 +320,14 @@ fn copy_one(src: &Path, out: &Path, m: &std::fs::Metadata, dest: &Dest) -> Resul
     let linked = m.is_file() && m.nlink() > 1;
     if linked && let Some(first) = dest.links.borrow().get(&(m.dev(), m.ino())) {
         // Its metadata came with the first path.
-        return std::fs::hard_link(first, out)
-            .map_err(|e| format!("link {}: {e}", out.display()));
+        return std::fs::hard_link(first, out).map_err(|e| format!("link {}: {e}", out.display()));
     }
     crate::solver::snapshot::make_node(src, out, m)?;
     set_meta(src, out, m, dest)?;
     if linked {
-        dest.links.borrow_mut().insert((m.dev(), m.ino()), out.to_path_buf());
+        dest.links
+            .borrow_mut()
+            .insert((m.dev(), m.ino()), out.to_path_buf());
     }
     Ok(())
 }
@@ -350,7 +356,8 @@ fn set_meta(src: &Path, out: &Path, m: &std::fs::Metadata, dest: &Dest) -> Resul
         }
     }
     let t = filetime::FileTime::from_last_modification_time(m);
-    filetime::set_symlink_file_times(out, t, t).map_err(|e| format!("utimes {}: {e}", out.display()))
+    filetime::set_symlink_file_times(out, t, t)
+        .map_err(|e| format!("utimes {}: {e}", out.display()))
 }
 
 /// Writes `data` as a new file (COPY heredocs, ADD URLs).
@@ -363,13 +370,16 @@ pub fn write_file(
 ) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let dest_rel = clean(Path::new(&dest.path));
-    let target = if into_dir { dest_rel.join(name) } else { dest_rel };
+    let target = if into_dir {
+        dest_rel.join(name)
+    } else {
+        dest_rel
+    };
     let out = dest.prepare_parent(&target)?;
     let _ = crate::image::store::fsutil::remove_tree(&out);
     std::fs::write(&out, data).map_err(|e| format!("{}: {e}", target.display()))?;
     let (uid, gid) = dest.owner.unwrap_or((0, 0));
-    std::os::unix::fs::lchown(&out, Some(uid), Some(gid))
-        .map_err(|e| e.to_string())?;
+    std::os::unix::fs::lchown(&out, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
     let mode = dest.chmod.map_or(mode, |c| c.apply(mode, false));
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
 }

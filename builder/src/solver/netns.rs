@@ -74,7 +74,12 @@ impl SandboxNet {
         // build runs, and a full pipe would stall the network.
         let log = dir.path.join("slirp4netns.log");
         let mut net = match spawn_slirp(&path, &log) {
-            Ok(slirp) => SandboxNet { path, slirp, log, _dir: dir },
+            Ok(slirp) => SandboxNet {
+                path,
+                slirp,
+                log,
+                _dir: dir,
+            },
             Err(e) => {
                 unmount(&path);
                 return Err(e);
@@ -90,9 +95,17 @@ impl SandboxNet {
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
-        let ready = self.slirp.stdout.take().ok_or("slirp4netns: no ready pipe")?;
+        let ready = self
+            .slirp
+            .stdout
+            .take()
+            .ok_or("slirp4netns: no ready pipe")?;
         let fd = ready.as_raw_fd();
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd for a descriptor we own.
         let rc = unsafe { libc::poll(&mut pfd, 1, READY_TIMEOUT_MS) };
         let mut byte = [0u8; 1];
@@ -183,7 +196,10 @@ fn loopback_up() -> Result<(), String> {
     // SAFETY: socket with constant arguments; the fd is owned below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(format!("RUN network: socket: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "RUN network: socket: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     // SAFETY: fd was just created and is owned by nobody else.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -194,13 +210,19 @@ fn loopback_up() -> Result<(), String> {
     }
     // SAFETY: SIOCGIFFLAGS fills ifr_ifru.ifru_flags of a valid ifreq.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } != 0 {
-        return Err(format!("RUN network: lo flags: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "RUN network: lo flags: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     // SAFETY: the union member SIOCGIFFLAGS just set.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: SIOCSIFFLAGS reads the flags of a valid ifreq.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } != 0 {
-        return Err(format!("RUN network: lo up: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "RUN network: lo up: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -222,29 +244,28 @@ fn spawn_slirp(path: &Path, log: &Path) -> Result<Child, String> {
             Ok(())
         });
     }
-    cmd
-        .args([
-            "--configure",
-            "--mtu=65520",
-            "--disable-host-loopback",
-            "--ready-fd=1",
-            "--netns-type=path",
-        ])
-        .arg(path)
-        .arg("tap0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                "RUN network: slirp4netns is not installed (Debian: apt-get install \
+    cmd.args([
+        "--configure",
+        "--mtu=65520",
+        "--disable-host-loopback",
+        "--ready-fd=1",
+        "--netns-type=path",
+    ])
+    .arg(path)
+    .arg("tap0")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(log)
+    .spawn()
+    .map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "RUN network: slirp4netns is not installed (Debian: apt-get install \
                  slirp4netns); use RUN --network=host or --network=none"
-                    .to_string()
-            } else {
-                format!("RUN network: starting slirp4netns: {e}")
-            }
-        })
+                .to_string()
+        } else {
+            format!("RUN network: starting slirp4netns: {e}")
+        }
+    })
 }
 
 /// /etc/resolv.conf for a RUN step: the host's, except that in the
@@ -287,17 +308,27 @@ mod tests {
         assert_eq!(Network::from_flag(Some("default")), Ok(Network::Sandbox));
         assert_eq!(Network::from_flag(Some("host")), Ok(Network::Host));
         assert_eq!(Network::from_flag(Some("none")), Ok(Network::None));
-        assert!(Network::from_flag(Some("bridge")).unwrap_err().contains("--network=bridge"));
+        assert!(
+            Network::from_flag(Some("bridge"))
+                .unwrap_err()
+                .contains("--network=bridge")
+        );
     }
 
     #[test]
     fn resolv_conf_replaces_loopback_servers_in_the_sandbox() {
         let host = "search example.org\nnameserver 127.0.0.53\noptions edns0\n";
         let s = resolv_conf(Network::Sandbox, host);
-        assert_eq!(s, "search example.org\noptions edns0\nnameserver 10.0.2.3\n");
+        assert_eq!(
+            s,
+            "search example.org\noptions edns0\nnameserver 10.0.2.3\n"
+        );
         // The host's own namespace reaches its loopback resolver.
         assert_eq!(resolv_conf(Network::Host, host), host);
         let routed = "nameserver 192.0.2.1\nnameserver ::1\n";
-        assert_eq!(resolv_conf(Network::Sandbox, routed), "nameserver 192.0.2.1\n");
+        assert_eq!(
+            resolv_conf(Network::Sandbox, routed),
+            "nameserver 192.0.2.1\n"
+        );
     }
 }

@@ -1033,7 +1033,10 @@ mod limits {
         crate::frontend::dockerfile::scope::SCANNED.with(|c| c.set(0));
         let stages = run(&src).unwrap();
         // The work count: no lookup scanned the earlier variables.
-        assert_eq!(crate::frontend::dockerfile::scope::SCANNED.with(|c| c.get()), 0);
+        assert_eq!(
+            crate::frontend::dockerfile::scope::SCANNED.with(|c| c.get()),
+            0
+        );
         assert_eq!(stages[0].scope.env.len(), n);
         assert_eq!(stages[0].scope.get("v0"), Some("0"));
         assert_eq!(stages[0].scope.get("v99999"), Some("y99999"));

@@ -54,7 +54,11 @@ pub struct ParallelGzip<W: Write> {
 fn deflate_block(level: Compression, data: &[u8], last: bool) -> io::Result<Vec<u8>> {
     let mut c = Compress::new(level, false);
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
     loop {
         let consumed = c.total_in() as usize;
         out.reserve(64 * 1024);
@@ -66,9 +70,7 @@ fn deflate_block(level: Compression, data: &[u8], last: bool) -> io::Result<Vec<
             Status::StreamEnd => break,
             // A sync flush is complete once all input is in and the
             // output buffer was not filled to the brim.
-            Status::Ok | Status::BufError
-                if !last && done_input && out.len() < out.capacity() =>
-            {
+            Status::Ok | Status::BufError if !last && done_input && out.len() < out.capacity() => {
                 break;
             }
             _ => {}
@@ -140,7 +142,10 @@ impl<W: Write> ParallelGzip<W> {
     /// Hands the buffered block to a worker (or compresses it inline).
     fn submit(&mut self, last: bool) -> io::Result<()> {
         self.write_header()?;
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(if last { 0 } else { BLOCK }));
+        let data = std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(if last { 0 } else { BLOCK }),
+        );
         let index = self.next_block;
         self.next_block += 1;
         if self.jobs.is_none() {
@@ -152,7 +157,10 @@ impl<W: Write> ParallelGzip<W> {
         while self.in_flight >= self.max_in_flight {
             self.collect_one()?;
         }
-        let jobs = self.jobs.as_ref().ok_or_else(|| io::Error::other("no gzip workers"))?;
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no gzip workers"))?;
         jobs.send((index, data, last))
             .map_err(|_| io::Error::other("gzip workers stopped"))?;
         self.in_flight += 1;
@@ -161,8 +169,13 @@ impl<W: Write> ParallelGzip<W> {
 
     /// Waits for one compressed block and writes every block now in order.
     fn collect_one(&mut self) -> io::Result<()> {
-        let rx = self.results.as_ref().ok_or_else(|| io::Error::other("no gzip workers"))?;
-        let (index, r) = rx.recv().map_err(|_| io::Error::other("gzip workers stopped"))?;
+        let rx = self
+            .results
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no gzip workers"))?;
+        let (index, r) = rx
+            .recv()
+            .map_err(|_| io::Error::other("gzip workers stopped"))?;
         self.in_flight -= 1;
         self.ready.insert(index, r?);
         while let Some(block) = self.ready.remove(&self.next_write) {
@@ -235,7 +248,11 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 // Half text-like (compressible), half noise.
-                if (i / 4096) % 2 == 0 { b"layer data "[i % 11] } else { x as u8 }
+                if (i / 4096) % 2 == 0 {
+                    b"layer data "[i % 11]
+                } else {
+                    x as u8
+                }
             })
             .collect()
     }
@@ -248,7 +265,9 @@ mod tests {
             let four = compress(&data, 4);
             assert_eq!(one, four, "output depends on the thread count (len {len})");
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&one[..]).read_to_end(&mut back).unwrap();
+            flate2::read::GzDecoder::new(&one[..])
+                .read_to_end(&mut back)
+                .unwrap();
             assert_eq!(back, data, "len {len}");
             // One gzip member, as GzDecoder (not MultiGzDecoder) reads it.
             assert_eq!(&one[..3], &[0x1f, 0x8b, 8]);

@@ -171,7 +171,8 @@ fn clear_lower_children(dir: &Path, rel: &Path, written: &HashSet<PathBuf>) -> R
 }
 
 fn remove_existing(path: &Path) -> Result<(), String> {
-    crate::image::store::fsutil::remove_tree(path).map_err(|e| format!("remove {}: {e}", path.display()))
+    crate::image::store::fsutil::remove_tree(path)
+        .map_err(|e| format!("remove {}: {e}", path.display()))
 }
 
 /// Overlay's whiteout: a character device with number 0:0.

@@ -16,8 +16,8 @@
 
 use super::pgzip::{ParallelGzip, threads};
 use crate::image::digest::HashWriter;
-use crate::image::{MT_LAYER_GZIP, MT_LAYER_ZSTD};
 use crate::image::store::Store;
+use crate::image::{MT_LAYER_GZIP, MT_LAYER_ZSTD};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -65,19 +65,29 @@ impl LayerCompression {
                         format!("--compression {spec:?}: level {v:?} is not a number")
                     })?)
                 }
-                _ => return Err(format!("--compression {spec:?}: unknown option {p:?} (level=N)")),
+                _ => {
+                    return Err(format!(
+                        "--compression {spec:?}: unknown option {p:?} (level=N)"
+                    ));
+                }
             }
         }
         match kind {
             "gzip" => match level.unwrap_or(6) {
                 l @ 0..=9 => Ok(LayerCompression::Gzip { level: l as u32 }),
-                l => Err(format!("--compression {spec:?}: gzip level {l} is not in 0-9")),
+                l => Err(format!(
+                    "--compression {spec:?}: gzip level {l} is not in 0-9"
+                )),
             },
             "zstd" => match level.unwrap_or(3) {
                 l @ 1..=22 => Ok(LayerCompression::Zstd { level: l as i32 }),
-                l => Err(format!("--compression {spec:?}: zstd level {l} is not in 1-22")),
+                l => Err(format!(
+                    "--compression {spec:?}: zstd level {l} is not in 1-22"
+                )),
             },
-            other => Err(format!("--compression: unknown compression {other:?} (gzip or zstd)")),
+            other => Err(format!(
+                "--compression: unknown compression {other:?} (gzip or zstd)"
+            )),
         }
     }
 
@@ -90,7 +100,6 @@ impl LayerCompression {
 }
 
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
-
 
 /// Writes the layer for `upper`; `None` when the upper dir is empty (a step
 /// that changed nothing makes no layer).
@@ -120,7 +129,8 @@ pub fn write_layer(
             let mut z = zstd::stream::write::Encoder::new(&mut blob, level)
                 .map_err(|e| format!("zstd: {e}"))?;
             // zstd's own workers, joined when the frame is finished.
-            z.multithread(threads() as u32).map_err(|e| format!("zstd workers: {e}"))?;
+            z.multithread(threads() as u32)
+                .map_err(|e| format!("zstd workers: {e}"))?;
             let (z, diff_id) = write_tar(upper, opts, z).map_err(walk_err)?;
             z.finish().map_err(|e| format!("compressing layer: {e}"))?;
             diff_id
@@ -201,7 +211,11 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn whiteout<W: Write>(&mut self, tar: &mut tar::Builder<W>, path: &Path) -> std::io::Result<()> {
+    fn whiteout<W: Write>(
+        &mut self,
+        tar: &mut tar::Builder<W>,
+        path: &Path,
+    ) -> std::io::Result<()> {
         let mut h = tar::Header::new_gnu();
         h.set_uid(0);
         h.set_gid(0);

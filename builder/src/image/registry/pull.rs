@@ -17,8 +17,8 @@
 use super::client::{Body, Client, status_error};
 use super::{Reference, Settings, sources};
 use crate::image::digest::{HashReader, HashWriter, hex_part, sha256_bytes};
-use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
 use crate::image::store::{Image, Store};
+use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -46,7 +46,8 @@ pub fn record(store: &Store, digest: &str, registry: &str, repository: &str) {
     if let Some(dir) = p.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = crate::image::store::fsutil::write_atomic(&p, format!("{}\n", list.join("\n")).as_bytes());
+    let _ =
+        crate::image::store::fsutil::write_atomic(&p, format!("{}\n", list.join("\n")).as_bytes());
 }
 
 /// Repositories on `registry` other than `repository` holding `digest`.

@@ -20,20 +20,20 @@ pub mod parallel;
 mod run_mounts;
 mod steps;
 
-use crate::solver::cache;
-use crate::solver::checksum::FileHashes;
 use crate::frontend::context::ignore::IgnoreRules;
 use crate::frontend::dockerfile::Dockerfile;
 use crate::frontend::dockerfile::ast::Kind;
 use crate::frontend::dockerfile::evaluate::EvaluatedStage;
 use crate::frontend::dockerfile::evaluate::Step;
 use crate::frontend::dockerfile::plan::{Base, BuildOptions, Plan};
-use crate::image::{self, Descriptor, History, ImageConfig};
 use crate::image::import;
 use crate::image::layer::LayerInfo;
+use crate::image::store::{Image, Store};
+use crate::image::{self, Descriptor, History, ImageConfig};
+use crate::solver::cache;
+use crate::solver::checksum::FileHashes;
 use crate::solver::progress::Progress;
 use crate::solver::snapshot::Mode;
-use crate::image::store::{Image, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -104,9 +104,15 @@ impl Builder<'_> {
     /// The sandbox's namespace file, starting the sandbox if needed.
     pub fn sandbox_net(&mut self) -> Result<PathBuf, String> {
         if self.net.is_none() {
-            self.net = Some(crate::solver::netns::SandboxNet::start(&self.store.tmp_dir())?);
+            self.net = Some(crate::solver::netns::SandboxNet::start(
+                &self.store.tmp_dir(),
+            )?);
         }
-        Ok(self.net.as_ref().map(|n| n.path().to_path_buf()).unwrap_or_default())
+        Ok(self
+            .net
+            .as_ref()
+            .map(|n| n.path().to_path_buf())
+            .unwrap_or_default())
     }
 }
 

@@ -37,7 +37,10 @@ impl Spawner {
     /// or there is one core.
     pub fn from_env(dockerfile_on_stdin: bool) -> Option<Spawner> {
         let max = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if dockerfile_on_stdin || max < 2 || std::env::var_os("RT_BUILD_PARALLEL").is_some_and(|v| v == "0") {
+        if dockerfile_on_stdin
+            || max < 2
+            || std::env::var_os("RT_BUILD_PARALLEL").is_some_and(|v| v == "0")
+        {
             return None;
         }
         Some(Spawner {
@@ -69,12 +72,20 @@ impl ChildStage {
 
 /// The stages worth building in children: every needed stage but the
 /// target, when at least two of them could run at once; else none.
-pub fn parallel_stages(order: &[usize], target: usize, deps: &dyn Fn(usize) -> Vec<usize>) -> Vec<usize> {
+pub fn parallel_stages(
+    order: &[usize],
+    target: usize,
+    deps: &dyn Fn(usize) -> Vec<usize>,
+) -> Vec<usize> {
     // Depth of each stage in the dependency graph: stages of equal depth
     // do not depend on each other.
     let mut depth: HashMap<usize, usize> = HashMap::new();
     for &s in order {
-        let d = deps(s).iter().filter_map(|p| depth.get(p)).max().map_or(0, |m| m + 1);
+        let d = deps(s)
+            .iter()
+            .filter_map(|p| depth.get(p))
+            .max()
+            .map_or(0, |m| m + 1);
         depth.insert(s, d);
     }
     let mut per_depth: BTreeMap<usize, usize> = BTreeMap::new();
@@ -122,7 +133,8 @@ impl Builder<'_> {
                 }
                 let (i, status) = wait_any(&mut running)?;
                 let r = running.remove(i);
-                let log = std::fs::read_to_string(r.dir.path.join("progress.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(r.dir.path.join("progress.log")).unwrap_or_default();
                 let (shown, error) = split_error(&log);
                 // Its file-hash summary is noise here: the target's comes.
                 for line in shown.lines().filter(|l| !l.starts_with("#context ")) {
@@ -135,8 +147,8 @@ impl Builder<'_> {
                 }
                 let out = r.dir.path.join("output.json");
                 let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-                let state: State =
-                    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+                let state: State = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("{}: {e}", out.display()))?;
                 self.done.insert(r.stage, state);
             }
         })();
@@ -219,7 +231,10 @@ mod tests {
         let log = "#1 [a 1/2] FROM busybox\n#2 ERROR\nrt-build: Dockerfile:3: [a 2/2] RUN false: exit code: 1\n";
         let (shown, err) = split_error(log);
         assert_eq!(shown, "#1 [a 1/2] FROM busybox\n#2 ERROR\n");
-        assert_eq!(err.as_deref(), Some("Dockerfile:3: [a 2/2] RUN false: exit code: 1"));
+        assert_eq!(
+            err.as_deref(),
+            Some("Dockerfile:3: [a 2/2] RUN false: exit code: 1")
+        );
         assert_eq!(split_error("#1 ok\n"), ("#1 ok\n", None));
     }
 }

@@ -18,12 +18,12 @@
 
 use super::steps::SourceRoot;
 use super::{Builder, State};
-use crate::solver::cache_mounts::{self, CacheDir, NewDirOptions};
-use crate::solver::copy::{self, Dest, Filter};
 use crate::frontend::dockerfile::mount::{Mount, parse_size};
 use crate::image::layer::paths::{clean, resolve_full};
-use crate::solver::snapshot::{ReadOnlyView, Snapshot};
 use crate::image::store::fsutil::TempDir;
+use crate::solver::cache_mounts::{self, CacheDir, NewDirOptions};
+use crate::solver::copy::{self, Dest, Filter};
+use crate::solver::snapshot::{ReadOnlyView, Snapshot};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -346,9 +346,14 @@ impl Builder<'_> {
         }
         if live.secrets_dir.is_none() {
             let dir = TempDir::new(&self.store.tmp_dir(), "secrets")?;
-            let mounted =
-                crate::solver::snapshot::mount("tmpfs", &dir.path, "tmpfs", 0, "mode=0700,size=16m")
-                    .is_ok();
+            let mounted = crate::solver::snapshot::mount(
+                "tmpfs",
+                &dir.path,
+                "tmpfs",
+                0,
+                "mode=0700,size=16m",
+            )
+            .is_ok();
             live.secrets_dir = Some(SecretsDir { dir, mounted });
         }
         let dir = &live.secrets_dir.as_ref().expect("just set").dir.path;

@@ -4,15 +4,15 @@
 
 use super::meta::{command_args, workdir};
 use super::{Builder, State};
-use crate::solver::cache;
-use crate::image::RunConfig;
-use crate::solver::chmod;
-use crate::solver::copy::{self, Dest, Filter, Match};
 use crate::frontend::dockerfile::ast::{Add, CommandLine, Copy, CopySource, Instruction, Run};
 use crate::frontend::dockerfile::evaluate::Step;
+use crate::image::RunConfig;
 use crate::image::layer::paths::{clean, resolve_parent};
 use crate::image::layer::stubs::MountStubs;
 use crate::image::layer::{LayerInfo, LayerOptions, write_layer};
+use crate::solver::cache;
+use crate::solver::chmod;
+use crate::solver::copy::{self, Dest, Filter, Match};
 use crate::solver::progress::StepLog;
 use crate::solver::runner::{self, RunSpec};
 use crate::solver::snapshot::{ReadOnlyView, Snapshot};
@@ -119,13 +119,13 @@ impl Builder<'_> {
         let network = crate::solver::netns::Network::from_flag(run.network.as_deref())?;
         let c = &state.config.config;
         let (args, script) = run_heredocs(c, run)?;
-        let run_env = step
-            .run_env
-            .clone()
-            .unwrap_or(crate::frontend::dockerfile::scope::RunEnvironment {
-                env: vec![],
-                proxy: vec![],
-            });
+        let run_env =
+            step.run_env
+                .clone()
+                .unwrap_or(crate::frontend::dockerfile::scope::RunEnvironment {
+                    env: vec![],
+                    proxy: vec![],
+                });
         let mut env: Vec<String> = c.env.clone().unwrap_or_default();
         let has = |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
         for (k, v) in &run_env.env {
@@ -134,10 +134,7 @@ impl Builder<'_> {
             }
         }
         if !has(&env, "PATH") {
-            env.insert(
-                0,
-                format!("PATH={}", crate::image::DEFAULT_PATH),
-            );
+            env.insert(0, format!("PATH={}", crate::image::DEFAULT_PATH));
         }
         let cwd = c
             .working_dir
@@ -190,11 +187,16 @@ impl Builder<'_> {
             let stubs = MountStubs::record(&snap.merged, &targets);
             let cwd_host = resolve_parent(&snap.merged, Path::new(&cwd), true)?;
             if !cwd_host.exists() {
-                std::fs::create_dir(&cwd_host).map_err(|e| format!("creating WORKDIR {cwd}: {e}"))?;
+                std::fs::create_dir(&cwd_host)
+                    .map_err(|e| format!("creating WORKDIR {cwd}: {e}"))?;
             }
-            let u = crate::solver::users::resolve(&snap.merged, &user).map_err(|e| format!("USER {user:?}: {e}"))?;
+            let u = crate::solver::users::resolve(&snap.merged, &user)
+                .map_err(|e| format!("USER {user:?}: {e}"))?;
             if !has(&env, "HOME") {
-                env.push(format!("HOME={}", u.home.clone().unwrap_or_else(|| "/".into())));
+                env.push(format!(
+                    "HOME={}",
+                    u.home.clone().unwrap_or_else(|| "/".into())
+                ));
             }
             let mut full_env = env.clone();
             full_env.extend(proxy);
@@ -210,7 +212,13 @@ impl Builder<'_> {
                 netns,
                 mounts: live.entries.clone(),
             };
-            let code = runner::run(&b.store.state_dir().join("run"), &b.store.tmp_dir(), &snap.merged, &spec, &mut |bytes| log.output(bytes))?;
+            let code = runner::run(
+                &b.store.state_dir().join("run"),
+                &b.store.tmp_dir(),
+                &snap.merged,
+                &spec,
+                &mut |bytes| log.output(bytes),
+            )?;
             log.flush();
             drop(live);
             if code != 0 {
@@ -333,7 +341,9 @@ impl Builder<'_> {
                     if let Some(sum) = a.checksum {
                         crate::solver::fetch::verify_checksum(p, sum, &d.data)?;
                     }
-                    sums.push(json!({"url": p, "content": crate::image::digest::sha256_bytes(&d.data)}));
+                    sums.push(
+                        json!({"url": p, "content": crate::image::digest::sha256_bytes(&d.data)}),
+                    );
                     resolved.push(Resolved::Url {
                         name: crate::solver::fetch::file_name(&d.url),
                         data: d.data,
@@ -503,7 +513,13 @@ fn run_heredocs(c: &RunConfig, run: &Run) -> Result<(Vec<String>, Option<Script>
         if h.content.starts_with("#!") {
             let path = format!("{SCRIPT_DIR}/{}", h.name);
             shell.push(path.clone());
-            return Ok((shell, Some(Script { path, content: h.content.clone() })));
+            return Ok((
+                shell,
+                Some(Script {
+                    path,
+                    content: h.content.clone(),
+                }),
+            ));
         }
         shell.push(h.content.clone());
         return Ok((shell, None));
