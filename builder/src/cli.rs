@@ -767,9 +767,22 @@ fn run_import(root: Option<&Path>, source: &str, name: &str) -> Result<(), Strin
     let store = open_store(root)?;
     let _gc = crate::image::store::gc::hold(&store)?;
     let img = crate::image::import::resolve(&store, source)?;
+    unpack_for_builds(&store, &img)?;
     store.set_ref(name, &img.manifest_desc)?;
     println!("{}", img.manifest_desc.digest);
     Ok(())
+}
+
+/// As `docker pull` and `docker load` do, an imported or pulled image's
+/// layers are unpacked at once (into the store's unpacked-layer cache), so
+/// a build FROM it starts without unpacking, and a layer that cannot be
+/// unpacked fails the import, not a later build.
+fn unpack_for_builds(
+    store: &crate::image::store::Store,
+    img: &crate::image::store::Image,
+) -> Result<(), String> {
+    crate::image::import::unpacked_layers(store, &img.manifest.layers, &img.config.rootfs.diff_ids)
+        .map(|_| ())
 }
 
 fn run_unpack(root: Option<&Path>, name: &str, bundle: &str) -> Result<(), String> {
@@ -787,6 +800,7 @@ fn run_pull(
     let store = open_store(root)?;
     let _gc = crate::image::store::gc::hold(&store)?;
     let img = crate::image::registry::pull::pull(&store, settings, &r, false)?;
+    unpack_for_builds(&store, &img)?;
     store.set_ref(&r.familiar(), &img.manifest_desc)?;
     eprintln!("#done {r} stored as {}", r.familiar());
     println!("{}", img.manifest_desc.digest);

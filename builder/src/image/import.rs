@@ -228,6 +228,9 @@ pub fn unpacked_layers(
     let mut out = Vec::new();
     for (desc, diff_id) in img_layers.iter().zip(diff_ids) {
         let dir = store.unpacked_dir(diff_id)?;
+        if dir.exists() && !crate::image::store::unsynced::trusted(store, diff_id) {
+            crate::image::store::unsynced::discard(store, diff_id)?;
+        }
         if !dir.exists() {
             let tmp = TempDir::new(&store.tmp_dir(), "unpack")?;
             let blob = store.blob_path(&desc.digest)?;
@@ -239,6 +242,9 @@ pub fn unpacked_layers(
                 crate::image::layer::unpack::Target::Overlay,
                 &format!("layer {}", desc.digest),
             )?;
+            // Unpacked files are not synced either: like a volatile
+            // step's upper dir, the dir is trusted in this boot only.
+            crate::image::store::unsynced::mark(store, diff_id)?;
             let path = tmp.keep();
             if std::fs::rename(&path, &dir).is_err() {
                 // Someone else unpacked it meanwhile.

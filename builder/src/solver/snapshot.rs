@@ -25,6 +25,8 @@ pub struct Snapshot {
     pub upper: PathBuf,
     dir: TempDir,
     mounted: bool,
+    /// Mounted `volatile`: the upper dir's files were never synced.
+    pub volatile: bool,
     baseline: Option<HashMap<PathBuf, Stamp>>,
 }
 
@@ -45,19 +47,7 @@ pub enum Mode {
 impl Snapshot {
     /// `lowers` bottom to top (the image's layer order).
     pub fn prepare(tmp: &Path, lowers: &[PathBuf], mode: Mode) -> Result<Snapshot, String> {
-        let dir = TempDir::new(tmp, "snap")?;
-        let merged = dir.path.join("merged");
-        let upper = dir.path.join("upper");
-        for d in [&merged, &upper] {
-            std::fs::create_dir(d).map_err(|e| format!("{}: {e}", d.display()))?;
-        }
-        let mut snap = Snapshot {
-            merged,
-            upper,
-            dir,
-            mounted: false,
-            baseline: None,
-        };
+        let mut snap = Snapshot::unmounted(tmp)?;
         if mode == Mode::Auto && snap.mount_overlay(lowers).is_ok() {
             return Ok(snap);
         }
@@ -67,6 +57,33 @@ impl Snapshot {
         let mut base = HashMap::new();
         stamp_tree(&snap.merged, Path::new(""), &mut base)?;
         snap.baseline = Some(base);
+        Ok(snap)
+    }
+
+    /// The snapshot's directories, nothing mounted yet.
+    fn unmounted(tmp: &Path) -> Result<Snapshot, String> {
+        let dir = TempDir::new(tmp, "snap")?;
+        let merged = dir.path.join("merged");
+        let upper = dir.path.join("upper");
+        for d in [&merged, &upper] {
+            std::fs::create_dir(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        Ok(Snapshot {
+            merged,
+            upper,
+            dir,
+            mounted: false,
+            volatile: false,
+            baseline: None,
+        })
+    }
+
+    /// An overlay snapshot with its upper dir under `tmp`, or an error
+    /// when overlayfs cannot be mounted (no copy-mode fallback: the
+    /// caller has a disk path to fall back to).
+    pub fn prepare_overlay(tmp: &Path, lowers: &[PathBuf]) -> Result<Snapshot, String> {
+        let mut snap = Snapshot::unmounted(tmp)?;
+        snap.mount_overlay(lowers)?;
         Ok(snap)
     }
 
@@ -92,7 +109,20 @@ impl Snapshot {
         if opts.len() >= 4000 {
             return Err("too many layers for one overlay mount".into());
         }
-        mount("overlay", &self.merged, "overlay", 0, &opts)?;
+        // volatile (Linux 5.10+): no syncs to the upper filesystem. The
+        // last unmount of an overlay otherwise syncs the whole filesystem
+        // the upper dir is on (the store's disk: every dirty page on it,
+        // not only the step's), which took 220 ms per RUN step here on a
+        // busy machine. Nothing of a step is meant to be durable before
+        // its layer is: the work dir is thrown away after each step, an
+        // upper dir kept as a lower dir is marked unsynced (see
+        // image/store/unsynced.rs), and on an older kernel the mount is
+        // made without the option.
+        let volatile = format!("{opts},volatile");
+        self.volatile = mount("overlay", &self.merged, "overlay", 0, &volatile).is_ok();
+        if !self.volatile {
+            mount("overlay", &self.merged, "overlay", 0, &opts)?;
+        }
         self.mounted = true;
         Ok(())
     }

@@ -148,6 +148,7 @@ pub fn collect(store: &Store, released: &HashSet<String>) -> Result<Option<Repor
             continue;
         }
         if super::fsutil::remove_tree(&e.path()).is_ok() {
+            super::unsynced::forget(store, &format!("sha256:{name}"));
             report.unpacked += 1;
         }
     }

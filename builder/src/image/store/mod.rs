@@ -12,6 +12,7 @@
 
 pub mod fsutil;
 pub mod gc;
+pub mod unsynced;
 
 use crate::image::digest::{HashWriter, hex_part, sha256_bytes};
 use crate::image::{self, Descriptor, ImageConfig, Index, Manifest};

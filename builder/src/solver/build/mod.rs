@@ -75,8 +75,22 @@ pub struct State {
 }
 
 impl State {
+    /// The overlay lower dirs of this state, bottom first: a layer this
+    /// process holds on its tmpfs (`hot`) from there, else the store's
+    /// unpacked-layer cache (unpacking it if needed).
     fn lowers(&self, store: &Store) -> Result<Vec<PathBuf>, String> {
-        import::unpacked_layers(store, &self.layers, &self.config.rootfs.diff_ids)
+        let mut out = Vec::with_capacity(self.layers.len());
+        for (desc, diff_id) in self.layers.iter().zip(&self.config.rootfs.diff_ids) {
+            match crate::solver::hot::lookup(diff_id) {
+                Some(dir) => out.push(dir),
+                None => out.extend(import::unpacked_layers(
+                    store,
+                    std::slice::from_ref(desc),
+                    std::slice::from_ref(diff_id),
+                )?),
+            }
+        }
+        Ok(out)
     }
 
     fn push_layer(&mut self, l: &LayerInfo) {

@@ -13,9 +13,10 @@ use crate::image::layer::{LayerInfo, LayerOptions, write_layer};
 use crate::solver::cache;
 use crate::solver::chmod;
 use crate::solver::copy::{self, Dest, Filter, Match};
+use crate::solver::hot;
 use crate::solver::progress::StepLog;
 use crate::solver::runner::{self, RunSpec};
-use crate::solver::snapshot::{ReadOnlyView, Snapshot};
+use crate::solver::snapshot::{Mode, ReadOnlyView, Snapshot};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -98,15 +99,67 @@ impl Builder<'_> {
         }
     }
 
-    /// Unmounts the snapshot and turns its upper dir into a layer (moved
-    /// into the unpacked-layer cache for later steps).
+    /// Unmounts the snapshot and turns its upper dir into a layer (kept as
+    /// the layer's lower dir for later steps).
     fn commit(&self, snap: &mut Snapshot) -> Result<Option<LayerInfo>, String> {
         snap.finish()?;
         let layer = write_layer(self.store, &snap.upper, &self.layer_options())?;
         if let Some(l) = &layer {
-            snap.take_upper(&self.store.unpacked_dir(&l.diff_id)?)?;
+            self.keep_upper(snap, l)?;
         }
         Ok(layer)
+    }
+
+    /// A committed upper dir becomes the layer's lower dir for later
+    /// steps: where it is, on this process's tmpfs (`hot`), or else in the
+    /// store's unpacked-layer cache.
+    fn keep_upper(&self, snap: &Snapshot, l: &LayerInfo) -> Result<(), String> {
+        if !hot::holds(&snap.upper) {
+            let dest = self.store.unpacked_dir(&l.diff_id)?;
+            if snap.volatile && !dest.exists() {
+                crate::image::store::unsynced::mark(self.store, &l.diff_id)?;
+            }
+            return snap.take_upper(&dest);
+        }
+        if hot::lookup(&l.diff_id).is_some() {
+            return Ok(());
+        }
+        let Some(dir) = hot::layer_dir(&l.diff_id) else {
+            return Ok(());
+        };
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        snap.take_upper(&dir)?;
+        hot::keep(&l.diff_id, dir);
+        Ok(())
+    }
+
+    /// Runs the body of a COPY, ADD or WORKDIR on a snapshot of `lowers`
+    /// and commits it: with the upper dir on this process's tmpfs when
+    /// there is one (see `hot`: the same overlay and code, far fewer disk
+    /// inode allocations), and on disk when hot layers are off or the
+    /// attempt fails there (a full tmpfs, say), so the result never
+    /// depends on the tmpfs.
+    fn snapshot_step(
+        &self,
+        lowers: &[PathBuf],
+        body: &dyn Fn(&mut Snapshot) -> Result<(), String>,
+    ) -> Result<Option<LayerInfo>, String> {
+        if self.req.snapshot_mode == Mode::Auto
+            && let Some(tmp) = hot::area(self.store)
+        {
+            let attempt = Snapshot::prepare_overlay(&tmp, lowers).and_then(|mut snap| {
+                body(&mut snap)?;
+                self.commit(&mut snap)
+            });
+            if let Ok(layer) = attempt {
+                return Ok(layer);
+            }
+        }
+        let mut snap = Snapshot::prepare(&self.store.tmp_dir(), lowers, self.req.snapshot_mode)?;
+        body(&mut snap)?;
+        self.commit(&mut snap)
     }
 
     pub(super) fn run_step(
@@ -237,7 +290,7 @@ impl Builder<'_> {
             stubs.clean(&snap.upper);
             let layer = write_layer(b.store, &snap.upper, &b.layer_options())?;
             if let Some(l) = &layer {
-                snap.take_upper(&b.store.unpacked_dir(&l.diff_id)?)?;
+                b.keep_upper(&snap, l)?;
             }
             Ok(layer)
         })
@@ -257,16 +310,17 @@ impl Builder<'_> {
         let key = cache::key(&json!({"parent": state.fs_key, "mkdir": dir, "user": user}));
         self.cached_step(state, key, format!("WORKDIR {dir}"), |b, st| {
             let lowers = st.lowers(b.store)?;
-            let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
-            let owner = if user.is_empty() {
-                (0, 0)
-            } else {
-                let u = crate::solver::users::resolve(&snap.merged, &user)
-                    .map_err(|e| format!("USER {user:?}: {e}"))?;
-                (u.uid, u.gid)
-            };
-            crate::solver::copy::mkdir_all(&snap.merged, Path::new(&dir), owner)?;
-            b.commit(&mut snap)
+            b.snapshot_step(&lowers, &|snap| {
+                let owner = if user.is_empty() {
+                    (0, 0)
+                } else {
+                    let u = crate::solver::users::resolve(&snap.merged, &user)
+                        .map_err(|e| format!("USER {user:?}: {e}"))?;
+                    (u.uid, u.gid)
+                };
+                crate::solver::copy::mkdir_all(&snap.merged, Path::new(&dir), owner)?;
+                Ok(())
+            })
         })
     }
 
@@ -414,14 +468,20 @@ impl Builder<'_> {
             (a.chown.map(String::from), a.link, a.parents, a.unpack);
         self.cached_step(state, key, created_by, move |b, st| {
             let lowers = if link { Vec::new() } else { st.lowers(b.store)? };
-            let mut snap = Snapshot::prepare(&b.store.tmp_dir(), &lowers, b.req.snapshot_mode)?;
-            let owner = match &chown {
-                None if keep_owners => None,
-                None => Some((0, 0)),
+            // COPY --link --chown=NAME: the name is the image's, not the
+            // empty base's the layer is made on.
+            let link_owner = match &chown {
                 Some(c) if link && !numeric_owner => {
                     let v = ReadOnlyView::new(&b.store.tmp_dir(), &st.lowers(b.store)?, b.req.snapshot_mode)?;
                     Some(crate::solver::users::resolve_chown(&v.root, c)?)
                 }
+                _ => None,
+            };
+            b.snapshot_step(&lowers, &|snap| {
+            let owner = match &chown {
+                None if keep_owners => None,
+                None => Some((0, 0)),
+                Some(_) if link_owner.is_some() => link_owner,
                 Some(c) => Some(crate::solver::users::resolve_chown(&snap.merged, c)?),
             };
             let d = Dest { rootfs: &snap.merged, path: dest.clone(), owner, chmod: mode.as_ref(), parents, links: Default::default() };
@@ -469,7 +529,8 @@ impl Builder<'_> {
                     }
                 }
             }
-            b.commit(&mut snap)
+            Ok(())
+            })
         })
     }
 }
