@@ -144,3 +144,47 @@ fn ps_lists_the_init_pid() {
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// runc exits 255 for every failing `exec`, foreground or detached, before
+/// or after the process was started: go-runc and conmon tell "the runtime
+/// failed" from "the process exited non-zero" by it.
+#[test]
+fn failing_exec_exits_255_like_runc() {
+    let ctx = TestCtx::new("exec::fail_255");
+    let (id, _) = running_container(&ctx);
+    let missing_json = ctx.dir.join("no-such-process.json");
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("unknown container", vec!["exec", "no-such-ctr", "true"]),
+        ("missing binary", vec!["exec", &id, "/no/such/binary"]),
+        (
+            "missing binary, detached",
+            vec!["exec", "-d", &id, "/no/such/binary"],
+        ),
+        (
+            "missing process.json",
+            vec!["exec", "-p", path(&missing_json), &id],
+        ),
+    ];
+    for (what, args) in cases {
+        let out = ctx.rt(&args);
+        assert_eq!(
+            out.code(),
+            Some(255),
+            "{what}: exec must exit 255\nstderr:\n{}",
+            out.stderr
+        );
+        out.stderr_has("exec failed");
+    }
+    // The process's own status still comes through unchanged.
+    ctx.rt(&["exec", &id, "sh", "-c", "exit 3"]).fails_with(3);
+    ctx.delete_force(&id).ok();
+    let mut b = ctx.bundle();
+    let stopped = ctx.id("stopped");
+    ctx.create_start_wait(&mut b, &stopped);
+    ctx.rt(&["exec", &stopped, "true"])
+        .fails_with(255)
+        .stderr_has("cannot exec in a stopped container");
+    ctx.delete(&stopped).ok();
+    ctx.assert_nothing_left(&id);
+    ctx.assert_nothing_left(&stopped);
+}

@@ -379,3 +379,35 @@ fn rootfs_propagation_modes() {
         }
     }
 }
+
+/// procfs (and sysfs) go on directories only: a /proc that is a symlink, or
+/// a proc mount onto a regular file, is refused in runc's words, which
+/// scripts match on.
+#[test]
+fn proc_onto_symlink_or_file_is_refused_with_runcs_phrase() {
+    let ctx = TestCtx::new("mounts::proc_not_dir");
+    let mut link = ctx.bundle();
+    fs::remove_dir(link.rootfs().join("proc")).unwrap();
+    std::os::unix::fs::symlink("/tmp", link.rootfs().join("proc")).unwrap();
+    let mut file = ctx.bundle();
+    fs::write(file.rootfs().join("proc2"), "").unwrap();
+    file.mount(json!({"destination": "/proc2", "type": "proc", "source": "proc"}));
+    for (what, b, dest) in [
+        ("symlink", &mut link, "/proc"),
+        ("file", &mut file, "/proc2"),
+    ] {
+        let id = ctx.id(what);
+        let out = ctx.run(b, &id);
+        assert!(!out.success(), "proc mounted onto a {what}");
+        out.stderr_has("must be mounted on ordinary directory")
+            .stderr_has(dest);
+        ctx.assert_nothing_left(&id);
+    }
+    assert!(
+        fs::read_dir(link.rootfs().join("tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "something was mounted or created through the /proc link"
+    );
+}

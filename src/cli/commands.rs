@@ -233,7 +233,22 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
     Ok(p)
 }
 
+/// runc: any failure of `exec` (unknown container, bad process.json, the
+/// process not starting, detached or not) exits 255, so a caller (go-runc,
+/// conmon) never mistakes it for an exit status of the process.
+pub const EXEC_FAILED: i32 = 255;
+
 pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
+    match exec_inner(root, a) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            super::report(&e.context("exec failed"));
+            Ok(EXEC_FAILED)
+        }
+    }
+}
+
+fn exec_inner(root: &Path, a: &ExecArgs) -> Result<i32> {
     let process = exec_process(root, a)?;
     let opts = ExecOptions {
         root: root.to_path_buf(),
@@ -244,23 +259,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         detach: a.detach,
         preserve_fds: preserved(a.preserve_fds),
     };
-    // runc: a failure to start the process exits 255 in the foreground,
-    // so it cannot be mistaken for the process's own exit status.
-    match container::exec(&opts) {
-        Ok(code) => Ok(code),
-        Err(e) if !a.detach => {
-            super::report(
-                &e,
-                if crate::logging::logs_to_file() {
-                    crate::logging::Format::Json
-                } else {
-                    crate::logging::Format::Text
-                },
-            );
-            Ok(255)
-        }
-        Err(e) => Err(e),
-    }
+    container::exec(&opts)
 }
 
 pub fn ps(root: &Path, a: &PsArgs) -> Result<i32> {

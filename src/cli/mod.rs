@@ -123,7 +123,7 @@ pub fn main() -> i32 {
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            report(&e, format);
+            report(&e);
             1
         }
     }
@@ -131,7 +131,8 @@ pub fn main() -> i32 {
 
 /// The final error: a log record (containerd reads the last error line of
 /// --log) and the plain text on stderr (conmon and people read that).
-fn report(e: &crate::Error, format: logging::Format) {
+fn report(e: &crate::Error) {
+    let format = logging::format();
     let msg = e.to_string();
     if logging::logs_to_file() {
         log::error!("{msg}");

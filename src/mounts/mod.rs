@@ -186,7 +186,8 @@ fn reopen(root: &OwnedFd, dest: &Path) -> Result<OwnedFd> {
 }
 
 /// CVE-2019-19921 / CVE-2023-27561: /proc, /sys (and /dev) in the image must
-/// not be symlinks, or a mount meant for them lands elsewhere.
+/// not be symlinks, or a mount meant for them lands elsewhere; procfs and
+/// sysfs go on directories only.
 fn refuse_symlinked_system_dir(root: &OwnedFd, dest: &Path, typ: &str) -> Result<()> {
     let system = ["/proc", "/sys", "/dev"]
         .iter()
@@ -210,7 +211,20 @@ fn refuse_symlinked_system_dir(root: &OwnedFd, dest: &Path, typ: &str) -> Result
     let c = sys::cstr(name.as_encoded_bytes())?;
     if let Ok(fd) = sys::openat(dir.as_raw_fd(), &c, libc::O_PATH | libc::O_NOFOLLOW, 0) {
         let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::errno("stat", e))?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        let kind = st.st_mode & libc::S_IFMT;
+        // runc's wording for procfs and sysfs, which scripts match on.
+        if (typ == "proc" || typ == "sysfs") && kind != libc::S_IFDIR {
+            return Err(Error::new(format!(
+                "filesystem {typ:?} must be mounted on ordinary directory ({} is {})",
+                dest.display(),
+                if kind == libc::S_IFLNK {
+                    "a symlink in the rootfs"
+                } else {
+                    "not a directory"
+                }
+            )));
+        }
+        if kind == libc::S_IFLNK {
             return Err(Error::new(format!(
                 "mount destination {} is a symlink in the rootfs: refusing ({typ})",
                 dest.display()
