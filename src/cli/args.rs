@@ -158,7 +158,7 @@ pub struct ListArgs {
 pub struct SpecArgs {
     #[arg(short = 'b', long)]
     pub bundle: Option<PathBuf>,
-    /// Write a spec for a rootless container (also `rt --rootless=true spec`).
+    /// Write a spec for a rootless container.
     #[arg(long)]
     pub rootless: bool,
 }

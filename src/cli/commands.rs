@@ -130,18 +130,19 @@ pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn spec(a: &SpecArgs, rootless: bool) -> Result<i32> {
-    let dir = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
-    let path = dir.join("config.json");
+pub fn spec(a: &SpecArgs) -> Result<i32> {
+    let path = match &a.bundle {
+        Some(dir) => dir.join("config.json"),
+        None => PathBuf::from("config.json"),
+    };
     if path.exists() {
         return Err(Error::new(format!(
             "File {} exists. Remove it first",
             path.display()
         )));
     }
-    let text = serde_json::to_string_pretty(&crate::spec::default_spec_json(rootless))
-        .map_err(|e| Error::new(e.to_string()))?;
-    std::fs::write(&path, text + "\n").with_ctx(|| format!("write {}", path.display()))?;
+    let text = crate::spec::to_runc_text(&crate::spec::default_spec_json(a.rootless));
+    std::fs::write(&path, text).with_ctx(|| format!("write {}", path.display()))?;
     Ok(0)
 }
 

@@ -180,10 +180,9 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete(a) => commands::delete(&root, a),
         Command::Run(a) => run::run(&root, a, cli.systemd_cgroup),
         Command::List(a) => commands::list(&root, a),
-        Command::Spec(a) => {
-            let global = cli.rootless.as_deref().is_some_and(|v| v != "false");
-            commands::spec(a, a.rootless || global)
-        }
+        // As runc: only `spec --rootless` writes the rootless variant; the
+        // global --rootless is about cgroup handling, not the spec.
+        Command::Spec(a) => commands::spec(a),
         Command::Exec(a) => commands::exec(&root, a),
         Command::Ps(a) => commands::ps(&root, a),
         Command::Pause(a) => commands::pause(&root, a, true),
