@@ -188,3 +188,64 @@ fn failing_exec_exits_255_like_runc() {
     ctx.assert_nothing_left(&id);
     ctx.assert_nothing_left(&stopped);
 }
+
+/// `exec --env K=V` replaces the container's K (runc: the last value wins)
+/// instead of adding a second K that the spec's value shadows.
+#[test]
+fn exec_env_overrides_the_containers_value() {
+    let ctx = TestCtx::new("exec::env_override");
+    let mut b = ctx.bundle();
+    b.env("FOO=from-spec").args(&["sleep", "1000"]);
+    let id = ctx.id("envover");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let out = ctx.rt(&[
+        "exec",
+        "--env",
+        "FOO=from-cli",
+        "--env",
+        "BAR=new",
+        &id,
+        "env",
+    ]);
+    out.ok();
+    // `env` prints the environment as the kernel handed it over (a shell
+    // would re-export it deduplicated).
+    let foo: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FOO="))
+        .collect();
+    assert_eq!(foo, ["FOO=from-cli"], "environment:\n{}", out.stdout);
+    assert!(out.stdout.lines().any(|l| l == "BAR=new"), "{}", out.stdout);
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// Without --ignore-paused, exec into a paused container is refused; with
+/// it, the process is started and waits, frozen with the container, until
+/// `resume` (runc).
+#[test]
+fn exec_ignore_paused_runs_once_resumed() {
+    let ctx = TestCtx::new("exec::ignore_paused");
+    let (id, _) = running_container(&ctx);
+    ctx.rt(&["pause", &id]).ok();
+    ctx.rt(&["exec", &id, "true"])
+        .fails_with(255)
+        .stderr_has("paused");
+    std::thread::scope(|s| {
+        let exec = s.spawn(|| ctx.rt(&["exec", "--ignore-paused", &id, "sh", "-c", "echo ran"]));
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert!(
+            !exec.is_finished(),
+            "exec --ignore-paused finished while the container was frozen"
+        );
+        assert_eq!(ctx.state(&id)["status"], "paused");
+        ctx.rt(&["resume", &id]).ok();
+        let out = exec.join().unwrap();
+        out.ok();
+        assert_eq!(out.stdout, "ran\n");
+    });
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -176,7 +176,7 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
         p.set_cwd(c.clone());
     }
     let mut env = p.env().clone().unwrap_or_default();
-    env.extend(a.env.iter().cloned());
+    override_env(&mut env, &a.env);
     p.set_env(Some(env));
     if let Some(u) = &a.user {
         let (uid, gid) = match u.split_once(':') {
@@ -239,6 +239,32 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
 /// conmon) never mistakes it for an exit status of the process.
 pub const EXEC_FAILED: i32 = 255;
 
+/// `exec --env K=V`: replaces the container's K where it is (runc's
+/// setenv semantics: the last value wins, the first position stays), or
+/// adds K at the end.
+fn override_env(env: &mut Vec<String>, extra: &[String]) {
+    let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+    for kv in extra {
+        let k = key(kv);
+        match env.iter().position(|e| key(e) == k) {
+            Some(i) => {
+                env[i] = kv.clone();
+                // Later duplicates of K in the spec would shadow nothing
+                // now but could confuse a getenv that reads the last one.
+                let mut j = i + 1;
+                while j < env.len() {
+                    if key(&env[j]) == k {
+                        env.remove(j);
+                    } else {
+                        j += 1;
+                    }
+                }
+            }
+            None => env.push(kv.clone()),
+        }
+    }
+}
+
 pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     match exec_inner(root, a) {
         Ok(code) => Ok(code),
@@ -259,6 +285,7 @@ fn exec_inner(root: &Path, a: &ExecArgs) -> Result<i32> {
         pid_file: a.pid_file.clone(),
         detach: a.detach,
         preserve_fds: preserved(a.preserve_fds),
+        ignore_paused: a.ignore_paused,
     };
     container::exec(&opts)
 }
@@ -353,4 +380,21 @@ pub fn features() -> Result<i32> {
         serde_json::to_string_pretty(&v).map_err(|e| Error::new(e.to_string()))?
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::override_env;
+
+    #[test]
+    fn exec_env_overrides_in_place_and_appends_new_keys() {
+        let mut env: Vec<String> = ["PATH=/bin", "HOME=/root", "TERM=xterm", "HOME=/again"]
+            .map(String::from)
+            .to_vec();
+        override_env(
+            &mut env,
+            &["HOME=/x".into(), "NEW=1".into(), "PATH=/y".into()],
+        );
+        assert_eq!(env, ["PATH=/y", "HOME=/x", "TERM=xterm", "NEW=1"]);
+    }
 }

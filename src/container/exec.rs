@@ -19,6 +19,9 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub preserve_fds: u32,
+    /// Exec into a paused container too (the process then waits, frozen,
+    /// until the container is resumed), as runc's --ignore-paused.
+    pub ignore_paused: bool,
 }
 
 /// Starts the process; with `detach` returns 0 once it runs, otherwise
@@ -28,7 +31,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
     let st = dir.load()?;
     match status_of(&dir.path, &st) {
         Status::Running | Status::Created => {}
-        Status::Paused => return Err(Error::new("cannot exec in a paused container")),
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => {
+            return Err(Error::new(
+                "cannot exec in a paused container (use --ignore-paused to override)",
+            ));
+        }
         _ => return Err(Error::new("cannot exec in a stopped container")),
     }
     drop(dir); // the lock must not be held while the process runs
