@@ -249,3 +249,26 @@ fn exec_ignore_paused_runs_once_resumed() {
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// A process.json without `user` runs as root (runc), whatever user the
+/// container's own process has.
+#[test]
+fn exec_process_json_without_user_runs_as_root() {
+    let ctx = TestCtx::new("exec::process_no_user");
+    let mut b = ctx.bundle();
+    b.user(1000, 1000, &[]).args(&["sleep", "1000"]);
+    let id = ctx.id("nouser");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let process_file = ctx.dir.join("process.json");
+    fs::write(
+        &process_file,
+        r#"{"args": ["sh", "-c", "echo $(id -u):$(id -g)"], "cwd": "/", "env": ["PATH=/bin"]}"#,
+    )
+    .unwrap();
+    let out = ctx.rt(&["exec", "-p", path(&process_file), &id]);
+    out.ok();
+    assert_eq!(out.stdout, "0:0\n");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -4,6 +4,7 @@ use super::args::*;
 use crate::container::{self, CreateOptions, ExecOptions};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, ContainerDir, status_of};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// runc passes stdio + $LISTEN_FDS + --preserve-fds to the container.
@@ -151,9 +152,21 @@ pub fn spec(a: &SpecArgs) -> Result<i32> {
 fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process> {
     if let Some(p) = &a.process {
         let text = std::fs::read(p).with_ctx(|| format!("read {}", p.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&text);
-        let proc: oci_spec::runtime::Process = serde_path_to_error::deserialize(de)
-            .map_err(|e| Error::new(format!("{}: {}: {}", p.display(), e.path(), e.inner())))?;
+        let named = |e: serde_path_to_error::Error<serde_json::Error>| {
+            Error::new(format!("{}: {}: {}", p.display(), e.path(), e.inner()))
+        };
+        let mut value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
+        let proc: oci_spec::runtime::Process = match value.as_object_mut() {
+            // No `user` means root, as in runc (the spec's Process requires
+            // it). Errors then name the field but not the line.
+            Some(obj) if !obj.contains_key("user") => {
+                obj.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
+                serde_path_to_error::deserialize(value).map_err(named)?
+            }
+            _ => serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
+                .map_err(named)?,
+        };
         if proc.args().as_ref().is_none_or(|a| a.is_empty()) {
             return Err(Error::new(format!(
                 "{}: args: must not be empty",
@@ -277,17 +290,48 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
 
 fn exec_inner(root: &Path, a: &ExecArgs) -> Result<i32> {
     let process = exec_process(root, a)?;
+    // A terminal without --console-socket: rt holds the pty master and
+    // proxies its own stdio to it, as `run` does (and runc's exec).
+    let proxied = process.terminal().unwrap_or(false) && a.console_socket.is_none();
+    if proxied && a.detach {
+        return Err(Error::new(
+            "cannot allocate tty if rt will detach without setting console socket",
+        ));
+    }
+    let pair = if proxied {
+        Some(std::os::unix::net::UnixStream::pair().ctx("socketpair for the pty master")?)
+    } else {
+        None
+    };
     let opts = ExecOptions {
         root: root.to_path_buf(),
         id: a.id.clone(),
         process,
         console_socket: a.console_socket.clone(),
+        console_fd: pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
         pid_file: a.pid_file.clone(),
         detach: a.detach,
         preserve_fds: preserved(a.preserve_fds),
         ignore_paused: a.ignore_paused,
     };
-    container::exec(&opts)
+    let Some((ours, theirs)) = pair else {
+        return container::exec(&opts);
+    };
+    let pid = container::exec_start(&opts)?;
+    drop(theirs);
+    let proxy = match super::tty_proxy::Proxy::receive(ours.as_raw_fd()) {
+        Ok(p) => p,
+        Err(e) => {
+            // SAFETY: killing our own child, which wait_child then reaps.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            container::exec_wait_child(pid);
+            return Err(e);
+        }
+    };
+    proxy.copy();
+    let code = container::exec_wait_child(pid);
+    drop(proxy);
+    Ok(code)
 }
 
 pub fn ps(root: &Path, a: &PsArgs) -> Result<i32> {

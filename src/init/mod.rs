@@ -245,7 +245,8 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         let sock = cfg.console_socket.ok_or_else(|| {
             Error::new("process.terminal is true but no --console-socket was given")
         })?;
-        console::setup(sock, process.and_then(|p| p.console_size()))?;
+        let owner = process.map_or(0, |p| p.user().uid());
+        console::setup(sock, process.and_then(|p| p.console_size()), owner)?;
     }
 
     finish_rootfs(cfg)?;
