@@ -377,26 +377,6 @@ pub fn pause(root: &Path, a: &IdArg, paused: bool) -> Result<i32> {
     Ok(0)
 }
 
-pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
-    let text = match a.resources.as_deref() {
-        Some("-") | None => {
-            let mut s = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut s)?;
-            s
-        }
-        Some(f) => std::fs::read(f).with_ctx(|| format!("read {f}"))?,
-    };
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    let r: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(de)
-        .map_err(|e| Error::new(format!("resources: {}: {}", e.path(), e.inner())))?;
-    let dir = ContainerDir::open(root, &a.id)?;
-    let mut st = dir.load()?;
-    st.cgroup.update(&r)?;
-    // The device rules in force may have grown (cgroup2 filter).
-    dir.save(&st)?;
-    Ok(0)
-}
-
 pub fn features() -> Result<i32> {
     let v = serde_json::json!({
         "ociVersionMin": "1.0.0",

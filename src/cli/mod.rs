@@ -6,6 +6,7 @@ mod commands;
 mod events;
 mod run;
 mod tty_proxy;
+mod update;
 
 use crate::error::Result;
 use crate::logging;
@@ -187,7 +188,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Ps(a) => commands::ps(&root, a),
         Command::Pause(a) => commands::pause(&root, a, true),
         Command::Resume(a) => commands::pause(&root, a, false),
-        Command::Update(a) => commands::update(&root, a),
+        Command::Update(a) => update::update(&root, a),
         Command::Events(a) => events::events(&root, a),
         Command::Features => commands::features(),
     }
