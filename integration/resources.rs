@@ -543,3 +543,96 @@ fn empty_cpuset_of_a_callers_parent_is_filled() {
         );
     }
 }
+
+/// Makes the container's (or any test-owned) cgroup `rel` in the v1
+/// hierarchies named, returning their directories.
+fn make_v1_cgroup(rel: &str, controllers: &[&str]) -> Vec<std::path::PathBuf> {
+    controllers
+        .iter()
+        .map(|c| {
+            let dir = std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join(rel.trim_start_matches('/'));
+            fs::create_dir_all(&dir).unwrap();
+            dir
+        })
+        .collect()
+}
+
+/// A container whose cgroup already holds a process runs, with runc's
+/// warning; the process stays where it was.
+#[test]
+fn non_empty_cgroup_gets_runcs_warning() {
+    if !std::path::Path::new("/sys/fs/cgroup/devices/devices.list").exists() {
+        eprintln!("note: resources::non_empty needs a v1 devices hierarchy; skipping");
+        return;
+    }
+    let ctx = TestCtx::new("resources::non_empty");
+    let id = ctx.id("nonempty");
+    let rel = ctx.cgroups_path(&id);
+    let dirs = make_v1_cgroup(&rel, &["devices", "memory"]);
+    let mut squatter = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    for d in &dirs {
+        fs::write(d.join("cgroup.procs"), squatter.id().to_string()).unwrap();
+    }
+    let mut b = ctx.bundle();
+    let out = ctx.run(&mut b, &id);
+    let procs = fs::read_to_string(dirs[0].join("cgroup.procs")).unwrap();
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    cgroups::remove_tree(&rel);
+    out.ok()
+        .stderr_has("container's cgroup is not empty: 1 process(es) found");
+    assert!(
+        procs.lines().any(|l| l.trim() == squatter.id().to_string()),
+        "the process already there was moved: {procs:?}"
+    );
+}
+
+/// Thaws a test-made v1 freezer cgroup when dropped, so a failing test
+/// leaves nothing frozen (frozen tasks ignore even SIGKILL).
+struct Thaw(std::path::PathBuf);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        let _ = fs::write(self.0.join("freezer.state"), "THAWED");
+    }
+}
+
+/// `run` into a frozen cgroup fails at once with runc's "unexpectedly
+/// frozen" (the init would stop there and create would wait forever), and
+/// so does one below a frozen parent.
+#[test]
+fn run_into_a_frozen_cgroup_fails_instead_of_hanging() {
+    if !std::path::Path::new("/sys/fs/cgroup/freezer/cgroup.procs").exists() {
+        eprintln!("note: resources::frozen needs a v1 freezer hierarchy; skipping");
+        return;
+    }
+    let ctx = TestCtx::new("resources::frozen");
+    let id = ctx.id("frozen");
+    let rel = ctx.cgroups_path(&id);
+    let frozen = make_v1_cgroup(&rel, &["freezer"]).remove(0);
+    let thaw = Thaw(frozen.clone());
+    fs::write(frozen.join("freezer.state"), "FROZEN").unwrap();
+    let mut b = ctx.bundle();
+    let out = ctx.run(&mut b, &id);
+    drop(thaw);
+    cgroups::remove_tree(&rel);
+    out.fails_with(1).stderr_has("unexpectedly frozen");
+    ctx.assert_nothing_left(&id);
+    // runc 1.1.5 looks at the container's own cgroup only (and hangs here).
+    if testing_runc() {
+        return;
+    }
+    let parent = make_v1_cgroup(&ctx.cgroup_parent, &["freezer"]).remove(0);
+    let thaw = Thaw(parent.clone());
+    fs::write(parent.join("freezer.state"), "FROZEN").unwrap();
+    let below = ctx.id("below");
+    let out = ctx.run(&mut b, &below);
+    drop(thaw);
+    out.fails_with(1).stderr_has("unexpectedly frozen");
+    ctx.assert_nothing_left(&below);
+}

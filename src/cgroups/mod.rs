@@ -10,11 +10,13 @@
 mod devices;
 mod hierarchy;
 mod io_hugetlb_net;
+mod preflight;
 mod resources;
 mod stats;
 pub mod systemd;
 
 pub use hierarchy::{Hierarchy, Layout, detect};
+pub use preflight::check_unified;
 pub use resources::{apply_resources, with_default_device_rules};
 pub use stats::{Stats, collect as stats};
 

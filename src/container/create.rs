@@ -164,6 +164,11 @@ fn build(
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
     let resources = cgroups::with_default_device_rules(&resources, &devices);
+    // Before any cgroup directory or process exists.
+    cgroups::check_unified(&layout, &resources)?;
+    if !undo.cgroup.is_systemd() {
+        undo.cgroup.check_reusable()?;
+    }
 
     let fifo = match start {
         Start::OnRequest => Some(make_exec_fifo(&dir_path)?),
