@@ -337,11 +337,13 @@ fn set_root_propagation(cfg: &InitConfig) -> Result<()> {
     Ok(())
 }
 
-/// After pivot_root: the root's read-only flag.
+/// After pivot_root and the console: a read-only /dev, then the root's
+/// read-only flag.
 fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
     if cfg.new_namespaces & libc::CLONE_NEWNS == 0 {
         return Ok(());
     }
+    mounts::finish_dev(cfg.spec)?;
     if cfg
         .spec
         .root()

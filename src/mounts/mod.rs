@@ -103,10 +103,42 @@ fn needs_dev_setup(spec: &Spec) -> bool {
     })
 }
 
-fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+/// The flags of a read-only /dev that rt fills itself (not a bind): it is
+/// mounted writable, so the nodes, /dev/pts and /dev/console can be made
+/// in it, and remounted read-only at the end (`finish`), as runc does.
+pub fn readonly_dev_flags(spec: &Spec) -> Option<libc::c_ulong> {
+    let m = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .rfind(|m| m.destination() == Path::new("/dev"))?;
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    let filled = !opts.is_bind() && m.typ().as_deref() != Some("bind");
+    (filled && opts.flags & libc::MS_RDONLY != 0).then_some(opts.flags)
+}
+
+/// After the container's /dev is complete: a read-only /dev becomes so.
+pub fn finish_dev(spec: &Spec) -> Result<()> {
+    let Some(flags) = readonly_dev_flags(spec) else {
+        return Ok(());
+    };
+    let dev = sys::openat(
+        libc::AT_FDCWD,
+        c"/dev",
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )
+    .map_err(|e| Error::errno("open /dev", e))?;
+    remount(&dev, libc::MS_BIND | flags).map_err(|e| e.context("make /dev read-only"))
+}
+
+fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+    let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest = m.destination();
+    if dest == Path::new("/dev") && readonly_dev_flags(ctx.spec).is_some() {
+        opts.flags &= !libc::MS_RDONLY;
+    }
     refuse_symlinked_system_dir(root, dest, typ)?;
     let binds_cgroupfs = m
         .source()
