@@ -345,3 +345,29 @@ fn nul_byte_in_mount_option_is_refused_naming_it() {
     create_fails_with_config(&ctx, &mut b, "nularg")
         .stderr_has("process.args[2]: contains a NUL byte");
 }
+
+/// A `unified` key whose controller this host's cgroup2 hierarchy lacks
+/// (on a hybrid host: every controller) is an invalid configuration,
+/// refused before anything exists, not a failed write during create.
+#[test]
+fn unified_key_of_a_v1_controller_is_an_invalid_configuration() {
+    let v2_memory = cgroups::hierarchies().iter().any(|h| {
+        std::fs::read_to_string(h.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
+    });
+    if v2_memory {
+        eprintln!("note: errors::unified_v1 needs memory outside cgroup2 (hybrid or v1 host)");
+        return;
+    }
+    let ctx = TestCtx::new("errors::unified_v1");
+    let mut b = ctx.bundle();
+    b.set("/linux/resources/unified", json!({"memory.min": "0"}));
+    let id = ctx.id("unifiedv1");
+    let out = ctx.create(&mut b, &id);
+    out.fails_with(1).stderr_has("invalid configuration");
+    // runc 1.1.5 does not name the key ("cannot use unified on cgroup v1").
+    if !testing_runc() {
+        out.stderr_has("memory.min");
+    }
+    ctx.assert_nothing_left(&id);
+}

@@ -144,3 +144,131 @@ fn ps_lists_the_init_pid() {
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// runc exits 255 for every failing `exec`, foreground or detached, before
+/// or after the process was started: go-runc and conmon tell "the runtime
+/// failed" from "the process exited non-zero" by it.
+#[test]
+fn failing_exec_exits_255_like_runc() {
+    let ctx = TestCtx::new("exec::fail_255");
+    let (id, _) = running_container(&ctx);
+    let missing_json = ctx.dir.join("no-such-process.json");
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("unknown container", vec!["exec", "no-such-ctr", "true"]),
+        ("missing binary", vec!["exec", &id, "/no/such/binary"]),
+        (
+            "missing binary, detached",
+            vec!["exec", "-d", &id, "/no/such/binary"],
+        ),
+        (
+            "missing process.json",
+            vec!["exec", "-p", path(&missing_json), &id],
+        ),
+    ];
+    for (what, args) in cases {
+        let out = ctx.rt(&args);
+        assert_eq!(
+            out.code(),
+            Some(255),
+            "{what}: exec must exit 255\nstderr:\n{}",
+            out.stderr
+        );
+        out.stderr_has("exec failed");
+    }
+    // The process's own status still comes through unchanged.
+    ctx.rt(&["exec", &id, "sh", "-c", "exit 3"]).fails_with(3);
+    ctx.delete_force(&id).ok();
+    let mut b = ctx.bundle();
+    let stopped = ctx.id("stopped");
+    ctx.create_start_wait(&mut b, &stopped);
+    ctx.rt(&["exec", &stopped, "true"])
+        .fails_with(255)
+        .stderr_has("cannot exec in a stopped container");
+    ctx.delete(&stopped).ok();
+    ctx.assert_nothing_left(&id);
+    ctx.assert_nothing_left(&stopped);
+}
+
+/// `exec --env K=V` replaces the container's K (runc: the last value wins)
+/// instead of adding a second K that the spec's value shadows.
+#[test]
+fn exec_env_overrides_the_containers_value() {
+    let ctx = TestCtx::new("exec::env_override");
+    let mut b = ctx.bundle();
+    b.env("FOO=from-spec").args(&["sleep", "1000"]);
+    let id = ctx.id("envover");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let out = ctx.rt(&[
+        "exec",
+        "--env",
+        "FOO=from-cli",
+        "--env",
+        "BAR=new",
+        &id,
+        "env",
+    ]);
+    out.ok();
+    // `env` prints the environment as the kernel handed it over (a shell
+    // would re-export it deduplicated).
+    let foo: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FOO="))
+        .collect();
+    assert_eq!(foo, ["FOO=from-cli"], "environment:\n{}", out.stdout);
+    assert!(out.stdout.lines().any(|l| l == "BAR=new"), "{}", out.stdout);
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// Without --ignore-paused, exec into a paused container is refused; with
+/// it, the process is started and waits, frozen with the container, until
+/// `resume` (runc).
+#[test]
+fn exec_ignore_paused_runs_once_resumed() {
+    let ctx = TestCtx::new("exec::ignore_paused");
+    let (id, _) = running_container(&ctx);
+    ctx.rt(&["pause", &id]).ok();
+    ctx.rt(&["exec", &id, "true"])
+        .fails_with(255)
+        .stderr_has("paused");
+    std::thread::scope(|s| {
+        let exec = s.spawn(|| ctx.rt(&["exec", "--ignore-paused", &id, "sh", "-c", "echo ran"]));
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert!(
+            !exec.is_finished(),
+            "exec --ignore-paused finished while the container was frozen"
+        );
+        assert_eq!(ctx.state(&id)["status"], "paused");
+        ctx.rt(&["resume", &id]).ok();
+        let out = exec.join().unwrap();
+        out.ok();
+        assert_eq!(out.stdout, "ran\n");
+    });
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// A process.json without `user` runs as root (runc), whatever user the
+/// container's own process has.
+#[test]
+fn exec_process_json_without_user_runs_as_root() {
+    let ctx = TestCtx::new("exec::process_no_user");
+    let mut b = ctx.bundle();
+    b.user(1000, 1000, &[]).args(&["sleep", "1000"]);
+    let id = ctx.id("nouser");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let process_file = ctx.dir.join("process.json");
+    fs::write(
+        &process_file,
+        r#"{"args": ["sh", "-c", "echo $(id -u):$(id -g)"], "cwd": "/", "env": ["PATH=/bin"]}"#,
+    )
+    .unwrap();
+    let out = ctx.rt(&["exec", "-p", path(&process_file), &id]);
+    out.ok();
+    assert_eq!(out.stdout, "0:0\n");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -172,9 +172,17 @@ fn hooks_run_at_their_lifecycle_steps_with_state() {
             .unwrap_or("")
             .to_string()
     };
-    for kind in ["prestart", "createRuntime", "createContainer"] {
+    for kind in ["createRuntime", "createContainer"] {
         assert_eq!(status(kind), "creating", "{kind} status");
     }
+    // prestart gets "created" (crun's, what runtime-tools checks); runc
+    // 1.1.5 says "creating".
+    let prestart = if testing_runc() {
+        "creating"
+    } else {
+        "created"
+    };
+    assert_eq!(status("prestart"), prestart, "prestart status");
     assert_eq!(status("startContainer"), "created");
     assert_eq!(status("poststop"), "stopped");
     ctx.assert_nothing_left(&id);
@@ -297,5 +305,91 @@ fn failing_poststart_and_poststop_hooks_only_warn() {
             "the {kind} hook after the failing one did not run exactly once"
         );
         ctx.assert_nothing_left(&id);
+    }
+}
+
+/// Where each hook runs and what it inherits, as runc runs them:
+/// createContainer in the rootfs, createRuntime/prestart in the bundle;
+/// a hook without `env` gets the caller's environment, or inside the
+/// container the process's (HOME included); and no hook sees a file
+/// descriptor beyond stdio, neither the caller's leaked ones nor those
+/// passed to the container with --preserve-fds.
+#[test]
+fn hooks_run_where_runc_runs_them_with_only_stdio() {
+    let ctx = TestCtx::new("hooks::cwd_env_fds");
+    let mut b = ctx.bundle();
+    let log = hook_log(&ctx, &mut b);
+    let dir = log.parent().unwrap().to_path_buf();
+    for kind in KINDS {
+        // The fds with shell builtins only: a redirection makes dash save
+        // fds (10, 11), and the glob's own directory fd is closed again by
+        // the time `[ -e ]` looks. /proc/self, not /proc/$$: before
+        // pivot_root the createContainer hook sees the host's procfs from
+        // the container's pid namespace.
+        let script = format!(
+            "set -- /proc/self/fd/*; open=; \
+             for f in \"$@\"; do [ -e \"$f\" ] && open=\"$open ${{f##*/}}\"; done; \
+             echo $open > {d}/{kind}.fds; \
+             {{ echo cwd=$(pwd); echo procvar=${{PROCVAR:-unset}}; \
+             echo callervar=${{CALLERVAR:-unset}}; echo home=${{HOME:-unset}}; }} > {d}/{kind}.env",
+            d = dir.display()
+        );
+        b.hook(
+            kind,
+            json!({"path": "/bin/sh", "args": ["sh", "-c", script]}),
+        );
+    }
+    b.env("PROCVAR=from-process");
+    let id = ctx.id("hookenv");
+    ctx.prepare(&mut b, &id);
+    let extra = fs::File::open("/etc/passwd").unwrap();
+    let preserved = fs::File::open("/etc/group").unwrap();
+    let with_caller = |args: &[&str]| {
+        let mut cmd = ctx.rt_command(args);
+        cmd.env("CALLERVAR", "from-caller");
+        crate::fds::with_fds(&mut cmd, &[(&preserved, 3), (&extra, 7)]);
+        ctx.exec(cmd)
+    };
+    with_caller(&["create", "--preserve-fds", "1", "-b", path(&b.dir), &id]).ok();
+    with_caller(&["start", &id]).ok();
+    ctx.wait_status(&id, "stopped");
+    with_caller(&["delete", &id]).ok();
+    ctx.assert_nothing_left(&id);
+
+    let read = |kind: &str, ext: &str| {
+        fs::read_to_string(dir.join(format!("{kind}.{ext}")))
+            .unwrap_or_else(|e| panic!("{kind} hook left no .{ext} ({e})"))
+    };
+    let value = |kind: &str, key: &str| {
+        read(kind, "env")
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{kind}: no {key}="))
+    };
+    let bundle = fs::canonicalize(&b.dir).unwrap();
+    assert_eq!(
+        value("createContainer", "cwd"),
+        path(&bundle.join("rootfs")),
+        "createContainer cwd"
+    );
+    for kind in ["prestart", "createRuntime"] {
+        assert_eq!(value(kind, "cwd"), path(&bundle), "{kind} cwd");
+    }
+    assert_eq!(value("startContainer", "procvar"), "from-process");
+    assert_eq!(value("startContainer", "home"), "/root");
+    assert_eq!(value("createContainer", "procvar"), "from-process");
+    for kind in ["prestart", "createRuntime", "poststart", "poststop"] {
+        assert_eq!(value(kind, "callervar"), "from-caller", "{kind} env");
+    }
+    // runc 1.1.5 passes its own and the caller's extra fds to hooks.
+    if testing_runc() {
+        return;
+    }
+    for kind in KINDS {
+        let fds: Vec<String> = read(kind, "fds")
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        assert_eq!(fds, ["0", "1", "2"], "{kind} hook's open fds");
     }
 }

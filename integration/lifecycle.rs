@@ -412,3 +412,35 @@ fn start_succeeds_when_a_prompt_subreaper_reaps_a_short_init() {
         ctx.assert_nothing_left(id);
     }
 }
+
+/// Signal 0 is kill(2)'s liveness check: `kill ID 0` succeeds while the init
+/// lives (created or running) and leaves it alone, fails with "container
+/// not running" once it is gone; `kill -a ID 0` succeeds on both (runc).
+#[test]
+fn kill_signal_0_checks_liveness() {
+    let ctx = TestCtx::new("lifecycle::kill_0");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("alive");
+    ctx.create(&mut b, &id).ok();
+    for status in ["created", "running"] {
+        ctx.kill(&id, "0").ok();
+        ctx.rt(&["kill", "-a", &id, "0"]).ok();
+        ctx.rt(&["kill", "--all", &id, "0"]).ok();
+        assert_eq!(ctx.state(&id)["status"], status, "signal 0 changed it");
+        if status == "created" {
+            ctx.start(&id).ok();
+        }
+    }
+    ctx.kill(&id, "KILL").ok();
+    ctx.wait_status(&id, "stopped");
+    ctx.kill(&id, "0")
+        .fails_with(1)
+        .stderr_has("container not running");
+    ctx.rt(&["kill", "-a", &id, "0"]).ok();
+    ctx.kill("no-such-container", "0")
+        .fails_with(1)
+        .stderr_has("container does not exist");
+    ctx.delete(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -24,4 +24,5 @@ mod resources;
 mod scheduling;
 mod seccomp;
 mod security;
+mod spec;
 mod terminal;

@@ -379,3 +379,70 @@ fn rootfs_propagation_modes() {
         }
     }
 }
+
+/// procfs (and sysfs) go on directories only: a /proc that is a symlink, or
+/// a proc mount onto a regular file, is refused in runc's words, which
+/// scripts match on.
+#[test]
+fn proc_onto_symlink_or_file_is_refused_with_runcs_phrase() {
+    let ctx = TestCtx::new("mounts::proc_not_dir");
+    let mut link = ctx.bundle();
+    fs::remove_dir(link.rootfs().join("proc")).unwrap();
+    std::os::unix::fs::symlink("/tmp", link.rootfs().join("proc")).unwrap();
+    let mut file = ctx.bundle();
+    fs::write(file.rootfs().join("proc2"), "").unwrap();
+    file.mount(json!({"destination": "/proc2", "type": "proc", "source": "proc"}));
+    for (what, b, dest) in [
+        ("symlink", &mut link, "/proc"),
+        ("file", &mut file, "/proc2"),
+    ] {
+        let id = ctx.id(what);
+        let out = ctx.run(b, &id);
+        assert!(!out.success(), "proc mounted onto a {what}");
+        out.stderr_has("must be mounted on ordinary directory")
+            .stderr_has(dest);
+        ctx.assert_nothing_left(&id);
+    }
+    assert!(
+        fs::read_dir(link.rootfs().join("tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "something was mounted or created through the /proc link"
+    );
+}
+
+/// A read-only /dev (tmpfs with "ro") still gets the default nodes, made
+/// by the runtime (real nodes owned 0:0, not binds of the host's), and
+/// the /dev/pts mount; it is read-only once the container runs.
+#[test]
+fn readonly_dev_still_gets_nodes_and_pts() {
+    let ctx = TestCtx::new("mounts::readonly_dev");
+    let mut b = ctx.bundle();
+    let mounts = b.spec["mounts"].as_array_mut().unwrap();
+    let dev = mounts
+        .iter_mut()
+        .find(|m| m["destination"] == "/dev")
+        .unwrap();
+    dev["options"].as_array_mut().unwrap().push(json!("ro"));
+    b.sh(
+        "for d in null zero tty; do echo $d=$(stat -c '%F %u:%g' /dev/$d); done; \
+          echo x > /dev/null && echo write-null-ok; \
+          test -e /dev/pts/ptmx && echo pts-ok; \
+          touch /dev/new 2>/dev/null || echo dev-is-ro; \
+          grep -c -E ' /dev/(null|zero|tty) ' /proc/self/mountinfo; true",
+    );
+    let out = ctx.output_of(&mut b, "rodev");
+    for d in ["null", "zero", "tty"] {
+        let want = format!("{d}=character special file 0:0");
+        assert!(out.lines().any(|l| l == want), "{want} not in:\n{out}");
+    }
+    for want in ["write-null-ok", "pts-ok", "dev-is-ro"] {
+        assert!(out.lines().any(|l| l == want), "{want} not in:\n{out}");
+    }
+    assert_eq!(
+        out.lines().last(),
+        Some("0"),
+        "default nodes are bind mounts, not nodes of their own:\n{out}"
+    );
+}

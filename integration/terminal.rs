@@ -155,3 +155,135 @@ fn terminal_without_console_socket_is_an_error_for_create() {
     );
     ctx.assert_nothing_left(&id);
 }
+
+/// Runs `cmd` with a new pty as its controlling terminal and stdio (what a
+/// person at a terminal gives it), types `input`, and returns everything
+/// it printed and its exit code.
+fn run_on_a_terminal(mut cmd: std::process::Command, input: &[u8]) -> (String, Option<i32>) {
+    use std::os::unix::process::CommandExt;
+    let (mut master_fd, mut slave_fd) = (-1, -1);
+    // SAFETY: openpty fills two ints; no name, termios or winsize given.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master_fd,
+            &mut slave_fd,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: fresh fds from openpty, owned from here on.
+    let (master, slave) = unsafe {
+        (
+            OwnedFd::from_raw_fd(master_fd),
+            OwnedFd::from_raw_fd(slave_fd),
+        )
+    };
+    cmd.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and the TIOCSCTTY ioctl on fd 0 are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn on the pty");
+    // Only the child may hold the slave now, or the master never sees EOF.
+    let argv = format!("{cmd:?}");
+    drop(cmd);
+    drop(slave);
+    let mut master = File::from(master);
+    master.write_all(input).unwrap();
+    let mut reader = master.try_clone().unwrap();
+    let output = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once the child and everything it left on the pty are gone.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{argv} on a terminal timed out");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || output.is_finished()),
+        "the terminal never reached EOF after {argv} exited"
+    );
+    drop(master);
+    (output.join().unwrap(), status.code())
+}
+
+/// `exec -t` from a terminal without --console-socket: rt gives the
+/// process a pty of its own and copies between it and rt's terminal, as
+/// runc does; the pty belongs to the process's user, not to root.
+#[test]
+fn exec_tty_without_console_socket_proxies_the_callers_terminal() {
+    let ctx = TestCtx::new("terminal::exec_proxy");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("execpty");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    let cmd = ctx.rt_command(&["exec", "-t", "-u", "1000", &id, "sh"]);
+    let (out, code) = run_on_a_terminal(
+        cmd,
+        b"tty; echo hi-$((40+2)); ls -ln $(tty); read x; echo got-$x; exit 3\nfrom-keyboard\n",
+    );
+    assert_eq!(code, Some(3), "exit status of the shell; output:\n{out}");
+    assert!(out.contains("hi-42"), "no shell output:\n{out}");
+    assert!(
+        out.contains("got-from-keyboard"),
+        "input not passed on:\n{out}"
+    );
+    let pty = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("crw"))
+        .unwrap_or_else(|| panic!("no `ls -ln` of the tty:\n{out}"));
+    let owner: Vec<&str> = pty.split_whitespace().skip(2).take(2).collect();
+    assert_eq!(owner, ["1000", "5"], "pty owner uid, gid: {pty}");
+    // Detached, nobody could hold the terminal: refused as runc does.
+    ctx.rt(&["exec", "-t", "-d", &id, "true"])
+        .fails_with(255)
+        .stderr_has("console socket");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// The init's console too belongs to the process's user.
+#[test]
+fn console_pty_belongs_to_the_process_user() {
+    let ctx = TestCtx::new("terminal::console_owner");
+    let mut b = ctx.bundle();
+    b.terminal(true).user(1000, 1000, &[]).sh("ls -ln $(tty)");
+    let id = ctx.id("ttyowner");
+    ctx.prepare(&mut b, &id);
+    let cmd = ctx.rt_command(&["run", "-b", path(&b.dir), &id]);
+    let (out, code) = run_on_a_terminal(cmd, b"");
+    assert_eq!(code, Some(0), "output:\n{out}");
+    let pty = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("crw"))
+        .unwrap_or_else(|| panic!("no `ls -ln` of the tty:\n{out}"));
+    let owner: Vec<&str> = pty.split_whitespace().skip(2).take(2).collect();
+    assert_eq!(owner, ["1000", "5"], "pty owner uid, gid: {pty}");
+    ctx.assert_nothing_left(&id);
+}

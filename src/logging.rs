@@ -55,6 +55,13 @@ pub fn logs_to_file() -> bool {
         .unwrap_or(false)
 }
 
+/// The record format chosen by --log-format (text before `init`).
+pub fn format() -> Format {
+    SINK.lock()
+        .map(|s| s.as_ref().map_or(Format::Text, |s| s.format))
+        .unwrap_or(Format::Text)
+}
+
 /// RFC 3339 UTC timestamp with nanoseconds, computed without a time crate.
 pub fn rfc3339_now() -> String {
     let now = std::time::SystemTime::now()

@@ -252,9 +252,9 @@ pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> nix::Result<()> {
         .map(|_| ())
 }
 
-/// Marks every fd from `first` up close-on-exec (close_range(2)), falling
-/// back to walking /proc/self/fd on kernels without CLOSE_RANGE_CLOEXEC.
-pub fn cloexec_from(first: u32) {
+/// close_range(first, ~0, CLOSE_RANGE_CLOEXEC) and nothing else: it does
+/// not allocate, so it may run between fork and exec (`pre_exec`).
+pub fn cloexec_range_from(first: u32) -> std::io::Result<()> {
     // SAFETY: close_range only changes fd flags.
     let rc = unsafe {
         libc::syscall(
@@ -265,6 +265,16 @@ pub fn cloexec_from(first: u32) {
         )
     };
     if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Marks every fd from `first` up close-on-exec (close_range(2)), falling
+/// back to walking /proc/self/fd on kernels without CLOSE_RANGE_CLOEXEC.
+pub fn cloexec_from(first: u32) {
+    if cloexec_range_from(first).is_ok() {
         return;
     }
     if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {

@@ -10,11 +10,13 @@
 mod devices;
 mod hierarchy;
 mod io_hugetlb_net;
+mod preflight;
 mod resources;
 mod stats;
 pub mod systemd;
 
 pub use hierarchy::{Hierarchy, Layout, detect};
+pub use preflight::check_unified;
 pub use resources::{apply_resources, with_default_device_rules};
 pub use stats::{Stats, collect as stats};
 
@@ -188,7 +190,13 @@ impl Placement {
                         copy_cpuset(&parent, &cur)?;
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if d.has("cpuset") {
+                        // A parent the caller made and left empty would
+                        // refuse our tasks (ENOSPC); runc fills it too.
+                        fill_empty_cpuset(&parent, &cur)?;
+                    }
+                }
                 Err(e) => {
                     return Err(Error::from(e).context(format!("create cgroup {}", cur.display())));
                 }
@@ -273,8 +281,24 @@ impl Placement {
         Ok(())
     }
 
-    /// `update`: new limits for a running container.
+    /// `update`: new limits for a running container. Device rules are
+    /// added to those in force; a list that starts over (an "a" rule, as
+    /// Podman sends the spec's whole list) gets rt's default allow list
+    /// after it, as at create, or the container would lose /dev/null,
+    /// /dev/pts and the rest.
     pub fn update(&mut self, r: &LinuxResources) -> Result<()> {
+        let starts_over = r
+            .devices()
+            .iter()
+            .flatten()
+            .any(|d| matches!(d.typ(), None | Some(oci_spec::runtime::LinuxDeviceType::A)));
+        let with_defaults;
+        let r = if starts_over {
+            with_defaults = with_default_device_rules(r, &[]);
+            &with_defaults
+        } else {
+            r
+        };
         if let Some(unit) = &self.systemd {
             systemd::set_resources(unit, r, self.pure_v2())?;
         }
@@ -404,6 +428,23 @@ fn enable_controllers(dir: &Path) -> Result<()> {
     }
     let f = dir.join("cgroup.subtree_control");
     std::fs::write(&f, line.join(" ")).with_ctx(|| format!("write {}", f.display()))
+}
+
+/// Copies the parent's cpuset.cpus / cpuset.mems into an existing v1
+/// cpuset cgroup where they are empty (set values are left alone).
+fn fill_empty_cpuset(parent: &Path, dir: &Path) -> Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let mine = crate::sys::read_virtual(dir.join(f))
+            .with_ctx(|| format!("read {}", dir.join(f).display()))?;
+        if !mine.trim().is_empty() {
+            continue;
+        }
+        let v = crate::sys::read_virtual(parent.join(f))
+            .with_ctx(|| format!("read {}", parent.join(f).display()))?;
+        std::fs::write(dir.join(f), v.trim())
+            .with_ctx(|| format!("write {}", dir.join(f).display()))?;
+    }
+    Ok(())
 }
 
 fn copy_cpuset(parent: &Path, dir: &Path) -> Result<()> {

@@ -72,6 +72,10 @@ fn without_zero_knobs(r: &LinuxResources) -> LinuxResources {
         b.set_weight(b.weight().filter(|&v| v != 0));
         b.set_leaf_weight(b.leaf_weight().filter(|&v| v != 0));
     }
+    // runc writes pids.max only for a non-zero limit (negative: "max").
+    if r.pids().as_ref().is_some_and(|p| p.limit() == 0) {
+        r.set_pids(None);
+    }
     r
 }
 
@@ -128,6 +132,14 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
         if let Some(q) = cpu.quota() {
             write(d, "cpu.cfs_quota_us", q)?;
         }
+        // Real-time budget (CONFIG_RT_GROUP_SCHED): the period first, so a
+        // runtime that fits only the new period is accepted.
+        if let Some(p) = cpu.realtime_period() {
+            write(d, "cpu.rt_period_us", p)?;
+        }
+        if let Some(rt) = cpu.realtime_runtime() {
+            write(d, "cpu.rt_runtime_us", rt)?;
+        }
     }
     if let (true, Some(cpu)) = (has(d, "cpuset"), r.cpu()) {
         if let Some(c) = cpu.cpus() {
@@ -137,24 +149,11 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
             write(d, "cpuset.mems", m)?;
         }
     }
-    if has(d, "devices") {
-        for rule in r.devices().iter().flatten() {
-            let file = if rule.allow() {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            let typ = rule
-                .typ()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_else(|| "a".into());
-            let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
-            let access = rule.access().clone().unwrap_or_else(|| "rwm".into());
-            let line = if typ == "a" {
-                "a".to_string()
-            } else {
-                format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
-            };
+    if let (true, Some(rules)) = (has(d, "devices"), r.devices()) {
+        let list_file = d.full().join("devices.list");
+        let current = crate::sys::read_virtual(&list_file)
+            .with_ctx(|| format!("read {}", list_file.display()))?;
+        for (file, line) in super::devices::v1_writes(&current, rules)? {
             write(d, file, line)?;
         }
     }
@@ -228,16 +227,21 @@ fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
             write(d, "cpu.weight", w)?;
         }
         if cpu.quota().is_some() || cpu.period().is_some() {
-            let q = cpu
-                .quota()
-                .filter(|q| *q > 0)
-                .map(|q| q.to_string())
-                .unwrap_or("max".into());
-            write(
-                d,
-                "cpu.max",
-                format!("{q} {}", cpu.period().unwrap_or(100_000)),
-            )?;
+            // cpu.max holds both: the half not given stays as it is (as
+            // with v1's two files; runc's update keeps it too).
+            let current = std::fs::read_to_string(d.full().join("cpu.max")).unwrap_or_default();
+            let mut current = current.split_whitespace();
+            let (old_quota, old_period) = (current.next(), current.next());
+            let q = match cpu.quota() {
+                Some(q) if q > 0 => q.to_string(),
+                Some(_) => "max".into(),
+                None => old_quota.unwrap_or("max").to_string(),
+            };
+            let period = match cpu.period() {
+                Some(p) => p.to_string(),
+                None => old_period.unwrap_or("100000").to_string(),
+            };
+            write(d, "cpu.max", format!("{q} {period}"))?;
         }
     }
     if pure_v2 {

@@ -158,7 +158,7 @@ pub struct ListArgs {
 pub struct SpecArgs {
     #[arg(short = 'b', long)]
     pub bundle: Option<PathBuf>,
-    /// Write a spec for a rootless container (also `rt --rootless=true spec`).
+    /// Write a spec for a rootless container.
     #[arg(long)]
     pub rootless: bool,
 }
@@ -224,9 +224,59 @@ pub struct EventsArgs {
     pub id: String,
 }
 
-#[derive(Args, Debug)]
+/// runc's `update` flags; with --resources every other flag is ignored.
+#[derive(Args, Debug, Default)]
 pub struct UpdateArgs {
+    /// JSON LinuxResources from a file, or `-` for stdin.
     #[arg(short = 'r', long)]
     pub resources: Option<String>,
+    /// Per cgroup weight, 10 to 1000.
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period (µs); 0 leaves it.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<String>,
+    /// CPU CFS quota (µs) per period.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<String>,
+    /// Real-time period (µs).
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<String>,
+    /// Real-time runtime (µs) per real-time period.
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPUs to use (cpuset.cpus).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (cpuset.mems).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Ignored with a warning, as in runc 1.1 (kernel memory limits).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Ignored with a warning, as in runc 1.1.
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or 512k, 64m, 1g; -1: none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited swap.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1: none; 0 leaves it).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT/CAT L3 cache schema.
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema.
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
     pub id: String,
 }

@@ -4,6 +4,7 @@ use super::args::*;
 use crate::container::{self, CreateOptions, ExecOptions};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, ContainerDir, status_of};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// runc passes stdio + $LISTEN_FDS + --preserve-fds to the container.
@@ -130,18 +131,19 @@ pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn spec(a: &SpecArgs, rootless: bool) -> Result<i32> {
-    let dir = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
-    let path = dir.join("config.json");
+pub fn spec(a: &SpecArgs) -> Result<i32> {
+    let path = match &a.bundle {
+        Some(dir) => dir.join("config.json"),
+        None => PathBuf::from("config.json"),
+    };
     if path.exists() {
         return Err(Error::new(format!(
             "File {} exists. Remove it first",
             path.display()
         )));
     }
-    let text = serde_json::to_string_pretty(&crate::spec::default_spec_json(rootless))
-        .map_err(|e| Error::new(e.to_string()))?;
-    std::fs::write(&path, text + "\n").with_ctx(|| format!("write {}", path.display()))?;
+    let text = crate::spec::to_runc_text(&crate::spec::default_spec_json(a.rootless));
+    std::fs::write(&path, text).with_ctx(|| format!("write {}", path.display()))?;
     Ok(0)
 }
 
@@ -150,9 +152,21 @@ pub fn spec(a: &SpecArgs, rootless: bool) -> Result<i32> {
 fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process> {
     if let Some(p) = &a.process {
         let text = std::fs::read(p).with_ctx(|| format!("read {}", p.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&text);
-        let proc: oci_spec::runtime::Process = serde_path_to_error::deserialize(de)
-            .map_err(|e| Error::new(format!("{}: {}: {}", p.display(), e.path(), e.inner())))?;
+        let named = |e: serde_path_to_error::Error<serde_json::Error>| {
+            Error::new(format!("{}: {}: {}", p.display(), e.path(), e.inner()))
+        };
+        let mut value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
+        let proc: oci_spec::runtime::Process = match value.as_object_mut() {
+            // No `user` means root, as in runc (the spec's Process requires
+            // it). Errors then name the field but not the line.
+            Some(obj) if !obj.contains_key("user") => {
+                obj.insert("user".into(), serde_json::json!({"uid": 0, "gid": 0}));
+                serde_path_to_error::deserialize(value).map_err(named)?
+            }
+            _ => serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
+                .map_err(named)?,
+        };
         if proc.args().as_ref().is_none_or(|a| a.is_empty()) {
             return Err(Error::new(format!(
                 "{}: args: must not be empty",
@@ -175,7 +189,7 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
         p.set_cwd(c.clone());
     }
     let mut env = p.env().clone().unwrap_or_default();
-    env.extend(a.env.iter().cloned());
+    override_env(&mut env, &a.env);
     p.set_env(Some(env));
     if let Some(u) = &a.user {
         let (uid, gid) = match u.split_once(':') {
@@ -233,34 +247,91 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
     Ok(p)
 }
 
+/// runc: any failure of `exec` (unknown container, bad process.json, the
+/// process not starting, detached or not) exits 255, so a caller (go-runc,
+/// conmon) never mistakes it for an exit status of the process.
+pub const EXEC_FAILED: i32 = 255;
+
+/// `exec --env K=V`: replaces the container's K where it is (runc's
+/// setenv semantics: the last value wins, the first position stays), or
+/// adds K at the end.
+fn override_env(env: &mut Vec<String>, extra: &[String]) {
+    let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+    for kv in extra {
+        let k = key(kv);
+        match env.iter().position(|e| key(e) == k) {
+            Some(i) => {
+                env[i] = kv.clone();
+                // Later duplicates of K in the spec would shadow nothing
+                // now but could confuse a getenv that reads the last one.
+                let mut j = i + 1;
+                while j < env.len() {
+                    if key(&env[j]) == k {
+                        env.remove(j);
+                    } else {
+                        j += 1;
+                    }
+                }
+            }
+            None => env.push(kv.clone()),
+        }
+    }
+}
+
 pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
+    match exec_inner(root, a) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            super::report(&e.context("exec failed"));
+            Ok(EXEC_FAILED)
+        }
+    }
+}
+
+fn exec_inner(root: &Path, a: &ExecArgs) -> Result<i32> {
     let process = exec_process(root, a)?;
+    // A terminal without --console-socket: rt holds the pty master and
+    // proxies its own stdio to it, as `run` does (and runc's exec).
+    let proxied = process.terminal().unwrap_or(false) && a.console_socket.is_none();
+    if proxied && a.detach {
+        return Err(Error::new(
+            "cannot allocate tty if rt will detach without setting console socket",
+        ));
+    }
+    let pair = if proxied {
+        Some(std::os::unix::net::UnixStream::pair().ctx("socketpair for the pty master")?)
+    } else {
+        None
+    };
     let opts = ExecOptions {
         root: root.to_path_buf(),
         id: a.id.clone(),
         process,
         console_socket: a.console_socket.clone(),
+        console_fd: pair.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
         pid_file: a.pid_file.clone(),
         detach: a.detach,
         preserve_fds: preserved(a.preserve_fds),
+        ignore_paused: a.ignore_paused,
     };
-    // runc: a failure to start the process exits 255 in the foreground,
-    // so it cannot be mistaken for the process's own exit status.
-    match container::exec(&opts) {
-        Ok(code) => Ok(code),
-        Err(e) if !a.detach => {
-            super::report(
-                &e,
-                if crate::logging::logs_to_file() {
-                    crate::logging::Format::Json
-                } else {
-                    crate::logging::Format::Text
-                },
-            );
-            Ok(255)
+    let Some((ours, theirs)) = pair else {
+        return container::exec(&opts);
+    };
+    let pid = container::exec_start(&opts)?;
+    drop(theirs);
+    let proxy = match super::tty_proxy::Proxy::receive(ours.as_raw_fd()) {
+        Ok(p) => p,
+        Err(e) => {
+            // SAFETY: killing our own child, which wait_child then reaps.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            container::exec_wait_child(pid);
+            return Err(e);
         }
-        Err(e) => Err(e),
-    }
+    };
+    proxy.copy();
+    let code = container::exec_wait_child(pid);
+    drop(proxy);
+    Ok(code)
 }
 
 pub fn ps(root: &Path, a: &PsArgs) -> Result<i32> {
@@ -306,26 +377,6 @@ pub fn pause(root: &Path, a: &IdArg, paused: bool) -> Result<i32> {
     Ok(0)
 }
 
-pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
-    let text = match a.resources.as_deref() {
-        Some("-") | None => {
-            let mut s = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut s)?;
-            s
-        }
-        Some(f) => std::fs::read(f).with_ctx(|| format!("read {f}"))?,
-    };
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    let r: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(de)
-        .map_err(|e| Error::new(format!("resources: {}: {}", e.path(), e.inner())))?;
-    let dir = ContainerDir::open(root, &a.id)?;
-    let mut st = dir.load()?;
-    st.cgroup.update(&r)?;
-    // The device rules in force may have grown (cgroup2 filter).
-    dir.save(&st)?;
-    Ok(0)
-}
-
 pub fn features() -> Result<i32> {
     let v = serde_json::json!({
         "ociVersionMin": "1.0.0",
@@ -353,4 +404,21 @@ pub fn features() -> Result<i32> {
         serde_json::to_string_pretty(&v).map_err(|e| Error::new(e.to_string()))?
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::override_env;
+
+    #[test]
+    fn exec_env_overrides_in_place_and_appends_new_keys() {
+        let mut env: Vec<String> = ["PATH=/bin", "HOME=/root", "TERM=xterm", "HOME=/again"]
+            .map(String::from)
+            .to_vec();
+        override_env(
+            &mut env,
+            &["HOME=/x".into(), "NEW=1".into(), "PATH=/y".into()],
+        );
+        assert_eq!(env, ["PATH=/y", "HOME=/x", "TERM=xterm", "NEW=1"]);
+    }
 }

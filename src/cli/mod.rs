@@ -6,6 +6,7 @@ mod commands;
 mod events;
 mod run;
 mod tty_proxy;
+mod update;
 
 use crate::error::Result;
 use crate::logging;
@@ -123,7 +124,7 @@ pub fn main() -> i32 {
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            report(&e, format);
+            report(&e);
             1
         }
     }
@@ -131,7 +132,8 @@ pub fn main() -> i32 {
 
 /// The final error: a log record (containerd reads the last error line of
 /// --log) and the plain text on stderr (conmon and people read that).
-fn report(e: &crate::Error, format: logging::Format) {
+fn report(e: &crate::Error) {
+    let format = logging::format();
     let msg = e.to_string();
     if logging::logs_to_file() {
         log::error!("{msg}");
@@ -179,15 +181,14 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete(a) => commands::delete(&root, a),
         Command::Run(a) => run::run(&root, a, cli.systemd_cgroup),
         Command::List(a) => commands::list(&root, a),
-        Command::Spec(a) => {
-            let global = cli.rootless.as_deref().is_some_and(|v| v != "false");
-            commands::spec(a, a.rootless || global)
-        }
+        // As runc: only `spec --rootless` writes the rootless variant; the
+        // global --rootless is about cgroup handling, not the spec.
+        Command::Spec(a) => commands::spec(a),
         Command::Exec(a) => commands::exec(&root, a),
         Command::Ps(a) => commands::ps(&root, a),
         Command::Pause(a) => commands::pause(&root, a, true),
         Command::Resume(a) => commands::pause(&root, a, false),
-        Command::Update(a) => commands::update(&root, a),
+        Command::Update(a) => update::update(&root, a),
         Command::Events(a) => events::events(&root, a),
         Command::Features => commands::features(),
     }

@@ -164,6 +164,11 @@ fn build(
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
     let resources = cgroups::with_default_device_rules(&resources, &devices);
+    // Before any cgroup directory or process exists.
+    cgroups::check_unified(&layout, &resources)?;
+    if !undo.cgroup.is_systemd() {
+        undo.cgroup.check_reusable()?;
+    }
 
     let fifo = match start {
         Start::OnRequest => Some(make_exec_fifo(&dir_path)?),
@@ -237,15 +242,17 @@ fn build(
         process: spec.process().clone(),
         seccomp: linux.and_then(|l| l.seccomp().clone()),
     };
+    // prestart (deprecated, same moment) runs first, as in runc.
     #[allow(deprecated)]
+    let prestart_hooks: Vec<_> = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.prestart().clone())
+        .unwrap_or_default();
     let create_runtime_hooks: Vec<_> = spec
         .hooks()
         .as_ref()
-        .map(|h| {
-            let mut v = h.prestart().clone().unwrap_or_default();
-            v.extend(h.create_runtime().clone().unwrap_or_default());
-            v
-        })
+        .and_then(|h| h.create_runtime().clone())
         .unwrap_or_default();
 
     let (parent_chan, child_chan) = Channel::pair()?;
@@ -307,7 +314,7 @@ fn build(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
-        has_create_runtime_hooks: !create_runtime_hooks.is_empty(),
+        has_create_runtime_hooks: !(prestart_hooks.is_empty() && create_runtime_hooks.is_empty()),
         state_json: &state_json,
     };
 
@@ -388,10 +395,20 @@ fn build(
         match parent_chan.recv()? {
             Some(Msg::Ready) => break,
             Some(Msg::CreateRuntimeHooks) => {
+                // runc chdirs to the bundle for create; hooks see it as cwd.
+                let at = crate::hooks::Setting {
+                    cwd: Some(&bundle.dir),
+                    default_env: None,
+                };
+                // prestart gets status "created", as crun gives it (what
+                // runtime-tools checks); runc says "creating", which no
+                // caller reads.
+                crate::hooks::run_all("prestart", &prestart_hooks, &state_json("created"), at)?;
                 crate::hooks::run_all(
                     "createRuntime",
                     &create_runtime_hooks,
                     &state_json("creating"),
+                    at,
                 )?;
                 parent_chan.send(&Msg::HooksDone)?;
             }

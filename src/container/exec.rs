@@ -19,16 +19,37 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub preserve_fds: u32,
+    /// Our end of a socketpair to send the pty master to instead of a
+    /// --console-socket (`exec -t` without one: rt proxies the terminal).
+    pub console_fd: Option<std::os::fd::RawFd>,
+    /// Exec into a paused container too (the process then waits, frozen,
+    /// until the container is resumed), as runc's --ignore-paused.
+    pub ignore_paused: bool,
 }
 
 /// Starts the process; with `detach` returns 0 once it runs, otherwise
 /// waits and returns its exit status (128+n when killed by signal n).
 pub fn exec(opts: &ExecOptions) -> Result<i32> {
+    let pid = start(opts)?;
+    if opts.detach {
+        return Ok(0);
+    }
+    Ok(wait_child(pid))
+}
+
+/// Starts the process and returns its host pid (our child) once it has
+/// exec'd, with the pid file written.
+pub fn start(opts: &ExecOptions) -> Result<i32> {
     let dir = ContainerDir::open(&opts.root, &opts.id)?;
     let st = dir.load()?;
     match status_of(&dir.path, &st) {
         Status::Running | Status::Created => {}
-        Status::Paused => return Err(Error::new("cannot exec in a paused container")),
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => {
+            return Err(Error::new(
+                "cannot exec in a paused container (use --ignore-paused to override)",
+            ));
+        }
         _ => return Err(Error::new("cannot exec in a stopped container")),
     }
     drop(dir); // the lock must not be held while the process runs
@@ -58,15 +79,20 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
             join.push((flag, fd));
         }
     }
-    let console: Option<OwnedFd> = match &opts.console_socket {
-        Some(p) => Some(
+    let console: Option<OwnedFd> = match (&opts.console_socket, opts.console_fd) {
+        (_, Some(fd)) => {
+            // SAFETY: the caller keeps `console_fd` open for the call.
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            Some(nix::unistd::dup(borrowed).map_err(|e| Error::errno("dup console fd", e))?)
+        }
+        (Some(p), None) => Some(
             std::os::unix::net::UnixStream::connect(p)
                 .map_err(|e| {
                     Error::from(e).context(format!("connect to console socket {}", p.display()))
                 })?
                 .into(),
         ),
-        None => None,
+        (None, None) => None,
     };
     let cfg = ExecInit {
         process: &opts.process,
@@ -127,10 +153,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
         };
         state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).map_err(fail)?;
     }
-    if opts.detach {
-        return Ok(0);
-    }
-    Ok(wait_child(pid))
+    Ok(pid)
 }
 
 /// Waits for our child, mapping a signal death to 128+n like a shell.

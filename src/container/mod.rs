@@ -9,7 +9,7 @@ mod start;
 
 pub use create::{CreateOptions, create, create_and_start};
 pub use delete::delete;
-pub use exec::{ExecOptions, exec, wait_child as exec_wait_child};
+pub use exec::{ExecOptions, exec, start as exec_start, wait_child as exec_wait_child};
 pub use signal::{kill, parse_signal};
 pub use start::start;
 

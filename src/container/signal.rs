@@ -6,10 +6,11 @@ use nix::sys::signal::Signal;
 use std::path::Path;
 use std::str::FromStr;
 
-/// "9", "KILL", "SIGKILL", "kill" → SIGKILL.
+/// "9", "KILL", "SIGKILL", "kill" → SIGKILL. "0" is kill(2)'s null
+/// signal: `kill ID 0` checks that the container's init is alive (runc).
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
         return Err(Error::new(format!("invalid signal number {n}")));
@@ -95,7 +96,8 @@ mod tests {
         assert_eq!(parse_signal("TERM").unwrap(), libc::SIGTERM);
         assert_eq!(parse_signal("15").unwrap(), libc::SIGTERM);
         assert_eq!(parse_signal("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
-        assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("0").unwrap(), 0);
+        assert!(parse_signal("-1").is_err());
         assert!(parse_signal("65").is_err());
         assert!(parse_signal("NOPE").is_err());
     }

@@ -11,19 +11,40 @@ use std::path::Path;
 const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 const TIOCGPTPEER: libc::c_ulong = 0x5441;
 
-/// The container init's console: also shown as /dev/console.
-pub fn setup(socket: &OwnedFd, size: Option<oci_spec::runtime::Box>) -> Result<()> {
-    open_pty(socket, size, true)
+/// The container init's console: also shown as /dev/console. `owner` is
+/// the process's uid, which the pty is given.
+pub fn setup(socket: &OwnedFd, size: Option<oci_spec::runtime::Box>, owner: u32) -> Result<()> {
+    open_pty(socket, size, owner, true)
 }
 
 /// An exec'd process's terminal: a new pty, no /dev/console change.
-pub fn setup_pty_only(socket: &OwnedFd, size: Option<oci_spec::runtime::Box>) -> Result<()> {
-    open_pty(socket, size, false)
+pub fn setup_pty_only(
+    socket: &OwnedFd,
+    size: Option<oci_spec::runtime::Box>,
+    owner: u32,
+) -> Result<()> {
+    open_pty(socket, size, owner, false)
+}
+
+/// devpts makes the pty its opener's (root here): a process running as
+/// another user could not reopen or chmod its own terminal (`tty`, `mesg`,
+/// ssh-style tools). As runc, hand the uid over and keep devpts' group.
+/// EINVAL/EPERM (uid not mapped in a user namespace) leave it as it is.
+fn give_to(peer: &OwnedFd, owner: u32) -> Result<()> {
+    // SAFETY: fchown on a pty fd we hold; -1 keeps the group.
+    if unsafe { libc::fchown(peer.as_raw_fd(), owner, u32::MAX) } < 0 {
+        let e = nix::Error::last();
+        if e != nix::Error::EINVAL && e != nix::Error::EPERM {
+            return Err(Error::errno(format!("chown pty to uid {owner}"), e));
+        }
+    }
+    Ok(())
 }
 
 fn open_pty(
     socket: &OwnedFd,
     size: Option<oci_spec::runtime::Box>,
+    owner: u32,
     bind_dev_console: bool,
 ) -> Result<()> {
     let master = sys::openat(
@@ -73,6 +94,7 @@ fn open_pty(
         // SAFETY: TIOCSWINSZ reads the struct we pass.
         unsafe { libc::ioctl(peer.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
+    give_to(&peer, owner)?;
     let name = format!("/dev/pts/{n}");
     if bind_dev_console {
         bind_console(&peer)?;

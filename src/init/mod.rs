@@ -223,7 +223,15 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         .as_ref()
         .and_then(|h| h.create_container().as_ref())
     {
-        crate::hooks::run_all("createContainer", hooks, &(cfg.state_json)("creating"))?;
+        // As runc: in the rootfs, and without an `env` of their own with
+        // the container process's (the container's /etc/passwd, for HOME,
+        // is not at / yet).
+        let env = process.and_then(|p| p.env().as_deref());
+        let at = crate::hooks::Setting {
+            cwd: Some(&cfg.rootfs),
+            default_env: Some(env.unwrap_or_default()),
+        };
+        crate::hooks::run_all("createContainer", hooks, &(cfg.state_json)("creating"), at)?;
     }
     if !ctx.new_mount_ns {
         mounts::pivot::chroot_only(&cfg.rootfs)?;
@@ -237,7 +245,8 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         let sock = cfg.console_socket.ok_or_else(|| {
             Error::new("process.terminal is true but no --console-socket was given")
         })?;
-        console::setup(sock, process.and_then(|p| p.console_size()))?;
+        let owner = process.map_or(0, |p| p.user().uid());
+        console::setup(sock, process.and_then(|p| p.console_size()), owner)?;
     }
 
     finish_rootfs(cfg)?;
@@ -328,11 +337,13 @@ fn set_root_propagation(cfg: &InitConfig) -> Result<()> {
     Ok(())
 }
 
-/// After pivot_root: the root's read-only flag.
+/// After pivot_root and the console: a read-only /dev, then the root's
+/// read-only flag.
 fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
     if cfg.new_namespaces & libc::CLONE_NEWNS == 0 {
         return Ok(());
     }
+    mounts::finish_dev(cfg.spec)?;
     if cfg
         .spec
         .root()
@@ -441,8 +452,21 @@ impl Prepared {
             .as_ref()
             .and_then(|h| h.start_container().as_ref())
         {
+            // Without an `env` of their own they get the process's, HOME
+            // included, as runc's (which runs them from the init after it
+            // took on that environment).
+            let env = cfg
+                .spec
+                .process()
+                .as_ref()
+                .map(exec::environment)
+                .unwrap_or_default();
+            let at = crate::hooks::Setting {
+                cwd: None,
+                default_env: Some(&env),
+            };
             if let Err(e) =
-                crate::hooks::run_all("startContainer", hooks, &(cfg.state_json)("created"))
+                crate::hooks::run_all("startContainer", hooks, &(cfg.state_json)("created"), at)
             {
                 return e;
             }

@@ -72,7 +72,7 @@ fn setup(
         let sock = cfg
             .console_socket
             .ok_or_else(|| Error::new("terminal requested but no --console-socket was given"))?;
-        console::setup_pty_only(sock, p.console_size())?;
+        console::setup_pty_only(sock, p.console_size(), p.user().uid())?;
     }
     limits::apply_process_limits(p)?;
     scheduling::apply(p)?;

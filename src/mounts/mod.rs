@@ -103,10 +103,42 @@ fn needs_dev_setup(spec: &Spec) -> bool {
     })
 }
 
-fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+/// The flags of a read-only /dev that rt fills itself (not a bind): it is
+/// mounted writable, so the nodes, /dev/pts and /dev/console can be made
+/// in it, and remounted read-only at the end (`finish`), as runc does.
+pub fn readonly_dev_flags(spec: &Spec) -> Option<libc::c_ulong> {
+    let m = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .rfind(|m| m.destination() == Path::new("/dev"))?;
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    let filled = !opts.is_bind() && m.typ().as_deref() != Some("bind");
+    (filled && opts.flags & libc::MS_RDONLY != 0).then_some(opts.flags)
+}
+
+/// After the container's /dev is complete: a read-only /dev becomes so.
+pub fn finish_dev(spec: &Spec) -> Result<()> {
+    let Some(flags) = readonly_dev_flags(spec) else {
+        return Ok(());
+    };
+    let dev = sys::openat(
+        libc::AT_FDCWD,
+        c"/dev",
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+    )
+    .map_err(|e| Error::errno("open /dev", e))?;
+    remount(&dev, libc::MS_BIND | flags).map_err(|e| e.context("make /dev read-only"))
+}
+
+fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+    let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest = m.destination();
+    if dest == Path::new("/dev") && readonly_dev_flags(ctx.spec).is_some() {
+        opts.flags &= !libc::MS_RDONLY;
+    }
     refuse_symlinked_system_dir(root, dest, typ)?;
     let binds_cgroupfs = m
         .source()
@@ -186,7 +218,8 @@ fn reopen(root: &OwnedFd, dest: &Path) -> Result<OwnedFd> {
 }
 
 /// CVE-2019-19921 / CVE-2023-27561: /proc, /sys (and /dev) in the image must
-/// not be symlinks, or a mount meant for them lands elsewhere.
+/// not be symlinks, or a mount meant for them lands elsewhere; procfs and
+/// sysfs go on directories only.
 fn refuse_symlinked_system_dir(root: &OwnedFd, dest: &Path, typ: &str) -> Result<()> {
     let system = ["/proc", "/sys", "/dev"]
         .iter()
@@ -210,7 +243,20 @@ fn refuse_symlinked_system_dir(root: &OwnedFd, dest: &Path, typ: &str) -> Result
     let c = sys::cstr(name.as_encoded_bytes())?;
     if let Ok(fd) = sys::openat(dir.as_raw_fd(), &c, libc::O_PATH | libc::O_NOFOLLOW, 0) {
         let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::errno("stat", e))?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        let kind = st.st_mode & libc::S_IFMT;
+        // runc's wording for procfs and sysfs, which scripts match on.
+        if (typ == "proc" || typ == "sysfs") && kind != libc::S_IFDIR {
+            return Err(Error::new(format!(
+                "filesystem {typ:?} must be mounted on ordinary directory ({} is {})",
+                dest.display(),
+                if kind == libc::S_IFLNK {
+                    "a symlink in the rootfs"
+                } else {
+                    "not a directory"
+                }
+            )));
+        }
+        if kind == libc::S_IFLNK {
             return Err(Error::new(format!(
                 "mount destination {} is a symlink in the rootfs: refusing ({typ})",
                 dest.display()

@@ -4,7 +4,7 @@
 mod default;
 mod validate;
 
-pub use default::default_spec_json;
+pub use default::{default_spec_json, to_runc_text};
 pub use validate::{validate, validate_unified_key};
 
 use crate::error::{Error, Result};

@@ -50,6 +50,12 @@ pub fn runtime_config(config: &ImageConfig, rootfs: &Path) -> Result<Value, Stri
     spec["process"]["user"] =
         json!({"uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids});
     spec["root"] = json!({"path": "rootfs", "readonly": false});
+    // runc's defaults give ambient capabilities, which would make an image's
+    // non-root USER privileged; container engines give it none.
+    if let Some(caps) = spec["process"]["capabilities"].as_object_mut() {
+        caps.remove("ambient");
+    }
+    ensure_cgroup_namespace(&mut spec);
     if let Some(vols) = &c.volumes
         && let Some(mounts) = spec["mounts"].as_array_mut()
     {
@@ -84,6 +90,16 @@ pub fn runtime_config(config: &ImageConfig, rootfs: &Path) -> Result<Value, Stri
     }
     spec["annotations"] = json!(ann);
     Ok(spec)
+}
+
+/// A private cgroup namespace even where runc's defaults (v1 and hybrid
+/// hosts) have none: the container sees its own cgroup as `/`.
+pub fn ensure_cgroup_namespace(spec: &mut Value) {
+    if let Some(ns) = spec["linux"]["namespaces"].as_array_mut()
+        && !ns.iter().any(|n| n["type"] == "cgroup")
+    {
+        ns.push(json!({"type": "cgroup"}));
+    }
 }
 
 /// Applies every layer of `img` onto `dest` (a flat rootfs).

@@ -75,6 +75,7 @@ fn config_json(rootfs: &Path, run: &RunSpec) -> serde_json::Value {
     });
     spec["root"] = serde_json::json!({"path": rootfs, "readonly": false});
     spec["hostname"] = serde_json::json!(HOSTNAME);
+    crate::image::bundle::ensure_cgroup_namespace(&mut spec);
     if let Some(m) = spec["mounts"].as_array_mut() {
         m.extend(run.mounts.iter().cloned());
     }

@@ -1,5 +1,6 @@
-//! Device access control on cgroup2. The v2 hierarchy has no devices
-//! controller files; instead an eBPF program of type
+//! Device access control. On v1, the `devices` controller's files, written
+//! as a difference from what the cgroup has (v1.rs). cgroup2 has no
+//! devices controller files; instead an eBPF program of type
 //! `BPF_PROG_TYPE_CGROUP_DEVICE` attached to the cgroup decides every mknod
 //! and device open. Without one a container with CAP_MKNOD could create
 //! and open any host device node, so rt installs one wherever no v1
@@ -12,8 +13,24 @@ mod bpf;
 mod insn;
 mod program;
 mod rules;
+mod v1;
 
 pub use rules::from_spec;
+
+/// Rules for a v1 `devices` hierarchy: the writes that bring a cgroup's
+/// `devices.list` to what `spec_rules` make of it.
+pub fn v1_writes(
+    current_list: &str,
+    spec_rules: &[LinuxDeviceCgroup],
+) -> Result<Vec<(&'static str, String)>> {
+    let rules = from_spec(spec_rules, "linux.resources.devices")?;
+    let current = v1::List::parse(current_list);
+    let mut target = current.clone();
+    for r in &rules {
+        target.apply(r);
+    }
+    Ok(current.transition(&target))
+}
 
 use crate::error::{Context, Error, Result};
 use oci_spec::runtime::LinuxDeviceCgroup;
