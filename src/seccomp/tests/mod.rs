@@ -6,6 +6,7 @@ mod docker;
 mod errors;
 mod interp;
 mod kernel;
+mod libseccomp;
 
 use oci_spec::runtime::LinuxSeccomp;
 
