@@ -345,7 +345,7 @@ const ERRNO_LIMIT: u32 = 4095;
 
 /// The SECCOMP_RET_* value of an action. `errno` (errnoRet) only applies to
 /// ERRNO and TRACE; both default to EPERM like runc.
-fn action_value(
+pub(super) fn action_value(
     action: LinuxSeccompAction,
     errno: Option<u32>,
     errno_field: &str,

@@ -61,6 +61,7 @@ use serde_json::{Value, json};
 
 use super::interp::{self, SeccompData};
 use super::*;
+use crate::fuzzing::Rng;
 use crate::seccomp::syscalls::{self, Abi, I386_IPC, I386_SOCKETCALL, Syscall};
 
 const HELPER_SOURCE: &str = concat!(
@@ -407,27 +408,6 @@ fn runc_decision(
     interp::run_traced(program, d, visit)
 }
 
-/// xorshift64, as the fuzz tests use.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
 fn seed() -> u64 {
     let seed = match std::env::var("RT_SECCOMP_DIFF_SEED") {
         Ok(s) => s.parse().expect("RT_SECCOMP_DIFF_SEED: a number"),
@@ -437,7 +417,7 @@ fn seed() -> u64 {
             .as_nanos() as u64,
     };
     println!("seccomp differential: seed {seed} (RT_SECCOMP_DIFF_SEED to repeat)");
-    seed.max(1)
+    seed
 }
 
 /// Syscall numbers and argument values worth trying for one profile: the
@@ -755,7 +735,7 @@ fn syscall_tables_match_libseccomp() {
 
 #[test]
 fn docker_default_profile_decides_as_libseccomp() {
-    let mut rng = Rng(seed());
+    let mut rng = Rng::new(seed());
     let profile: Value = serde_json::from_str(super::docker::DOCKER_DEFAULT).unwrap();
     let start = Instant::now();
     let tally = compare("docker default", &profile, 100_000, &mut rng);
@@ -770,7 +750,7 @@ fn docker_default_profile_decides_as_libseccomp() {
 
 #[test]
 fn podman_default_profile_decides_as_libseccomp() {
-    let mut rng = Rng(seed());
+    let mut rng = Rng::new(seed());
     let profile: Value = serde_json::from_str(PODMAN_DEFAULT).unwrap();
     let start = Instant::now();
     let tally = compare("podman default", &profile, 100_000, &mut rng);
@@ -974,7 +954,7 @@ fn generated_profile(rng: &mut Rng) -> Value {
 
 #[test]
 fn generated_profiles_decide_as_libseccomp() {
-    let mut rng = Rng(seed());
+    let mut rng = Rng::new(seed());
     let start = Instant::now();
     // RT_SECCOMP_DIFF_PROFILES: more profiles for a longer run by hand.
     let profiles = std::env::var("RT_SECCOMP_DIFF_PROFILES")

@@ -4,6 +4,7 @@
 mod compiler;
 mod docker;
 mod errors;
+mod fuzz;
 mod interp;
 mod kernel;
 mod libseccomp;
