@@ -4,11 +4,11 @@
 //!
 //! ```text
 //!   A = arch;  x86_64 → X;  i386 → I (only if SCMP_ARCH_X86 listed);  else ret KILL
-//! X: A = nr;  binary search over nr ranges (x86_64 numbers below 1<<30, x32
-//!             numbers at or above it) → ret <action> | argument chain
+//! X: A = nr;  binary search over nr ranges (x86_64 numbers: bit 30 clear,
+//!             x32 numbers: bit 30 set) → ret <action> | argument chain
 //! I: A = nr;  binary search over i386 numbers → ret <action> | argument chain
 //!    argument chains: rule after rule, each an AND of 64-bit comparisons
-//!    (32-bit on i386), first matching rule returns its action, else default
+//!    (32-bit on i386 and x32), first matching rule returns its action, else default
 //!    ret blocks, one per distinct return value
 //! ```
 //!
