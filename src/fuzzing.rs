@@ -228,6 +228,7 @@ impl JsonMutator {
     pub fn mutate(&self, rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
         let mut out = seed.to_vec();
         for _ in 0..1 + rng.below(4) {
+            out.truncate(MAX_INPUT);
             out = if rng.chance(70) {
                 match serde_json::from_slice::<serde_json::Value>(&out) {
                     Ok(mut v) => {
@@ -270,9 +271,13 @@ impl JsonMutator {
                 map.insert(key, self.random_value(rng, 0));
             }
             (2, Value::Array(items)) if !items.is_empty() => {
-                // Many copies of one element (long lists, duplicates).
+                // Many copies of one element (long lists, duplicates), but
+                // never more than an input may hold: the mutator must not
+                // itself run out of memory (a big element 20,000 times,
+                // then again, is terabytes).
                 let item = items[rng.below(items.len())].clone();
-                let times = rng.count(20_000);
+                let size = serde_json::to_vec(&item).map_or(MAX_INPUT, |b| b.len() + 1);
+                let times = rng.count(20_000).min(MAX_INPUT / size);
                 items.extend(std::iter::repeat_n(item, times));
             }
             (3, Value::Array(items)) if !items.is_empty() => {
