@@ -921,3 +921,58 @@ fn dev_console_is_the_pty_peer() {
     ctx.delete(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// Device cgroup: a node in `linux.devices` is only made; whether it can
+/// be opened is `linux.resources.devices`'s call (runc: EPERM on a listed
+/// /dev/kmsg). Fails if rt allowed listed nodes itself or the cgroup deny
+/// were not applied: the same bundle with allow rules opens both nodes, so
+/// the refusal comes from the cgroup, not from the node or the driver.
+/// /dev/kmsg is opened write-only (no syslog permission needed, nothing
+/// written), /dev/fuse read-write (opening it only allocates a connection).
+#[test]
+fn listed_devices_need_an_allow_rule_to_be_opened() {
+    let ctx = TestCtx::new("security::device_allow");
+    let node = |path: &str, major: i64, minor: i64| {
+        json!({"path": path, "type": "c", "major": major, "minor": minor,
+               "fileMode": 0o666, "uid": 0, "gid": 0})
+    };
+    let probe = "for d in kmsg:'>' fuse:'<>'; do n=${d%%:*}; \
+                 test -c /dev/$n || echo $n=missing; \
+                 if e=$(eval \"exec 3${d#*:}/dev/$n\" 2>&1); then echo $n=opened; \
+                 else echo \"$n=refused $e\"; fi; done";
+    let bundle = |allow: bool| {
+        let mut b = ctx.bundle();
+        b.set(
+            "/linux/devices",
+            json!([node("/dev/kmsg", 1, 11), node("/dev/fuse", 10, 229)]),
+        )
+        .sh(probe);
+        if allow {
+            let mut rules = b.get("/linux/resources/devices").cloned().unwrap();
+            for (major, minor) in [(1, 11), (10, 229)] {
+                rules.as_array_mut().unwrap().push(json!(
+                    {"allow": true, "type": "c", "major": major, "minor": minor, "access": "rw"}
+                ));
+            }
+            b.set("/linux/resources/devices", rules);
+        }
+        b
+    };
+    let denied = ctx.output_of(&mut bundle(false), "denied");
+    for dev in ["kmsg", "fuse"] {
+        let line = denied
+            .lines()
+            .find(|l| l.starts_with(&format!("{dev}=")))
+            .unwrap_or_else(|| panic!("no line for {dev}:\n{denied}"));
+        assert!(
+            line.starts_with(&format!("{dev}=refused")) && line.contains("Operation not permitted"),
+            "{dev} must be refused with EPERM without an allow rule:\n{denied}"
+        );
+    }
+    let allowed = ctx.output_of(&mut bundle(true), "allowed");
+    assert_eq!(
+        allowed.lines().collect::<Vec<_>>(),
+        ["kmsg=opened", "fuse=opened"],
+        "with allow rules both nodes open"
+    );
+}

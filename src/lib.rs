@@ -6,6 +6,8 @@ pub mod cli;
 pub mod container;
 pub mod error;
 pub mod exe_protection;
+#[cfg(test)]
+mod fuzzing;
 pub mod hooks;
 pub mod init;
 pub mod logging;

@@ -289,9 +289,13 @@ fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {
 
 /// The device rules the container's cgroup gets: the spec's own (or, if it
 /// has none, deny everything: access to a device is never the default, as
-/// in runc), then what every container needs (runc's default allow list)
-/// and an allow for each `linux.devices` entry, so the nodes rt creates
-/// are usable.
+/// in runc), then what every container needs (runc's default allow list).
+///
+/// `linux.devices` only says which nodes to make; whether they can be
+/// opened is `linux.resources.devices`'s call, as in runc (a listed
+/// /dev/kmsg without an allow rule gives EPERM). Like runc, a listed node
+/// at the path of a default device (/dev/null, …) replaces that default,
+/// rule included.
 pub fn with_default_device_rules(
     r: &LinuxResources,
     devices: &[oci_spec::runtime::LinuxDevice],
@@ -314,30 +318,28 @@ pub fn with_default_device_rules(
         rules.push(deny_all);
     }
     use LinuxDeviceType::{B, C};
-    rules.extend([
-        rule(C, None, None, "m"),
-        rule(B, None, None, "m"),
-        rule(C, Some(1), Some(3), "rwm"),
-        rule(C, Some(1), Some(5), "rwm"),
-        rule(C, Some(1), Some(7), "rwm"),
-        rule(C, Some(1), Some(8), "rwm"),
-        rule(C, Some(1), Some(9), "rwm"),
-        rule(C, Some(5), Some(0), "rwm"),
-        rule(C, Some(5), Some(1), "rwm"),
-        rule(C, Some(5), Some(2), "rwm"),
-        rule(C, Some(136), None, "rwm"),
-        rule(C, Some(10), Some(200), "rwm"),
-    ]);
-    for d in devices {
-        // The device cgroup knows only block and char devices: a FIFO needs
-        // no rule (the kernel refuses a `p` line), and `u` is a char device.
-        let typ = match d.typ() {
-            LinuxDeviceType::P => continue,
-            LinuxDeviceType::U => C,
-            t => t,
-        };
-        rules.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
+    // (path of the default node, if any; rule).
+    let defaults = [
+        (None, rule(C, None, None, "m")),
+        (None, rule(B, None, None, "m")),
+        (Some("/dev/null"), rule(C, Some(1), Some(3), "rwm")),
+        (Some("/dev/zero"), rule(C, Some(1), Some(5), "rwm")),
+        (Some("/dev/full"), rule(C, Some(1), Some(7), "rwm")),
+        (Some("/dev/random"), rule(C, Some(1), Some(8), "rwm")),
+        (Some("/dev/urandom"), rule(C, Some(1), Some(9), "rwm")),
+        (Some("/dev/tty"), rule(C, Some(5), Some(0), "rwm")),
+        (None, rule(C, Some(5), Some(1), "rwm")),
+        (None, rule(C, Some(5), Some(2), "rwm")),
+        (None, rule(C, Some(136), None, "rwm")),
+        (None, rule(C, Some(10), Some(200), "rwm")),
+    ];
+    let listed = |path: &str| devices.iter().any(|d| d.path().as_os_str() == path);
+    rules.extend(
+        defaults
+            .into_iter()
+            .filter(|(path, _)| !path.is_some_and(listed))
+            .map(|(_, rule)| rule),
+    );
     let mut out = r.clone();
     out.set_devices(Some(rules));
     out
@@ -366,32 +368,65 @@ mod tests {
         r
     }
 
+    fn allows(rules: &[LinuxDeviceCgroup], typ: LinuxDeviceType, major: i64, minor: i64) -> bool {
+        rules.iter().any(|r| {
+            r.allow()
+                && r.typ() == Some(typ)
+                && r.major() == Some(major)
+                && r.minor() == Some(minor)
+        })
+    }
+
+    /// Listing a node makes it, nothing more: no allow rule comes with it
+    /// (runc gives EPERM on a listed /dev/kmsg without one).
     #[test]
-    fn device_rules_cover_char_and_block_nodes_but_not_fifos() {
+    fn listed_devices_get_no_allow_rule() {
         let devices = [
-            device(LinuxDeviceType::C, 10, 666),
+            device(LinuxDeviceType::C, 1, 11),
             device(LinuxDeviceType::B, 8, 666),
             device(LinuxDeviceType::U, 4, 77),
             device(LinuxDeviceType::P, 8, 667),
         ];
         let out = with_default_device_rules(&deny_all(), &devices);
         let rules = out.devices().clone().unwrap();
-        let has = |typ: LinuxDeviceType, major: i64, minor: i64| {
-            rules.iter().any(|r| {
-                r.allow()
-                    && r.typ() == Some(typ)
-                    && r.major() == Some(major)
-                    && r.minor() == Some(minor)
-            })
-        };
-        assert!(has(LinuxDeviceType::C, 10, 666));
-        assert!(has(LinuxDeviceType::B, 8, 666));
-        assert!(has(LinuxDeviceType::C, 4, 77), "u devices are char devices");
+        assert!(!rules[0].allow(), "the spec's deny-all comes first");
+        for (typ, major, minor) in [
+            (LinuxDeviceType::C, 1, 11),
+            (LinuxDeviceType::B, 8, 666),
+            (LinuxDeviceType::C, 4, 77),
+            (LinuxDeviceType::U, 4, 77),
+        ] {
+            assert!(
+                !allows(&rules, typ, major, minor),
+                "{typ:?} {major}:{minor}"
+            );
+        }
         assert!(
-            !rules
+            allows(&rules, LinuxDeviceType::C, 1, 3),
+            "/dev/null stays allowed"
+        );
+        assert!(
+            rules
                 .iter()
-                .any(|r| matches!(r.typ(), Some(LinuxDeviceType::P | LinuxDeviceType::U))),
-            "no p/u line may reach devices.allow: {rules:?}"
+                .any(|r| r.allow() && r.major() == Some(136) && r.minor().is_none()),
+            "the ptys stay allowed"
+        );
+    }
+
+    /// As in runc, a listed node at a default device's path replaces that
+    /// default, allow rule included; the spec's rules decide for it.
+    #[test]
+    fn a_listed_default_path_drops_the_default_rule() {
+        let mut null = device(LinuxDeviceType::C, 1, 3);
+        null.set_path("/dev/null".into());
+        let rules = with_default_device_rules(&deny_all(), &[null])
+            .devices()
+            .clone()
+            .unwrap();
+        assert!(!allows(&rules, LinuxDeviceType::C, 1, 3), "{rules:?}");
+        assert!(
+            allows(&rules, LinuxDeviceType::C, 1, 5),
+            "/dev/zero's rule stays"
         );
     }
 }

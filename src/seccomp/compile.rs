@@ -4,11 +4,11 @@
 //!
 //! ```text
 //!   A = arch;  x86_64 → X;  i386 → I (only if SCMP_ARCH_X86 listed);  else ret KILL
-//! X: A = nr;  binary search over nr ranges (x86_64 numbers below 1<<30, x32
-//!             numbers at or above it) → ret <action> | argument chain
+//! X: A = nr;  binary search over nr ranges (x86_64 numbers: bit 30 clear,
+//!             x32 numbers: bit 30 set) → ret <action> | argument chain
 //! I: A = nr;  binary search over i386 numbers → ret <action> | argument chain
 //!    argument chains: rule after rule, each an AND of 64-bit comparisons
-//!    (32-bit on i386), first matching rule returns its action, else default
+//!    (32-bit on i386 and x32), first matching rule returns its action, else default
 //!    ret blocks, one per distinct return value
 //! ```
 //!
@@ -53,6 +53,21 @@ struct Condition {
     op: LinuxSeccompOperator,
     value: u64,
     value_two: u64,
+}
+
+impl Condition {
+    /// A masked-equal whose mask is zero in every compared half holds for
+    /// any argument (the datum is masked too). libseccomp leaves such a
+    /// condition out, so a rule made only of them is unconditional there,
+    /// and takes an unconditional rule's precedence; the same here.
+    fn is_noop(&self, wide: bool) -> bool {
+        let compared = if wide {
+            self.value
+        } else {
+            self.value & 0xffff_ffff
+        };
+        self.op == LinuxSeccompOperator::ScmpCmpMaskedEq && compared == 0
+    }
 }
 
 /// One rule as matched: all conditions must hold (AND).
@@ -150,6 +165,20 @@ pub fn compile(cfg: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
                         matches.extend(rule_range.clone().map(|r| (abi, nr, r)));
                     }
                 }
+                if abi == Abi::I386
+                    && let Some((mux_nr, call)) = syscalls::i386_multiplexed(name)
+                {
+                    resolved = true;
+                    let max = max_nr.entry(abi).or_insert(mux_nr);
+                    *max = (*max).max(mux_nr);
+                    if action != default {
+                        for r in rule_range.clone() {
+                            let muxed = multiplexed_rule(&rules[r], call);
+                            rules.push(muxed);
+                            matches.push((abi, mux_nr, rules.len() - 1));
+                        }
+                    }
+                }
             }
             if !resolved && !syscalls::is_known_anywhere(name) {
                 return Err(SeccompError::config(
@@ -175,38 +204,31 @@ pub fn compile(cfg: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
             | LinuxSeccompAction::ScmpActLog
             | LinuxSeccompAction::ScmpActTrace
     );
+    // As runc, no stub for an ABI whose highest named number is 0 (a
+    // profile naming only x86_64's `read`).
     let enosys_above = |abi: Abi| -> Option<u32> {
         if enosys_stub && listed.contains(&abi) {
-            max_nr.get(&abi).copied()
+            max_nr.get(&abi).copied().filter(|&max| max != 0)
         } else {
             None
         }
     };
 
     let mut chains: Vec<Chain> = Vec::new();
-    let x86_points = points(
-        &matches,
-        &rules,
-        &[Abi::X86_64, Abi::X32],
-        true,
-        &mut chains,
+    // x32 numbers all carry the x32 bit, so they sort after x86_64's. x32
+    // arguments are compared as 32-bit values, as libseccomp does (its x32
+    // is a 32-bit ABI).
+    let mut x86_points = points(&matches, &rules, Abi::X86_64, true, &mut chains);
+    x86_points.extend(points(&matches, &rules, Abi::X32, false, &mut chains));
+    let x86_background = x86_background(
+        default,
+        enosys_above(Abi::X86_64),
+        abis.contains(&Abi::X32).then(|| enosys_above(Abi::X32)),
     );
-    let mut x86_background = vec![(0, Target::Ret(default))];
-    if let Some(max) = enosys_above(Abi::X86_64).filter(|&m| m + 1 < X32_SYSCALL_BIT) {
-        x86_background.push((max + 1, Target::Ret(RET_ENOSYS)));
-    }
-    if abis.contains(&Abi::X32) {
-        x86_background.push((X32_SYSCALL_BIT, Target::Ret(default)));
-        if let Some(max) = enosys_above(Abi::X32).filter(|&m| m < u32::MAX) {
-            x86_background.push((max + 1, Target::Ret(RET_ENOSYS)));
-        }
-    } else {
-        x86_background.push((X32_SYSCALL_BIT, Target::Ret(RET_BAD_ARCH)));
-    }
     let x86_ranges = ranges(&x86_background, &x86_points);
 
     let i386_ranges = abis.contains(&Abi::I386).then(|| {
-        let pts = points(&matches, &rules, &[Abi::I386], false, &mut chains);
+        let pts = points(&matches, &rules, Abi::I386, false, &mut chains);
         let mut background = vec![(0, Target::Ret(default))];
         if let Some(max) = enosys_above(Abi::I386).filter(|&m| m < u32::MAX) {
             background.push((max + 1, Target::Ret(RET_ENOSYS)));
@@ -222,11 +244,76 @@ pub fn compile(cfg: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
         default,
     )
     .map_err(|e| SeccompError::Internal(e.0))?;
+    if filter.len() > bpf::MAX_INSNS {
+        return Err(SeccompError::config(
+            FIELD,
+            format!(
+                "seccomp profile compiles to {} instructions; the kernel allows {}",
+                filter.len(),
+                bpf::MAX_INSNS
+            ),
+        ));
+    }
     Ok(Compiled {
         filter,
         flags,
         notify,
     })
+}
+
+/// What AUDIT_ARCH_X86_64 numbers without a rule get, as `(start, target)`
+/// over the u32 range. Bit 30 (the x32 bit) alone says x32, so the range
+/// is four quarters: x86_64, x32, x86_64, x32. `enosys_64` / `enosys_x32`
+/// are the stub's highest numbers (above them: ENOSYS); `x32` is None when
+/// x32 is not filtered, Some(stub) when it is.
+///
+/// * x86_64 numbers: the default, ENOSYS above the stub's number (runc's
+///   stub compares unsigned, so all of the third quarter is above it).
+/// * x32 numbers when x32 is filtered: likewise with the x32 stub.
+/// * When x32 is not filtered, every number from the x32 bit up is killed
+///   as a bad arch, as libseccomp does (the third quarter gets the stub's
+///   ENOSYS first), except -1 (0xffffffff), which libseccomp lets through
+///   to the default action (syscall(-1) fails with ENOSYS anyway).
+fn x86_background(
+    default: u32,
+    enosys_64: Option<u32>,
+    x32: Option<Option<u32>>,
+) -> Vec<(u32, Target)> {
+    const X86_64_HIGH: u32 = 0x8000_0000;
+    const X32_HIGH: u32 = X86_64_HIGH | X32_SYSCALL_BIT;
+    let ret = Target::Ret;
+    let mut bg = vec![(0, ret(default))];
+    if let Some(max) = enosys_64.filter(|&m| m + 1 < X32_SYSCALL_BIT) {
+        bg.push((max + 1, ret(RET_ENOSYS)));
+    }
+    let above_stub = |stub: Option<u32>| ret(if stub.is_some() { RET_ENOSYS } else { default });
+    match x32 {
+        Some(enosys_x32) => {
+            bg.push((X32_SYSCALL_BIT, ret(default)));
+            if let Some(max) = enosys_x32.filter(|&m| m + 1 < X86_64_HIGH) {
+                bg.push((max + 1, ret(RET_ENOSYS)));
+            }
+            bg.push((X86_64_HIGH, above_stub(enosys_64)));
+            bg.push((X32_HIGH, above_stub(enosys_x32)));
+        }
+        None => {
+            // libseccomp kills every number from the x32 bit up; runc's
+            // stub answers the third quarter first.
+            let bad = ret(RET_BAD_ARCH);
+            bg.push((X32_SYSCALL_BIT, bad));
+            bg.push((
+                X86_64_HIGH,
+                if enosys_64.is_some() {
+                    ret(RET_ENOSYS)
+                } else {
+                    bad
+                },
+            ));
+            bg.push((X32_HIGH, bad));
+            bg.push((u32::MAX, ret(default)));
+        }
+    }
+    bg
 }
 
 /// Map the `architectures` list onto the x86 ABIs. Architectures of other
@@ -252,17 +339,30 @@ fn listed_abis(arches: &[Arch]) -> Vec<Abi> {
     abis
 }
 
+/// Errno values libseccomp accepts for SCMP_ACT_ERRNO: below MAX_ERRNO
+/// (4095), so runc refuses the rest, and so do we.
+const ERRNO_LIMIT: u32 = 4095;
+
 /// The SECCOMP_RET_* value of an action. `errno` (errnoRet) only applies to
 /// ERRNO and TRACE; both default to EPERM like runc.
-fn action_value(
+pub(super) fn action_value(
     action: LinuxSeccompAction,
     errno: Option<u32>,
     errno_field: &str,
 ) -> Result<u32, SeccompError> {
     let data = |errno: Option<u32>| -> Result<u32, SeccompError> {
+        let limit = if action == LinuxSeccompAction::ScmpActErrno {
+            ERRNO_LIMIT - 1
+        } else {
+            libc::SECCOMP_RET_DATA
+        };
         match errno {
             None => Ok(libc::EPERM as u32),
-            Some(e) if e <= libc::SECCOMP_RET_DATA => Ok(e),
+            Some(e) if e <= limit => Ok(e),
+            Some(e) if action == LinuxSeccompAction::ScmpActErrno => Err(SeccompError::config(
+                errno_field,
+                format!("{e} is not an errno SCMP_ACT_ERRNO can return (0..={limit})"),
+            )),
             Some(e) => Err(SeccompError::config(
                 errno_field,
                 format!("{e} does not fit the 16-bit seccomp return data"),
@@ -299,11 +399,18 @@ fn conditions(
                         format!("{} is not a syscall argument index (0..=5)", arg.index()),
                     )
                 })?;
+            let value_two = arg.value_two().unwrap_or(0);
             Ok(Condition {
                 index,
                 op: arg.op(),
                 value: arg.value(),
-                value_two: arg.value_two().unwrap_or(0),
+                // libseccomp compares the masked argument with the masked
+                // datum: bits of valueTwo outside the mask do not count.
+                value_two: if arg.op() == LinuxSeccompOperator::ScmpCmpMaskedEq {
+                    value_two & arg.value()
+                } else {
+                    value_two
+                },
             })
         })
         .collect()
@@ -314,6 +421,24 @@ fn repeats_index(conditions: &[Condition]) -> bool {
     conditions
         .iter()
         .any(|c| std::mem::replace(&mut seen[c.index as usize], true))
+}
+
+/// The rule an i386 multiplexer gets for a rule on a call it carries, as
+/// libseccomp makes it: the first argument must select the call (it
+/// replaces any condition on argument 0), the other conditions stay.
+fn multiplexed_rule(rule: &Rule, call: u32) -> Rule {
+    let select = Condition {
+        index: 0,
+        op: LinuxSeccompOperator::ScmpCmpEq,
+        value: u64::from(call),
+        value_two: 0,
+    };
+    Rule {
+        action: rule.action,
+        conditions: std::iter::once(select)
+            .chain(rule.conditions.iter().filter(|c| c.index != 0).copied())
+            .collect(),
+    }
 }
 
 fn filter_flags(
@@ -358,13 +483,13 @@ fn filter_flags(
 fn points(
     matches: &[(Abi, u32, usize)],
     rules: &[Rule],
-    abis: &[Abi],
+    abi: Abi,
     wide: bool,
     chains: &mut Vec<Chain>,
 ) -> Vec<(u32, Target)> {
     let mut by_nr: Vec<(u32, usize)> = matches
         .iter()
-        .filter(|(abi, _, _)| abis.contains(abi))
+        .filter(|(a, _, _)| *a == abi)
         .map(|&(_, nr, rule)| (nr, rule))
         .collect();
     // Rule indexes grow in config order, so sorting the pairs keeps config
@@ -375,7 +500,8 @@ fn points(
         let nr = group[0].0;
         let mut ids: Vec<usize> = group.iter().map(|&(_, r)| r).collect();
         ids.dedup();
-        let target = match ids.iter().find(|&&r| rules[r].conditions.is_empty()) {
+        let unconditional = |r: usize| rules[r].conditions.iter().all(|c| c.is_noop(wide));
+        let target = match ids.iter().find(|&&r| unconditional(r)) {
             Some(&r) => Target::Ret(rules[r].action),
             None => {
                 chains.push(Chain { rules: ids, wide });
@@ -476,7 +602,7 @@ fn emit(
             } else {
                 asm.new_label()
             };
-            for cond in &rule.conditions {
+            for cond in rule.conditions.iter().filter(|c| !c.is_noop(chain.wide)) {
                 emit_condition(&mut asm, cond, chain.wide, next);
             }
             asm.ret(rule.action);
@@ -573,19 +699,29 @@ fn emit_condition(asm: &mut Assembler, cond: &Condition, wide: bool, fail: Label
             asm.jump(low_cmp, lo, on_true, on_false);
         }
         Op::ScmpCmpMaskedEq => {
-            // (arg & value) == valueTwo
-            let (mask_hi, mask_lo) = (hi, lo);
-            let (want_hi, want_lo) = ((cond.value_two >> 32) as u32, cond.value_two as u32);
-            if wide {
-                let then = asm.new_label();
-                asm.load(load_hi);
-                asm.and(mask_hi);
-                asm.jump(Cmp::Eq, want_hi, then, fail);
-                asm.mark(then);
+            // (arg & value) == valueTwo, valueTwo already masked; a half
+            // whose mask is zero always matches and is not checked.
+            let want_hi = (cond.value_two >> 32) as u32;
+            let want_lo = cond.value_two as u32;
+            let halves = [(load_hi, hi, want_hi), (load_lo, lo, want_lo)];
+            let checked: Vec<_> = halves
+                .iter()
+                .skip(if wide { 0 } else { 1 })
+                .filter(|(_, mask, _)| *mask != 0)
+                .collect();
+            for (k, &&(load, mask, want)) in checked.iter().enumerate() {
+                let then = if k + 1 == checked.len() {
+                    ok
+                } else {
+                    asm.new_label()
+                };
+                asm.load(load);
+                asm.and(mask);
+                asm.jump(Cmp::Eq, want, then, fail);
+                if then != ok {
+                    asm.mark(then);
+                }
             }
-            asm.load(load_lo);
-            asm.and(mask_lo);
-            asm.jump(Cmp::Eq, want_lo, ok, fail);
         }
     }
     asm.mark(ok);

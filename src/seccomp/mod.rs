@@ -2,26 +2,33 @@
 //! program and install it, with the semantics runc gets from libseccomp.
 //!
 //! * Architectures: the native x86_64 ABI is always filtered. `SCMP_ARCH_X86`
-//!   adds an i386 section (32-bit argument compares) and `SCMP_ARCH_X32` an
-//!   x32 section (numbers with bit 30 set). A syscall from an ABI the profile
-//!   does not list is killed (libseccomp's default bad-arch action), so it can
-//!   never bypass the default action; other CPUs' arches are accepted and
-//!   ignored, since an x86_64 kernel never reports them.
-//! * Names that exist only on other CPUs (`arm_fadvise64_64`, `send`, i386's
+//!   adds an i386 section and `SCMP_ARCH_X32` an x32 section (numbers with
+//!   bit 30 set); both compare arguments as 32-bit values, as libseccomp
+//!   does. A syscall from an ABI the profile does not list is killed
+//!   (libseccomp's default bad-arch action; -1 excepted, as there), so it
+//!   can never bypass the default action; other CPUs' arches are accepted
+//!   and ignored, since an x86_64 kernel never reports them.
+//! * On i386 a rule on a socket or System V IPC call also holds for its
+//!   multiplexer: `socket` for `socketcall(SYS_SOCKET, …)`, `semop` for
+//!   `ipc(SEMOP, …)` (the first argument selects the call), as libseccomp
+//!   does it.
+//! * Names that exist only on other CPUs (`arm_fadvise64_64`, i386's
 //!   `socketcall` when i386 is not listed) are skipped as libseccomp does;
 //!   a name that is no syscall anywhere is an error (runc would ignore it).
-//! * Per syscall: an unconditional rule decides; otherwise the conditional
-//!   rules are ORed in config order; within a rule the args are ANDed (runc
-//!   splits repeated indexes into separate ORed rules, and so do we). Rules
-//!   whose action equals the default are dropped, as runc does.
+//! * Per syscall: the first unconditional rule decides; otherwise the
+//!   conditional rules are tried in config order; within a rule the args
+//!   are ANDed (runc splits repeated indexes into separate ORed rules, and
+//!   so do we). Rules whose action equals the default are dropped, as runc
+//!   does. SCMP_CMP_MASKED_EQ masks the datum too (libseccomp's meaning);
+//!   errnoRet for SCMP_ACT_ERRNO is 0..=4094, as libseccomp takes it.
 //! * runc's -ENOSYS stub: unless the default action is ALLOW/LOG/TRACE,
 //!   syscalls numbered above the highest one named for a listed arch return
 //!   ENOSYS, so libc falls back from syscalls newer than the profile.
+//! * tests/libseccomp.rs checks all of this against libseccomp itself,
+//!   listing the deliberate deviations.
 //! * Flags: TSYNC, LOG, SPEC_ALLOW and WAIT_KILLABLE_RECV go to seccomp(2)
 //!   as given; any NOTIFY rule adds NEW_LISTENER (and TSYNC_ESRCH next to
 //!   TSYNC). A flag the kernel refuses is named in the error (probed).
-//! * Not done: libseccomp's i386 socketcall/ipc demultiplexing (rules on
-//!   `socket` do not also match `socketcall(SYS_SOCKET, ...)`).
 //!
 //! Use: `compile` while parsing the config (pure, ~50-150 us for Docker's
 //! profile), `install` in the container init after capabilities and

@@ -2,6 +2,8 @@
 //! Errors name the file and the JSON path of the offending field.
 
 mod default;
+#[cfg(test)]
+mod fuzz;
 mod validate;
 
 pub use default::{default_spec_json, to_runc_text};

@@ -62,6 +62,68 @@ impl Abi {
     }
 }
 
+/// i386's multiplexers: socketcall(2) and ipc(2), whose first argument
+/// says which socket or System V IPC call is meant.
+pub const I386_SOCKETCALL: u32 = 102;
+pub const I386_IPC: u32 = 117;
+
+/// The calls socketcall(2) multiplexes, with their `call` number
+/// (`SYS_SOCKET` … `SYS_SENDMMSG`, linux/net.h).
+const SOCKETCALLS: &[(&str, u32)] = &[
+    ("socket", 1),
+    ("bind", 2),
+    ("connect", 3),
+    ("listen", 4),
+    ("accept", 5),
+    ("getsockname", 6),
+    ("getpeername", 7),
+    ("socketpair", 8),
+    ("send", 9),
+    ("recv", 10),
+    ("sendto", 11),
+    ("recvfrom", 12),
+    ("shutdown", 13),
+    ("setsockopt", 14),
+    ("getsockopt", 15),
+    ("sendmsg", 16),
+    ("recvmsg", 17),
+    ("accept4", 18),
+    ("recvmmsg", 19),
+    ("sendmmsg", 20),
+];
+
+/// The calls ipc(2) multiplexes, with their `call` number (`SEMOP` …
+/// `SHMCTL`, linux/ipc.h).
+const IPC_CALLS: &[(&str, u32)] = &[
+    ("semop", 1),
+    ("semget", 2),
+    ("semctl", 3),
+    ("semtimedop", 4),
+    ("msgsnd", 11),
+    ("msgrcv", 12),
+    ("msgget", 13),
+    ("msgctl", 14),
+    ("shmat", 21),
+    ("shmdt", 22),
+    ("shmget", 23),
+    ("shmctl", 24),
+];
+
+/// For a socket or System V IPC call: the i386 multiplexer that can also
+/// reach it and the `call` number selecting it there, e.g. `socket` →
+/// (socketcall, 1). 32-bit programs (and libcs older than Linux 4.3's
+/// direct socket syscalls) use the multiplexer, so a rule on `socket` must
+/// hold for `socketcall(SYS_SOCKET, …)` as well, as libseccomp does it.
+pub fn i386_multiplexed(name: &str) -> Option<(u32, u32)> {
+    let find = |table: &[(&str, u32)], nr: u32| {
+        table
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, call)| (nr, call))
+    };
+    find(SOCKETCALLS, I386_SOCKETCALL).or_else(|| find(IPC_CALLS, I386_IPC))
+}
+
 /// Syscalls that exist only on architectures other than x86: a profile written
 /// for several architectures (Docker's, for one) names them, and libseccomp
 /// silently has no rule for them on x86_64. Any name in neither this list nor
@@ -119,6 +181,16 @@ const OTHER_ARCH_ONLY: &[&str] = &[
     "usr32",
     "utrap_install",
 ];
+
+/// Every name the x86 tables know, then the other-arch-only names (for
+/// tests that compare the tables with libseccomp's).
+#[cfg(test)]
+pub fn all_names() -> impl Iterator<Item = &'static str> {
+    TABLE
+        .iter()
+        .map(|row| row.name)
+        .chain(OTHER_ARCH_ONLY.iter().copied())
+}
 
 /// Whether `name` is a real Linux syscall on some architecture.
 pub fn is_known_anywhere(name: &str) -> bool {

@@ -237,7 +237,7 @@ pub(super) const TABLE: &[Row] = syscall_table! {
     lstat                        SYS_lstat                        107   6
     lstat64                      -                                196   -
     madvise                      SYS_madvise                      219  28
-    map_shadow_stack             453                                - 453
+    map_shadow_stack             453                              453   -
     mbind                        SYS_mbind                        274 237
     membarrier                   SYS_membarrier                   375 324
     memfd_create                 SYS_memfd_create                 356 319

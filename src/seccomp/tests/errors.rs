@@ -117,9 +117,35 @@ fn notify_misuse_and_oversized_errno_are_refused() {
         "{msg}"
     );
 
+    // libseccomp (so runc) takes errnos below MAX_ERRNO only; 4094 works.
+    let errno_ret = |e: u32| {
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": e}]
+        })
+    };
+    compile_ok(errno_ret(4094));
+    for e in [4095, 70000] {
+        assert_eq!(
+            compile_err(errno_ret(e)),
+            format!(
+                "linux.seccomp.syscalls[0].errnoRet: {e} is not an errno SCMP_ACT_ERRNO can return (0..=4094)"
+            )
+        );
+    }
+    let msg = compile_err(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 4095}));
+    assert!(
+        msg.starts_with("linux.seccomp.defaultErrnoRet: 4095 is not an errno"),
+        "{msg}"
+    );
+    // SCMP_ACT_TRACE's data is a ptrace message, any 16 bits.
+    compile_ok(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_TRACE", "errnoRet": 65535}]
+    }));
     let msg = compile_err(json!({
         "defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 70000}]
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_TRACE", "errnoRet": 70000}]
     }));
     assert_eq!(
         msg,
@@ -149,4 +175,39 @@ fn errors_carry_the_field_separately() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// A profile longer than BPF_MAXINSNS says so, with the length, instead of
+/// failing as an internal error or at seccomp(2) with EINVAL.
+#[test]
+fn profile_too_long_for_the_kernel_says_so() {
+    let rules: Vec<_> = (0..1500)
+        .map(|i| {
+            json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                   "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]})
+        })
+        .collect();
+    let err = compile(&profile(
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules}),
+    ))
+    .unwrap_err();
+    let SeccompError::Config { field, message } = &err else {
+        panic!("not a config error: {err:?}");
+    };
+    assert_eq!(field, "linux.seccomp");
+    let n: usize = message
+        .strip_prefix("seccomp profile compiles to ")
+        .and_then(|m| m.strip_suffix(" instructions; the kernel allows 4096"))
+        .unwrap_or_else(|| panic!("{message}"))
+        .parse()
+        .unwrap();
+    assert!(n > 4096, "{n}");
+    // 600 such rules still fit.
+    let fits: Vec<_> = (0..600)
+        .map(|i| {
+            json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                   "args": [{"index": 0, "value": i, "op": "SCMP_CMP_EQ"}]})
+        })
+        .collect();
+    compile_ok(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": fits}));
 }

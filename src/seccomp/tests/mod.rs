@@ -4,8 +4,10 @@
 mod compiler;
 mod docker;
 mod errors;
+mod fuzz;
 mod interp;
 mod kernel;
+mod libseccomp;
 
 use oci_spec::runtime::LinuxSeccomp;
 
