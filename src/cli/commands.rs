@@ -94,11 +94,9 @@ pub fn delete(root: &Path, a: &DeleteArgs) -> Result<i32> {
 pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     let mut rows = Vec::new();
     for id in state::list_ids(root)? {
-        let Ok(dir) = ContainerDir::open(root, &id) else {
-            continue;
-        };
-        let Ok(st) = dir.load() else { continue };
-        rows.push(st.oci(status_of(&dir.path, &st)));
+        if let Ok((dir, st)) = ContainerDir::open(root, &id) {
+            rows.push(st.oci(status_of(&dir.path, &st)));
+        }
     }
     if a.quiet {
         for r in &rows {
@@ -166,8 +164,7 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
             "exec: no command given (use --process FILE or COMMAND [ARG...])",
         ));
     }
-    let dir = ContainerDir::open(root, &a.id)?;
-    let st = dir.load()?;
+    let (_dir, st) = ContainerDir::open(root, &a.id)?;
     let mut p = st.process.clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
@@ -318,8 +315,7 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
     let de = &mut serde_json::Deserializer::from_slice(&text);
     let r: oci_spec::runtime::LinuxResources = serde_path_to_error::deserialize(de)
         .map_err(|e| Error::new(format!("resources: {}: {}", e.path(), e.inner())))?;
-    let dir = ContainerDir::open(root, &a.id)?;
-    let mut st = dir.load()?;
+    let (dir, mut st) = ContainerDir::open(root, &a.id)?;
     st.cgroup.update(&r)?;
     // The device rules in force may have grown (cgroup2 filter).
     dir.save(&st)?;

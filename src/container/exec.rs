@@ -24,8 +24,7 @@ pub struct ExecOptions {
 /// Starts the process; with `detach` returns 0 once it runs, otherwise
 /// waits and returns its exit status (128+n when killed by signal n).
 pub fn exec(opts: &ExecOptions) -> Result<i32> {
-    let dir = ContainerDir::open(&opts.root, &opts.id)?;
-    let st = dir.load()?;
+    let (dir, st) = ContainerDir::open(&opts.root, &opts.id)?;
     match status_of(&dir.path, &st) {
         Status::Running | Status::Created => {}
         Status::Paused => return Err(Error::new("cannot exec in a paused container")),

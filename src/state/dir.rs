@@ -1,0 +1,305 @@
+//! A container's directory under `--root`, and the rules that make
+//! concurrent commands see a container either whole or absent:
+//!
+//! - every command that reads or changes a container holds an exclusive
+//!   flock on its directory, and reads the record only once it holds it,
+//!   through the locked directory fd (so a directory removed while we
+//!   waited reads as absent, not as a missing file);
+//! - `state.json` is only ever replaced whole (temp file + rename) or
+//!   removed, and removing a container unlinks it first: its presence is
+//!   what "the container exists" means.
+
+use super::{ContainerState, STATE_FILE, validate_id};
+use crate::error::{Context, Error, Result};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// An open container directory, locked for the lifetime of this value
+/// (flock is released when the fd closes, also when rt dies).
+pub struct ContainerDir {
+    pub path: PathBuf,
+    lock: File,
+}
+
+/// What is found under `--root` for an id, looked at under its lock.
+pub enum Lookup {
+    /// A container with its state record.
+    Found(ContainerDir, Box<ContainerState>),
+    /// No such container (never was, or removed, also while we waited).
+    Absent,
+    /// A directory without a record: a `create` killed before it wrote
+    /// one.
+    Unfinished(ContainerDir),
+}
+
+pub fn does_not_exist(id: &str) -> Error {
+    // runc's words, which callers match.
+    Error::new(format!("container does not exist: {id}"))
+}
+
+impl ContainerDir {
+    /// Reserves a new container directory; fails if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
+        validate_id(id)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(root)
+            .with_ctx(|| format!("create state root {}", root.display()))?;
+        let path = root.join(id);
+        match std::fs::DirBuilder::new().mode(0o711).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::new(format!("container with id exists: {id}")));
+            }
+            Err(e) => return Err(Error::from(e).context(format!("create {}", path.display()))),
+        }
+        let lock = open_dir(&path).with_ctx(|| format!("open {}", path.display()))?;
+        flock(&lock, &path)?;
+        Ok(ContainerDir { path, lock })
+    }
+
+    /// Locks the id's directory and reads its record.
+    pub fn lookup(root: &Path, id: &str) -> Result<Lookup> {
+        validate_id(id)?;
+        let path = root.join(id);
+        let lock = match open_dir(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lookup::Absent),
+            Err(e) => return Err(Error::from(e).context(format!("open {}", path.display()))),
+        };
+        flock(&lock, &path)?;
+        let dir = ContainerDir { path, lock };
+        match dir.read_record()? {
+            Some(st) => Ok(Lookup::Found(dir, Box::new(st))),
+            // Removed while we waited for the lock (or replaced by a new
+            // directory of the same name, which is another container).
+            None if !dir.still_at_path() => Ok(Lookup::Absent),
+            None => Ok(Lookup::Unfinished(dir)),
+        }
+    }
+
+    /// Opens and locks an existing container and reads its state; a
+    /// container that is absent, or was removed while we waited for the
+    /// lock, "does not exist".
+    pub fn open(root: &Path, id: &str) -> Result<(ContainerDir, ContainerState)> {
+        match Self::lookup(root, id)? {
+            Lookup::Found(dir, st) => Ok((dir, *st)),
+            Lookup::Absent | Lookup::Unfinished(_) => Err(does_not_exist(id)),
+        }
+    }
+
+    /// `state.json` read through the directory fd; None if there is none.
+    fn read_record(&self) -> Result<Option<ContainerState>> {
+        read_record_at(&self.lock, &self.path)
+    }
+
+    /// True if `self.path` still names the directory we locked.
+    fn still_at_path(&self) -> bool {
+        match (self.lock.metadata(), std::fs::symlink_metadata(&self.path)) {
+            (Ok(ours), Ok(now)) => ours.dev() == now.dev() && ours.ino() == now.ino(),
+            _ => false,
+        }
+    }
+
+    /// Writes state.json atomically (temp file + rename).
+    pub fn save(&self, st: &ContainerState) -> Result<()> {
+        let text = serde_json::to_vec(st).map_err(|e| Error::new(e.to_string()))?;
+        write_atomic(&self.path.join(STATE_FILE), &text, 0o600)
+    }
+
+    /// The fd holding the lock. A cloned child shares it, so the init must
+    /// close it, or the lock outlives `create`.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        self.lock.as_raw_fd()
+    }
+
+    pub fn fifo_path(&self) -> PathBuf {
+        self.path.join(super::EXEC_FIFO)
+    }
+
+    /// Removes the directory and everything in it. The record goes first:
+    /// from then on every reader, locked or not, finds no container.
+    pub fn remove(self) -> Result<()> {
+        let record = self.path.join(STATE_FILE);
+        match std::fs::remove_file(&record) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::from(e).context(format!("remove {}", record.display()))),
+        }
+        match std::fs::remove_dir_all(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::from(e).context(format!("remove {}", self.path.display()))),
+        }
+    }
+}
+
+fn open_dir(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+}
+
+fn flock(f: &File, path: &Path) -> Result<()> {
+    loop {
+        // SAFETY: flock on an fd we own; no memory is involved.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(Error::from(e).context(format!("lock {}", path.display())));
+        }
+    }
+}
+
+/// `state.json` read through the directory fd; None if there is none.
+fn read_record_at(dir: &File, path: &Path) -> Result<Option<ContainerState>> {
+    let Some(text) = read_at(dir, path, STATE_FILE)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|e| Error::new(format!("{}: {e}", path.join(STATE_FILE).display())))
+}
+
+/// The content of `name` in the directory `dir` (at `path`), None if absent.
+fn read_at(dir: &File, path: &Path, name: &str) -> Result<Option<Vec<u8>>> {
+    let p = path.join(name);
+    let cname = crate::sys::cstr(name.as_bytes())?;
+    let fd = match crate::sys::openat(dir.as_raw_fd(), &cname, libc::O_RDONLY, 0) {
+        Ok(fd) => fd,
+        Err(nix::Error::ENOENT) => return Ok(None),
+        Err(e) => return Err(Error::errno(format!("open {}", p.display()), e)),
+    };
+    let mut text = Vec::new();
+    File::from(fd)
+        .read_to_end(&mut text)
+        .with_ctx(|| format!("read {}", p.display()))?;
+    Ok(Some(text))
+}
+
+/// Writes `data` to `path` via a temp file in the same directory and a
+/// rename, so readers see the old or the new content, never a torn one.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&tmp)
+        .with_ctx(|| format!("create {}", tmp.display()))?;
+    let res = f.write_all(data).and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::from(e).context(format!("write {}", path.display())));
+    }
+    Ok(())
+}
+
+/// Lists the ids under the state root that have a record.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+        Err(e) => return Err(Error::from(e).context(format!("read {}", root.display()))),
+    };
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().join(STATE_FILE).exists() {
+            ids.push(name);
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn temp_root(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("rt-state-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        root
+    }
+
+    fn record(id: &str, pid: i32) -> ContainerState {
+        ContainerState {
+            id: id.into(),
+            pid,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn create_twice_fails_and_open_missing_says_does_not_exist() {
+        let root = temp_root("basic");
+        let d = ContainerDir::create(&root, "c1").unwrap();
+        d.save(&record("c1", 42)).unwrap();
+        let e = ContainerDir::create(&root, "c1").err().unwrap();
+        assert_eq!(e.to_string(), "container with id exists: c1");
+        drop(d);
+        let (d, st) = ContainerDir::open(&root, "c1").unwrap();
+        assert_eq!(st.pid, 42);
+        assert_eq!(list_ids(&root).unwrap(), vec!["c1".to_string()]);
+        d.remove().unwrap();
+        let e = ContainerDir::open(&root, "c1").err().unwrap();
+        assert_eq!(e.to_string(), "container does not exist: c1");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A command that waited for the lock while another removed the
+    /// container finds it absent, not a missing state.json.
+    #[test]
+    fn removed_while_waiting_for_the_lock_does_not_exist() {
+        let root = temp_root("wait");
+        let d = ContainerDir::create(&root, "c2").unwrap();
+        d.save(&record("c2", 1)).unwrap();
+        let waiter = {
+            let root = root.clone();
+            std::thread::spawn(move || ContainerDir::open(&root, "c2").map(|_| ()))
+        };
+        // Give the waiter time to open the directory and block on the lock.
+        std::thread::sleep(Duration::from_millis(100));
+        d.remove().unwrap();
+        let e = waiter.join().unwrap().unwrap_err();
+        assert_eq!(e.to_string(), "container does not exist: c2");
+        assert!(matches!(
+            ContainerDir::lookup(&root, "c2").unwrap(),
+            Lookup::Absent
+        ));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A reserved directory without a record (a create killed early) is
+    /// "unfinished": open says it does not exist, lookup hands it over.
+    #[test]
+    fn directory_without_record_is_unfinished() {
+        let root = temp_root("unfinished");
+        drop(ContainerDir::create(&root, "c3").unwrap());
+        let e = ContainerDir::open(&root, "c3").err().unwrap();
+        assert_eq!(e.to_string(), "container does not exist: c3");
+        assert!(list_ids(&root).unwrap().is_empty());
+        match ContainerDir::lookup(&root, "c3").unwrap() {
+            Lookup::Unfinished(d) => d.remove().unwrap(),
+            _ => panic!("expected an unfinished directory"),
+        }
+        assert!(!root.join("c3").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
