@@ -170,29 +170,42 @@ impl Placement {
         }
     }
 
+    /// `mkdir -p` of the container's directory in one hierarchy, from the
+    /// bottom up: a single mkdir when the parent exists, the usual case.
     fn create_one(&mut self, d: &CgroupDir) -> Result<()> {
-        let mut cur = d.mount.clone();
-        for comp in d.path.split('/').filter(|c| !c.is_empty()) {
-            let parent = cur.clone();
-            cur.push(comp);
-            match std::fs::create_dir(&cur) {
-                Ok(()) => {
-                    self.created.push(cur.clone());
-                    if d.v2 && self.created.iter().any(|c| *c == parent) {
-                        // cgroup2 controllers must be enabled on every level
-                        // down to ours; we only ever write to cgroups we made.
-                        enable_controllers(&parent)?;
-                    }
-                    if d.has("cpuset") {
-                        // A new v1 cpuset starts empty and refuses tasks.
-                        copy_cpuset(&parent, &cur)?;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(Error::from(e).context(format!("create cgroup {}", cur.display())));
+        self.create_dir_in(d, &d.full())
+    }
+
+    fn create_dir_in(&mut self, d: &CgroupDir, dir: &Path) -> Result<()> {
+        let parent = dir.parent().unwrap_or(&d.mount).to_path_buf();
+        let failed =
+            |e: std::io::Error| Error::from(e).context(format!("create cgroup {}", dir.display()));
+        match std::fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && parent.starts_with(&d.mount)
+                    && parent != d.mount =>
+            {
+                self.create_dir_in(d, &parent)?;
+                match std::fs::create_dir(dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+                    Err(e) => return Err(failed(e)),
                 }
             }
+            Err(e) => return Err(failed(e)),
+        }
+        self.created.push(dir.to_path_buf());
+        if d.v2 && self.created.contains(&parent) {
+            // cgroup2 controllers must be enabled on every level down to
+            // ours; we only ever write to cgroups we made.
+            enable_controllers(&parent)?;
+        }
+        if d.has("cpuset") {
+            // A new v1 cpuset starts empty and refuses tasks.
+            copy_cpuset(&parent, dir)?;
         }
         Ok(())
     }
@@ -478,6 +491,31 @@ mod tests {
         // An absolute path is no systemd path.
         assert!(plan(&layout(), Some(Path::new("/a/b")), "x", true).is_err());
         assert!(plan(&layout(), Some(Path::new("-.slice:rt:-.slice")), "x", true).is_err());
+    }
+
+    /// Missing levels are made parents first and recorded; levels that
+    /// existed are not recorded, so never removed.
+    #[test]
+    fn create_dirs_records_only_the_levels_it_made() {
+        let mount = std::env::temp_dir().join(format!("rt-mkdir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&mount);
+        std::fs::create_dir_all(mount.join("a")).unwrap();
+        let dir = |path: &str| CgroupDir {
+            mount: mount.clone(),
+            path: path.into(),
+            controllers: vec![],
+            v2: true,
+        };
+        let mut p = Placement {
+            dirs: vec![dir("/a/b/c"), dir("/a")],
+            ..Placement::default()
+        };
+        p.create_dirs().unwrap();
+        assert_eq!(p.created, vec![mount.join("a/b"), mount.join("a/b/c")]);
+        assert!(mount.join("a/b/c").is_dir());
+        assert!(p.remove());
+        assert!(mount.join("a").is_dir() && !mount.join("a/b").exists());
+        std::fs::remove_dir_all(&mount).unwrap();
     }
 
     #[test]
