@@ -3,7 +3,7 @@
 use super::args::*;
 use crate::container::{self, CreateOptions, ExecOptions};
 use crate::error::{Context, Error, Result};
-use crate::state::{self, ContainerDir, status_of};
+use crate::state::{self, ContainerDir};
 use std::path::{Path, PathBuf};
 
 /// runc passes stdio + $LISTEN_FDS + --preserve-fds to the container.
@@ -94,8 +94,10 @@ pub fn delete(root: &Path, a: &DeleteArgs) -> Result<i32> {
 pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     let mut rows = Vec::new();
     for id in state::list_ids(root)? {
-        if let Ok((dir, st)) = ContainerDir::open(root, &id) {
-            rows.push(st.oci(status_of(&dir.path, &st)));
+        // Without waiting for locks: a container being created or deleted
+        // meanwhile is shown as it is on disk, or not at all.
+        if let Some((st, status)) = state::peek(root, &id) {
+            rows.push(st.oci(status));
         }
     }
     if a.quiet {

@@ -2,15 +2,17 @@
 //!
 //! The steps, in order (`build`): load + validate config.json → reserve
 //! the state dir (locked until create returns) → `Plan`: decide the
-//! cgroup placement, namespaces and state record, making nothing → exec
-//! fifo, console → `make_cgroups_before_clone` →
+//! cgroup placement, namespaces and state record, making nothing →
+//! `record_intent`: a first record naming the cgroup directories about to
+//! be made → exec fifo, console → `make_cgroups_before_clone` →
 //! `clone_init` into its namespaces → `place_init`: id maps, cgroup entry,
 //! limits → `record_container`: the full record, written while the init
 //! sets itself up → `wait_until_ready` (createRuntime hooks when the init
 //! asks) → pid file.
 //!
 //! A failing step undoes what was done (`Undo`), so nothing is left
-//! behind.
+//! behind. A create killed outright cannot undo anything; the record
+//! written before each thing is made lets `delete` remove it instead.
 //!
 //! `run` needs no exec fifo: its init goes on to exec as soon as it is
 //! ready (`create_and_start`), which saves a handshake, and the fifo's
@@ -157,6 +159,7 @@ fn build(
     undo: &mut Undo,
 ) -> Result<(ContainerState, Channel)> {
     let plan = Plan::new(opts, bundle)?;
+    record_intent(undo.dir(), &plan)?;
     let fifo = match start {
         Start::OnRequest => Some(make_exec_fifo(&undo.dir().path)?),
         Start::Now => None,
@@ -265,6 +268,7 @@ impl<'a> Plan<'a> {
                 .unwrap_or(false),
             process: spec.process().clone(),
             seccomp: linux.and_then(|l| l.seccomp().clone()),
+            creating: false,
         };
         #[allow(deprecated)]
         let create_runtime_hooks = spec
@@ -341,6 +345,25 @@ fn choose_cgroup_entry(ns: &Namespaces, cgroup: &Placement) -> CgroupEntry {
     } else {
         CgroupEntry::SelfAtStart
     }
+}
+
+/// The first record (`creating.json`), before anything outside the state
+/// dir is made: the cgroup directories this create may make. A create
+/// killed from here on is listed, and `delete` removes what it made (see
+/// `state::dir`). One small write: create latency matters.
+fn record_intent(dir: &ContainerDir, plan: &Plan) -> Result<()> {
+    let st = ContainerState {
+        id: plan.record.id.clone(),
+        bundle: plan.record.bundle.clone(),
+        rootfs: plan.record.rootfs.clone(),
+        created: plan.record.created.clone(),
+        annotations: plan.record.annotations.clone(),
+        owner: plan.record.owner.clone(),
+        cgroup: plan.cgroup.intent(),
+        ..ContainerState::default()
+    };
+    dir.save_intent(&st)
+        .ctx("record the container being created")
 }
 
 /// The console: an fd `rt run` passes, or a connection to --console-socket.
@@ -483,9 +506,9 @@ fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Res
     Ok(())
 }
 
-/// The state record: the plan's, with the init's pid and start time and
-/// the cgroup directories actually made (with the systemd driver: the
-/// started unit).
+/// The full record (`state.json`), replacing the first: the init's pid
+/// and start time and the cgroup directories actually made (with the
+/// systemd driver: the started unit).
 fn record_container(
     dir: &ContainerDir,
     plan: &Plan,
@@ -499,6 +522,7 @@ fn record_container(
         .unwrap_or(0);
     st.cgroup = cgroup.clone();
     dir.save(&st)?;
+    dir.remove_intent()?;
     Ok(st)
 }
 

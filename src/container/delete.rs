@@ -17,7 +17,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let (dir, st) = match ContainerDir::lookup(root, id)? {
         Lookup::Found(dir, st) => (dir, *st),
         Lookup::Absent if force => return Ok(()),
-        // A create killed before it wrote a record.
+        // A create killed before its first record made nothing else.
         Lookup::Unfinished(dir) if force => return dir.remove(),
         Lookup::Absent | Lookup::Unfinished(_) => return Err(does_not_exist(id)),
     };
@@ -32,10 +32,16 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             )));
         }
     }
+    // A killed create's processes are known only by their cgroup; without
+    // its own PID namespace the init's death leaves the others running.
+    if st.creating || !st.own_pid_ns {
+        st.cgroup.kill_all();
+    }
     let mut cg = st.cgroup.clone();
     if !cg.remove() {
         log::warn!("some cgroups of {id} could not be removed");
     }
+    // (A killed create's record has no hooks: none of them ever ran.)
     if let Some(hooks) = st.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
         let state_json = serde_json::to_string(&st.oci(Status::Stopped)).unwrap_or_default();
         crate::hooks::run_all_warning("poststop", hooks, &state_json);

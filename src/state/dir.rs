@@ -6,10 +6,16 @@
 //!   through the locked directory fd (so a directory removed while we
 //!   waited reads as absent, not as a missing file);
 //! - `state.json` is only ever replaced whole (temp file + rename) or
-//!   removed, and removing a container unlinks it first: its presence is
-//!   what "the container exists" means.
+//!   removed, and removing a container unlinks its records first: their
+//!   presence is what "the container exists" means;
+//! - `create` writes a first record, `creating.json`, before it makes
+//!   anything outside this directory, so a killed create is still visible
+//!   to `list` and removable by `delete --force`. It is a file of its own,
+//!   removed once `state.json` exists: renaming `state.json` over it would
+//!   make ext4 flush the new file's data (auto_da_alloc), a cost on every
+//!   create.
 
-use super::{ContainerState, STATE_FILE, validate_id};
+use super::{CREATING_FILE, ContainerState, STATE_FILE, Status, status_of, validate_id};
 use crate::error::{Context, Error, Result};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -30,8 +36,8 @@ pub enum Lookup {
     Found(ContainerDir, Box<ContainerState>),
     /// No such container (never was, or removed, also while we waited).
     Absent,
-    /// A directory without a record: a `create` killed before it wrote
-    /// one.
+    /// A directory without a record: a `create` killed between reserving
+    /// the id and writing its first record. Nothing else was made yet.
     Unfinished(ContainerDir),
 }
 
@@ -111,6 +117,29 @@ impl ContainerDir {
         write_atomic(&self.path.join(STATE_FILE), &text, 0o600)
     }
 
+    /// Writes `creating.json`, the record of a create under way, in one
+    /// write to a new file (no temp file and rename: readers that see it
+    /// torn hold no lock, and skip it). A create killed before the write
+    /// leaves it empty, which reads as no record: nothing was made yet.
+    pub fn save_intent(&self, st: &ContainerState) -> Result<()> {
+        let text = serde_json::to_vec(st).map_err(|e| Error::new(e.to_string()))?;
+        let p = self.path.join(CREATING_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&p)
+            .and_then(|mut f| f.write_all(&text))
+            .with_ctx(|| format!("write {}", p.display()))
+    }
+
+    /// Removes `creating.json` once `state.json` replaces it.
+    pub fn remove_intent(&self) -> Result<()> {
+        let p = self.path.join(CREATING_FILE);
+        std::fs::remove_file(&p).with_ctx(|| format!("remove {}", p.display()))
+    }
+
     /// The fd holding the lock. A cloned child shares it, so the init must
     /// close it, or the lock outlives `create`.
     pub fn lock_fd(&self) -> std::os::fd::RawFd {
@@ -121,14 +150,19 @@ impl ContainerDir {
         self.path.join(super::EXEC_FIFO)
     }
 
-    /// Removes the directory and everything in it. The record goes first:
-    /// from then on every reader, locked or not, finds no container.
+    /// Removes the directory and everything in it. The records go first
+    /// (the one `state.json` overrides first): from then on every reader,
+    /// locked or not, finds no container.
     pub fn remove(self) -> Result<()> {
-        let record = self.path.join(STATE_FILE);
-        match std::fs::remove_file(&record) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::from(e).context(format!("remove {}", record.display()))),
+        for name in [CREATING_FILE, STATE_FILE] {
+            let record = self.path.join(name);
+            match std::fs::remove_file(&record) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::from(e).context(format!("remove {}", record.display())));
+                }
+            }
         }
         match std::fs::remove_dir_all(&self.path) {
             Ok(()) => Ok(()),
@@ -159,14 +193,37 @@ fn flock(f: &File, path: &Path) -> Result<()> {
     }
 }
 
-/// `state.json` read through the directory fd; None if there is none.
+/// True if another process holds the directory's lock right now.
+fn is_locked(f: &File) -> bool {
+    // SAFETY: flock on an fd we own. A lock we get is released below (and
+    // with the fd anyway).
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        // SAFETY: as above.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        return false;
+    }
+    std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+}
+
+/// The container's record: `state.json`, else the `creating.json` of a
+/// create under way or killed (`creating` set). None if there is neither,
+/// or only a torn `creating.json` (see `save_intent`).
 fn read_record_at(dir: &File, path: &Path) -> Result<Option<ContainerState>> {
-    let Some(text) = read_at(dir, path, STATE_FILE)? else {
+    if let Some(text) = read_at(dir, path, STATE_FILE)? {
+        let st = serde_json::from_slice(&text)
+            .map_err(|e| Error::new(format!("{}: {e}", path.join(STATE_FILE).display())))?;
+        return Ok(Some(st));
+    }
+    let Some(text) = read_at(dir, path, CREATING_FILE)? else {
         return Ok(None);
     };
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|e| Error::new(format!("{}: {e}", path.join(STATE_FILE).display())))
+    Ok(serde_json::from_slice::<ContainerState>(&text)
+        .ok()
+        .map(|st| ContainerState {
+            creating: true,
+            ..st
+        }))
 }
 
 /// The content of `name` in the directory `dir` (at `path`), None if absent.
@@ -219,12 +276,34 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     for entry in rd.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().join(STATE_FILE).exists() {
+        let dir = entry.path();
+        if dir.join(STATE_FILE).exists() || dir.join(CREATING_FILE).exists() {
             ids.push(name);
         }
     }
     ids.sort();
     Ok(ids)
+}
+
+/// One container's record and status for `list`, read without waiting for
+/// its lock, so `list` never blocks behind a create, start or delete. The
+/// record is replaced whole or removed, never torn; None if it is gone.
+/// A `creating` record is "creating" while its create holds the lock and
+/// "stopped" once that create is gone (killed: `delete` cleans it up).
+pub fn peek(root: &Path, id: &str) -> Option<(ContainerState, Status)> {
+    let path = root.join(id);
+    let dir = open_dir(&path).ok()?;
+    let st = read_record_at(&dir, &path).ok()??;
+    let status = if st.creating {
+        if is_locked(&dir) {
+            Status::Creating
+        } else {
+            Status::Stopped
+        }
+    } else {
+        status_of(&path, &st)
+    };
+    Some((st, status))
 }
 
 #[cfg(test)]
@@ -300,6 +379,51 @@ mod tests {
             _ => panic!("expected an unfinished directory"),
         }
         assert!(!root.join("c3").exists());
+        // So is one whose create was killed between creating its first
+        // record and writing it.
+        let d = ContainerDir::create(&root, "c3").unwrap();
+        std::fs::write(d.path.join(CREATING_FILE), "").unwrap();
+        drop(d);
+        assert!(matches!(
+            ContainerDir::lookup(&root, "c3").unwrap(),
+            Lookup::Unfinished(_)
+        ));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Between writing state.json and removing creating.json, the full
+    /// record is the one that counts.
+    #[test]
+    fn full_record_overrides_the_first() {
+        let root = temp_root("override");
+        let d = ContainerDir::create(&root, "c5").unwrap();
+        d.save_intent(&record("c5", 0)).unwrap();
+        d.save(&record("c5", 7)).unwrap();
+        drop(d);
+        let (d, st) = ContainerDir::open(&root, "c5").unwrap();
+        assert_eq!(st.pid, 7);
+        assert!(!st.creating);
+        d.remove_intent().unwrap();
+        d.remove().unwrap();
+        assert!(!root.join("c5").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A `creating` record reads as "creating" while its create holds the
+    /// lock, and as "stopped" once that create is gone.
+    #[test]
+    fn creating_record_is_creating_only_while_locked() {
+        let root = temp_root("creating");
+        let d = ContainerDir::create(&root, "c4").unwrap();
+        d.save_intent(&record("c4", 0)).unwrap();
+        let (seen, status) = peek(&root, "c4").unwrap();
+        assert!(seen.creating);
+        assert_eq!(status, Status::Creating);
+        drop(d);
+        assert_eq!(peek(&root, "c4").unwrap().1, Status::Stopped);
+        let (d, _) = ContainerDir::open(&root, "c4").unwrap();
+        d.remove().unwrap();
+        assert!(peek(&root, "c4").is_none());
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -6,7 +6,7 @@
 mod dir;
 pub mod status;
 
-pub use dir::{ContainerDir, Lookup, does_not_exist, list_ids, write_atomic};
+pub use dir::{ContainerDir, Lookup, does_not_exist, list_ids, peek, write_atomic};
 pub use status::{Status, status_of};
 
 use crate::error::{Error, Result};
@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub const STATE_FILE: &str = "state.json";
+/// The record of a create under way (see `dir`).
+pub const CREATING_FILE: &str = "creating.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
 /// What `rt` remembers about a container between invocations.
@@ -56,6 +58,13 @@ pub struct ContainerState {
     /// The container's seccomp filter; `exec`'d processes get it too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// Read from `creating.json`: the record `create` writes before it
+    /// makes anything outside the state dir. `cgroup.created` lists the
+    /// directories it may make, and there is no init yet. Found without a
+    /// create holding the lock, it is what a killed create left, and
+    /// `delete` removes all of it.
+    #[serde(skip)]
+    pub creating: bool,
 }
 
 fn yes() -> bool {
