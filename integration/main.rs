@@ -20,6 +20,7 @@ mod mounts;
 mod namespaces;
 mod podman;
 mod process;
+mod reliability;
 mod resources;
 mod scheduling;
 mod seccomp;

@@ -172,35 +172,48 @@ impl Placement {
         }
     }
 
+    /// `mkdir -p` of the container's directory in one hierarchy, from the
+    /// bottom up: a single mkdir when the parent exists, the usual case.
     fn create_one(&mut self, d: &CgroupDir) -> Result<()> {
-        let mut cur = d.mount.clone();
-        for comp in d.path.split('/').filter(|c| !c.is_empty()) {
-            let parent = cur.clone();
-            cur.push(comp);
-            match std::fs::create_dir(&cur) {
-                Ok(()) => {
-                    self.created.push(cur.clone());
-                    if d.v2 && self.created.iter().any(|c| *c == parent) {
-                        // cgroup2 controllers must be enabled on every level
-                        // down to ours; we only ever write to cgroups we made.
-                        enable_controllers(&parent)?;
+        self.create_dir_in(d, &d.full())
+    }
+
+    fn create_dir_in(&mut self, d: &CgroupDir, dir: &Path) -> Result<()> {
+        let parent = dir.parent().unwrap_or(&d.mount).to_path_buf();
+        let failed =
+            |e: std::io::Error| Error::from(e).context(format!("create cgroup {}", dir.display()));
+        match std::fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return fill_empty_cpusets(d, dir);
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && parent.starts_with(&d.mount)
+                    && parent != d.mount =>
+            {
+                self.create_dir_in(d, &parent)?;
+                match std::fs::create_dir(dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return fill_empty_cpusets(d, dir);
                     }
-                    if d.has("cpuset") {
-                        // A new v1 cpuset starts empty and refuses tasks.
-                        copy_cpuset(&parent, &cur)?;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if d.has("cpuset") {
-                        // A parent the caller made and left empty would
-                        // refuse our tasks (ENOSPC); runc fills it too.
-                        fill_empty_cpuset(&parent, &cur)?;
-                    }
-                }
-                Err(e) => {
-                    return Err(Error::from(e).context(format!("create cgroup {}", cur.display())));
+                    Err(e) => return Err(failed(e)),
                 }
             }
+            Err(e) => return Err(failed(e)),
+        }
+        self.created.push(dir.to_path_buf());
+        if d.v2 && self.created.contains(&parent) {
+            // cgroup2 controllers must be enabled on every level down to
+            // ours; we only ever write to cgroups we made.
+            enable_controllers(&parent)?;
+        }
+        if d.has("cpuset") {
+            // A new v1 cpuset starts empty and refuses tasks; it takes its
+            // parent's, once a parent the caller left empty is filled.
+            fill_empty_cpusets(d, &parent)?;
+            copy_cpuset(&parent, dir)?;
         }
         Ok(())
     }
@@ -305,6 +318,88 @@ impl Placement {
         apply_resources(self, r)
     }
 
+    /// What `create` records before it makes this placement: the
+    /// directories that do not exist yet, parents first (those it may
+    /// make), and the systemd unit as possibly started. A killed create
+    /// leaves this record for `delete` to remove; directories that already
+    /// existed are never listed, so never removed.
+    pub fn intent(&self) -> Placement {
+        let mut p = self.clone();
+        p.created = self.missing_dirs();
+        if let Some(u) = p.systemd.as_mut() {
+            u.started = true;
+        }
+        p
+    }
+
+    /// The container's directories and their ancestors below each
+    /// hierarchy's root that do not exist, parents first.
+    fn missing_dirs(&self) -> Vec<PathBuf> {
+        let mut all = Vec::new();
+        for d in &self.dirs {
+            let mut missing = Vec::new();
+            let mut cur = d.full();
+            while cur != d.mount && cur.starts_with(&d.mount) {
+                match std::fs::symlink_metadata(&cur) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(cur.clone()),
+                    // Exists, or cannot tell: not ours to remove.
+                    _ => break,
+                }
+                cur.pop();
+            }
+            all.extend(missing.into_iter().rev());
+        }
+        all
+    }
+
+    /// SIGKILLs every process in the container's cgroups, in every
+    /// hierarchy, until none is left (for up to about a second). For a
+    /// container whose init is unknown (a killed create) or does not take
+    /// the others with it (no PID namespace of its own).
+    pub fn kill_all(&self) -> bool {
+        if let Some(dir) = self.unified() {
+            // cgroup2's cgroup.kill also catches children forked meanwhile;
+            // absent before Linux 5.14, and then the loop does it.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.kill"))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, b"1"));
+        }
+        for _ in 0..1000 {
+            let pids = self.all_pids();
+            if pids.is_empty() {
+                return true;
+            }
+            for pid in pids {
+                // SAFETY: kill(2) with integer arguments, on processes in
+                // the container's own cgroups.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            if self.is_frozen() {
+                let _ = self.set_frozen(false);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        false
+    }
+
+    /// Pids in the container's cgroups, from every hierarchy.
+    fn all_pids(&self) -> Vec<i32> {
+        let mut pids: Vec<i32> = self
+            .dirs
+            .iter()
+            .filter_map(|d| std::fs::read_to_string(d.full().join("cgroup.procs")).ok())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
     /// Forgets what this placement made, so dropping it undoes nothing
     /// (the container's state file owns it now).
     pub fn disown(&mut self) {
@@ -343,7 +438,13 @@ impl Placement {
                         ok = true;
                         break;
                     }
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 99 => {
+                    // A child cgroup (another container's, under a parent
+                    // we made) is no passing state: do not wait for it.
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EBUSY)
+                            && attempt < 99
+                            && !has_child_dirs(&dir) =>
+                    {
                         std::thread::sleep(std::time::Duration::from_millis(2));
                     }
                     Err(e) => {
@@ -417,6 +518,13 @@ impl Placement {
     }
 }
 
+fn has_child_dirs(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.flatten()
+            .any(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+    })
+}
+
 fn enable_controllers(dir: &Path) -> Result<()> {
     let available = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     let line: Vec<String> = available
@@ -432,6 +540,36 @@ fn enable_controllers(dir: &Path) -> Result<()> {
 
 /// Copies the parent's cpuset.cpus / cpuset.mems into an existing v1
 /// cpuset cgroup where they are empty (set values are left alone).
+/// A v1 cpuset directory the caller made (a parent, or the container's
+/// own) and left with an empty `cpuset.cpus` or `cpuset.mems` refuses
+/// tasks (ENOSPC). runc fills it, and every empty level above it, from
+/// the nearest ancestor that has values; so does this, top down. Only
+/// directories below the hierarchy's root are touched.
+fn fill_empty_cpusets(d: &CgroupDir, dir: &Path) -> Result<()> {
+    if !d.has("cpuset") || dir == d.mount || !dir.starts_with(&d.mount) {
+        return Ok(());
+    }
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    if !cpuset_empty(dir)? {
+        return Ok(());
+    }
+    fill_empty_cpusets(d, parent)?;
+    fill_empty_cpuset(parent, dir)
+}
+
+fn cpuset_empty(dir: &Path) -> Result<bool> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v = crate::sys::read_virtual(dir.join(f))
+            .with_ctx(|| format!("read {}", dir.join(f).display()))?;
+        if v.trim().is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn fill_empty_cpuset(parent: &Path, dir: &Path) -> Result<()> {
     for f in ["cpuset.cpus", "cpuset.mems"] {
         let mine = crate::sys::read_virtual(dir.join(f))
@@ -519,6 +657,63 @@ mod tests {
         // An absolute path is no systemd path.
         assert!(plan(&layout(), Some(Path::new("/a/b")), "x", true).is_err());
         assert!(plan(&layout(), Some(Path::new("-.slice:rt:-.slice")), "x", true).is_err());
+    }
+
+    /// Missing levels are made parents first and recorded; levels that
+    /// existed are not recorded, so never removed.
+    #[test]
+    fn create_dirs_records_only_the_levels_it_made() {
+        let mount = std::env::temp_dir().join(format!("rt-mkdir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&mount);
+        std::fs::create_dir_all(mount.join("a")).unwrap();
+        let dir = |path: &str| CgroupDir {
+            mount: mount.clone(),
+            path: path.into(),
+            controllers: vec![],
+            v2: true,
+        };
+        let mut p = Placement {
+            dirs: vec![dir("/a/b/c"), dir("/a")],
+            ..Placement::default()
+        };
+        p.create_dirs().unwrap();
+        assert_eq!(p.created, vec![mount.join("a/b"), mount.join("a/b/c")]);
+        assert!(mount.join("a/b/c").is_dir());
+        assert!(p.remove());
+        assert!(mount.join("a").is_dir() && !mount.join("a/b").exists());
+        std::fs::remove_dir_all(&mount).unwrap();
+    }
+
+    /// The record of a create lists only directories that do not exist
+    /// yet, parents first, so a killed create's cleanup never removes one
+    /// it did not make.
+    #[test]
+    fn intent_lists_only_missing_directories_parents_first() {
+        let mount = std::env::temp_dir().join(format!("rt-intent-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&mount);
+        std::fs::create_dir_all(mount.join("a")).unwrap();
+        std::fs::create_dir_all(mount.join("x/y")).unwrap();
+        let dir = |path: &str| CgroupDir {
+            mount: mount.clone(),
+            path: path.into(),
+            controllers: vec![],
+            v2: true,
+        };
+        let p = Placement {
+            dirs: vec![dir("/a/b/c"), dir("/x/y")],
+            ..Placement::default()
+        };
+        let intent = p.intent();
+        assert_eq!(intent.created, vec![mount.join("a/b"), mount.join("a/b/c")]);
+        assert!(p.created.is_empty(), "planning made nothing");
+        let mut made = p.clone();
+        made.create_dirs().unwrap();
+        assert_eq!(made.created, intent.created);
+        let mut cleanup = intent.clone();
+        assert!(cleanup.remove());
+        assert!(mount.join("a").is_dir() && !mount.join("a/b").exists());
+        assert!(mount.join("x/y").is_dir());
+        std::fs::remove_dir_all(&mount).unwrap();
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::args::*;
 use crate::container::{self, CreateOptions, ExecOptions};
 use crate::error::{Context, Error, Result};
-use crate::state::{self, ContainerDir, status_of};
+use crate::state::{self, ContainerDir};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -95,11 +95,11 @@ pub fn delete(root: &Path, a: &DeleteArgs) -> Result<i32> {
 pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     let mut rows = Vec::new();
     for id in state::list_ids(root)? {
-        let Ok(dir) = ContainerDir::open(root, &id) else {
-            continue;
-        };
-        let Ok(st) = dir.load() else { continue };
-        rows.push(st.oci(status_of(&dir.path, &st)));
+        // Without waiting for locks: a container being created or deleted
+        // meanwhile is shown as it is on disk, or not at all.
+        if let Some((st, status)) = state::peek(root, &id) {
+            rows.push(st.oci(status));
+        }
     }
     if a.quiet {
         for r in &rows {
@@ -180,8 +180,7 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
             "exec: no command given (use --process FILE or COMMAND [ARG...])",
         ));
     }
-    let dir = ContainerDir::open(root, &a.id)?;
-    let st = dir.load()?;
+    let (_dir, st) = ContainerDir::open(root, &a.id)?;
     let mut p = st.process.clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));

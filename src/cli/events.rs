@@ -27,10 +27,7 @@ pub fn events(root: &Path, a: &EventsArgs) -> Result<i32> {
         // The container's lock is held only while reading its state: the
         // stream must not block kill, delete or update meanwhile.
         let st = match ContainerDir::open(root, &a.id) {
-            Ok(dir) => {
-                let st = dir.load()?;
-                (status_of(&dir.path, &st) != Status::Stopped).then_some(st)
-            }
+            Ok((dir, st)) => (status_of(&dir.path, &st) != Status::Stopped).then_some(st),
             Err(e) if first => return Err(e),
             Err(_) => None, // deleted meanwhile
         };

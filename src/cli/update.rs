@@ -15,8 +15,7 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
     };
     refuse_intel_rdt(a)?;
     ignore_kernel_memory(&mut r);
-    let dir = ContainerDir::open(root, &a.id)?;
-    let mut st = dir.load()?;
+    let (dir, mut st) = ContainerDir::open(root, &a.id)?;
     st.cgroup.update(&r)?;
     // The device rules in force may have grown (cgroup2 filter).
     dir.save(&st)?;

@@ -1,11 +1,18 @@
 //! `create`: from a bundle to an init process waiting for `start`.
 //!
-//! Data flow: load + validate config.json → reserve the state dir → plan
-//! and create the cgroup → clone the init into its namespaces → (maps,
-//! cgroup placement, "go") → state file, written while the init sets
-//! itself up → createRuntime hooks when the init asks → init reports
-//! Ready → pid file. Any failure undoes what was done, so nothing is left
-//! behind.
+//! The steps, in order (`build`): load + validate config.json → reserve
+//! the state dir (locked until create returns) → `Plan`: decide the
+//! cgroup placement, namespaces and state record, making nothing →
+//! `record_intent`: a first record naming the cgroup directories about to
+//! be made → exec fifo, console → `make_cgroups_before_clone` →
+//! `clone_init` into its namespaces → `place_init`: id maps, cgroup entry,
+//! limits → `record_container`: the full record, written while the init
+//! sets itself up → `wait_until_ready` (createRuntime hooks when the init
+//! asks) → pid file.
+//!
+//! A failing step undoes what was done (`Undo`), so nothing is left
+//! behind. A create killed outright cannot undo anything; the record
+//! written before each thing is made lets `delete` remove it instead.
 //!
 //! `run` needs no exec fifo: its init goes on to exec as soon as it is
 //! ready (`create_and_start`), which saves a handshake, and the fifo's
@@ -52,6 +59,10 @@ struct Undo {
 }
 
 impl Undo {
+    fn dir(&self) -> &ContainerDir {
+        self.dir.as_ref().expect("state dir")
+    }
+
     fn commit(mut self) -> ContainerDir {
         self.child = None;
         self.cgroup.disown();
@@ -139,194 +150,313 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).ctx("pid file")
 }
 
+/// The steps of `create`, in order. `undo` holds what has been made so far
+/// and takes it away again if a step fails.
 fn build(
     opts: &CreateOptions,
     bundle: &Bundle,
     start: Start,
     undo: &mut Undo,
 ) -> Result<(ContainerState, Channel)> {
-    let spec = &bundle.spec;
-    let linux = spec.linux().as_ref();
-    let dir_path = undo.dir.as_ref().expect("state dir").path.clone();
-
-    // Cgroup.
-    let layout = cgroups::detect()?;
-    undo.cgroup = cgroups::plan(
-        &layout,
-        linux.and_then(|l| l.cgroups_path().as_deref()),
-        &opts.id,
-        opts.systemd_cgroup,
-    )?;
-    // Even without linux.resources the device rules apply (deny all but
-    // rt's defaults), as in runc.
-    let resources = linux
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
-    let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-    let resources = cgroups::with_default_device_rules(&resources, &devices);
-    // Before any cgroup directory or process exists.
-    cgroups::check_unified(&layout, &resources)?;
-    if !undo.cgroup.is_systemd() {
-        undo.cgroup.check_reusable()?;
-    }
-
+    let plan = Plan::new(opts, bundle)?;
+    record_intent(undo.dir(), &plan)?;
     let fifo = match start {
-        Start::OnRequest => Some(make_exec_fifo(&dir_path)?),
+        Start::OnRequest => Some(make_exec_fifo(&undo.dir().path)?),
         Start::Now => None,
     };
+    let console = connect_console(opts)?;
+    undo.cgroup = plan.cgroup.clone();
+    make_cgroups_before_clone(&plan, &mut undo.cgroup)?;
+    let init = clone_init(
+        &plan,
+        bundle,
+        opts,
+        &undo.cgroup,
+        undo.dir().lock_fd(),
+        fifo.as_ref(),
+        console.as_ref(),
+    )?;
+    undo.child = Some(init.pid);
+    place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
+    // While the init sets itself up on another CPU.
+    let st = record_container(undo.dir(), &plan, init.pid, &undo.cgroup)?;
+    wait_until_ready(&plan, &init)?;
+    Ok((st, init.chan))
+}
 
-    let console: Option<OwnedFd> = match (&opts.console_socket, opts.console_fd) {
-        (_, Some(fd)) => Some(
-            nix::unistd::dup(unsafe_borrow(fd)).map_err(|e| Error::errno("dup console fd", e))?,
-        ),
-        (Some(p), None) => Some(
-            std::os::unix::net::UnixStream::connect(p)
-                .map_err(|e| {
-                    Error::from(e).context(format!("connect to console socket {}", p.display()))
-                })?
-                .into(),
-        ),
-        (None, None) => None,
-    };
+/// What `create` decides before it makes anything: where the cgroup goes,
+/// which namespaces the init gets and how it enters its cgroup, and the
+/// state record. Nothing on the host changes here (namespaces to join are
+/// opened, nothing more).
+struct Plan<'a> {
+    spec: &'a oci_spec::runtime::Spec,
+    /// The container's cgroup, not made yet.
+    cgroup: Placement,
+    pure_v2: bool,
+    /// linux.resources plus the default device rules, which apply even
+    /// without linux.resources, as in runc.
+    resources: LinuxResources,
+    ns: Namespaces,
+    cgroup_entry: CgroupEntry,
+    /// The state record but for what the init's birth tells (pid, start
+    /// time, the cgroup directories actually made).
+    record: ContainerState,
+    /// prestart (deprecated, run first, as in runc) and createRuntime
+    /// hooks, run by rt.
+    prestart_hooks: Vec<oci_spec::runtime::Hook>,
+    create_runtime_hooks: Vec<oci_spec::runtime::Hook>,
+}
 
-    let ns_list = linux
-        .and_then(|l| l.namespaces().clone())
-        .unwrap_or_default();
-    let mut plan = NamespacePlan::from_spec(&ns_list)?;
-    // The pid and time namespaces apply to children only: join them here,
-    // around the clone, and switch back afterwards.
-    let mut for_children: Vec<(i32, OwnedFd)> = Vec::new();
-    plan.join.retain_mut(|(t, fd)| {
-        if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-            let owned = nix::unistd::dup(&*fd).ok();
-            if let Some(o) = owned {
-                for_children.push((crate::process::namespaces::clone_flag(*t), o));
-            }
-            false
-        } else {
-            true
+/// The init's namespaces.
+struct Namespaces {
+    /// CLONE_NEW* flags for the clone. Not cgroup and time: the init
+    /// creates those itself, once in its cgroup and with offsets set.
+    clone_flags: i32,
+    /// Existing namespaces the init joins, user namespace first.
+    join: Vec<(LinuxNamespaceType, OwnedFd)>,
+    /// Existing pid and time namespaces, which apply to children only: rt
+    /// joins them around the clone and switches back afterwards.
+    for_children: Vec<(i32, OwnedFd)>,
+    new_user: bool,
+    new_cgroup: bool,
+    /// A new time namespace with these offsets.
+    time_offsets: Option<std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(opts: &CreateOptions, bundle: &'a Bundle) -> Result<Plan<'a>> {
+        let spec = &bundle.spec;
+        let linux = spec.linux().as_ref();
+        let layout = cgroups::detect()?;
+        let cgroup = cgroups::plan(
+            &layout,
+            linux.and_then(|l| l.cgroups_path().as_deref()),
+            &opts.id,
+            opts.systemd_cgroup,
+        )?;
+        let resources = linux
+            .and_then(|l| l.resources().clone())
+            .unwrap_or_default();
+        let devices = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+        let resources = cgroups::with_default_device_rules(&resources, &devices);
+        // Before any cgroup directory or process exists.
+        cgroups::check_unified(&layout, &resources)?;
+        if !cgroup.is_systemd() {
+            cgroup.check_reusable()?;
         }
-    });
-    let new_user = plan.has_new(LinuxNamespaceType::User);
-    // A cgroup namespace must be created once the init is in its cgroup.
-    let want_cgroupns = plan.has_new(LinuxNamespaceType::Cgroup);
-    let new_time = plan.has_new(LinuxNamespaceType::Time);
-    let empty_offsets = std::collections::HashMap::new();
-    let time_offsets = new_time.then(|| {
-        linux
-            .and_then(|l| l.time_offsets().as_ref())
-            .unwrap_or(&empty_offsets)
-    });
-    let clone_flags = plan.new_flags & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME;
-    let state_template = ContainerState {
-        id: opts.id.clone(),
-        pid: 0,
-        init_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::logging::rfc3339_now(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: owner_name(),
-        cgroup: undo.cgroup.clone(),
-        own_pid_ns: ns_list
-            .iter()
-            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()),
-        has_process: spec.process().is_some(),
-        hooks: spec.hooks().clone(),
-        namespaces: Vec::new(),
-        no_new_privileges: spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.no_new_privileges())
-            .unwrap_or(false),
-        process: spec.process().clone(),
-        seccomp: linux.and_then(|l| l.seccomp().clone()),
-    };
-    // prestart (deprecated, same moment) runs first, as in runc.
-    #[allow(deprecated)]
-    let prestart_hooks: Vec<_> = spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.prestart().clone())
-        .unwrap_or_default();
-    let create_runtime_hooks: Vec<_> = spec
-        .hooks()
-        .as_ref()
-        .and_then(|h| h.create_runtime().clone())
-        .unwrap_or_default();
-
-    let (parent_chan, child_chan) = Channel::pair()?;
-    let pid_cell = std::cell::Cell::new(0);
-    let state_json = |status: &str| {
-        let mut s = state_template.clone();
-        s.pid = pid_cell.get();
-        let mut oci = s.oci(crate::state::Status::Created);
-        oci.status = status.to_string();
-        oci.pid = if s.pid == 0 {
-            nix::unistd::getpid().as_raw()
-        } else {
-            s.pid
+        let ns_list = linux
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
+        let ns = plan_namespaces(&ns_list, linux)?;
+        let cgroup_entry = choose_cgroup_entry(&ns, &cgroup);
+        let record = ContainerState {
+            id: opts.id.clone(),
+            pid: 0,
+            init_start_time: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::logging::rfc3339_now(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            owner: owner_name(),
+            cgroup: Placement::default(),
+            own_pid_ns: ns_list
+                .iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()),
+            has_process: spec.process().is_some(),
+            hooks: spec.hooks().clone(),
+            namespaces: ns_list
+                .iter()
+                .map(|n| crate::process::namespaces::proc_name(n.typ()).to_string())
+                .collect(),
+            no_new_privileges: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.no_new_privileges())
+                .unwrap_or(false),
+            process: spec.process().clone(),
+            seccomp: linux.and_then(|l| l.seccomp().clone()),
+            creating: false,
         };
+        #[allow(deprecated)]
+        let prestart_hooks: Vec<_> = spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.prestart().clone())
+            .unwrap_or_default();
+        let create_runtime_hooks: Vec<_> = spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.create_runtime().clone())
+            .unwrap_or_default();
+        Ok(Plan {
+            spec,
+            cgroup,
+            pure_v2: layout.is_pure_v2(),
+            resources,
+            ns,
+            cgroup_entry,
+            record,
+            prestart_hooks,
+            create_runtime_hooks,
+        })
+    }
+
+    /// The OCI state handed to hooks while the container is created.
+    fn hook_state(&self, pid: i32, status: &str) -> String {
+        let mut oci = self.record.oci(crate::state::Status::Created);
+        oci.pid = pid;
+        oci.status = status.to_string();
         serde_json::to_string(&oci).unwrap_or_default()
-    };
-    // Without a new user namespace the init is as privileged as we are and
-    // moves itself into its cgroups (cheaper, see Placement::enter_self).
-    // In its own mount namespace it can wait for them until its first
-    // cgroup mount, so the parent creates them after the clone, while the
-    // init mounts. With the systemd driver systemd puts the init into its
-    // unit; with a user namespace the parent moves it.
-    let cgroup_entry = if new_user || !nix::unistd::geteuid().is_root() || undo.cgroup.is_systemd()
-    {
+    }
+}
+
+fn plan_namespaces(
+    ns_list: &[oci_spec::runtime::LinuxNamespace],
+    linux: Option<&oci_spec::runtime::Linux>,
+) -> Result<Namespaces> {
+    let plan = NamespacePlan::from_spec(ns_list)?;
+    let (children, join): (Vec<_>, Vec<_>) = plan
+        .join
+        .into_iter()
+        .partition(|(t, _)| matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time));
+    let for_children = children
+        .into_iter()
+        .map(|(t, fd)| (crate::process::namespaces::clone_flag(t), fd))
+        .collect();
+    let has_new = |t| plan.new_flags & crate::process::namespaces::clone_flag(t) != 0;
+    Ok(Namespaces {
+        clone_flags: plan.new_flags & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME,
+        join,
+        for_children,
+        new_user: has_new(LinuxNamespaceType::User),
+        new_cgroup: has_new(LinuxNamespaceType::Cgroup),
+        time_offsets: has_new(LinuxNamespaceType::Time).then(|| {
+            linux
+                .and_then(|l| l.time_offsets().clone())
+                .unwrap_or_default()
+        }),
+    })
+}
+
+/// Without a new user namespace the init is as privileged as we are and
+/// moves itself into its cgroups (cheaper, see Placement::enter_self). In
+/// its own mount namespace it can wait for them until its first cgroup
+/// mount, so the parent creates them after the clone, while the init
+/// mounts. With the systemd driver systemd puts the init into its unit;
+/// with a user namespace the parent moves it.
+fn choose_cgroup_entry(ns: &Namespaces, cgroup: &Placement) -> CgroupEntry {
+    if ns.new_user || !nix::unistd::geteuid().is_root() || cgroup.is_systemd() {
         CgroupEntry::ByParent
-    } else if clone_flags & libc::CLONE_NEWNS != 0
-        && !plan
-            .join
-            .iter()
-            .any(|(t, _)| *t == LinuxNamespaceType::Mount)
+    } else if ns.clone_flags & libc::CLONE_NEWNS != 0
+        && !ns.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount)
     {
         CgroupEntry::SelfWhenReady
     } else {
         CgroupEntry::SelfAtStart
-    };
-    if cgroup_entry == CgroupEntry::SelfWhenReady {
-        // clone3 puts the init straight into its cgroup2 directory.
-        undo.cgroup.create_unified_dir()?;
-    } else {
-        create_cgroups(&mut undo.cgroup, &resources)?;
     }
-    let placement = undo.cgroup.clone();
+}
+
+/// The first record (`creating.json`), before anything outside the state
+/// dir is made: the cgroup directories this create may make. A create
+/// killed from here on is listed, and `delete` removes what it made (see
+/// `state::dir`). One small write: create latency matters.
+fn record_intent(dir: &ContainerDir, plan: &Plan) -> Result<()> {
+    let st = ContainerState {
+        id: plan.record.id.clone(),
+        bundle: plan.record.bundle.clone(),
+        rootfs: plan.record.rootfs.clone(),
+        created: plan.record.created.clone(),
+        annotations: plan.record.annotations.clone(),
+        owner: plan.record.owner.clone(),
+        cgroup: plan.cgroup.intent(),
+        ..ContainerState::default()
+    };
+    dir.save_intent(&st)
+        .ctx("record the container being created")
+}
+
+/// The console: an fd `rt run` passes, or a connection to --console-socket.
+fn connect_console(opts: &CreateOptions) -> Result<Option<OwnedFd>> {
+    match (&opts.console_socket, opts.console_fd) {
+        (_, Some(fd)) => nix::unistd::dup(unsafe_borrow(fd))
+            .map(Some)
+            .map_err(|e| Error::errno("dup console fd", e)),
+        (Some(p), None) => std::os::unix::net::UnixStream::connect(p)
+            .map(|s| Some(s.into()))
+            .map_err(|e| {
+                Error::from(e).context(format!("connect to console socket {}", p.display()))
+            }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The cgroup directories the init needs at birth: all of them with their
+/// limits, or (SelfWhenReady) only the cgroup2 one, which clone3 puts the
+/// init into; `place_init` makes the rest while the init mounts.
+fn make_cgroups_before_clone(plan: &Plan, cgroup: &mut Placement) -> Result<()> {
+    if plan.cgroup_entry == CgroupEntry::SelfWhenReady {
+        cgroup.create_unified_dir()
+    } else {
+        create_cgroups(cgroup, &plan.resources)
+    }
+}
+
+/// The container's init, just cloned.
+struct Init {
+    pid: i32,
+    /// rt's end of the channel to it.
+    chan: Channel,
+    /// clone3 put it straight into its cgroup2 directory.
+    born_in_unified: bool,
+}
+
+/// Clones the init into its new namespaces (and, where the kernel can,
+/// straight into its cgroup2 directory). The child runs `init::run` and
+/// never returns here.
+fn clone_init(
+    plan: &Plan,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    cgroup: &Placement,
+    state_lock_fd: std::os::fd::RawFd,
+    fifo: Option<&OwnedFd>,
+    console: Option<&OwnedFd>,
+) -> Result<Init> {
+    let (parent_chan, child_chan) = Channel::pair()?;
+    // In the child (where this runs) the pid is its own.
+    let hook_state = |status: &str| plan.hook_state(nix::unistd::getpid().as_raw(), status);
     let cfg = InitConfig {
-        spec,
+        spec: plan.spec,
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
-        cgroup: &placement,
-        pure_v2: layout.is_pure_v2(),
-        new_namespaces: clone_flags,
-        join: &plan.join,
-        cgroup_entry,
+        cgroup,
+        pure_v2: plan.pure_v2,
+        new_namespaces: plan.ns.clone_flags,
+        join: &plan.ns.join,
+        cgroup_entry: plan.cgroup_entry,
         born_in_unified: std::cell::Cell::new(false),
-        unshare_cgroup_ns: want_cgroupns,
-        time_offsets,
+        unshare_cgroup_ns: plan.ns.new_cgroup,
+        time_offsets: plan.ns.time_offsets.as_ref(),
         stdio: opts.stdio,
-        state_lock_fd: undo.dir.as_ref().expect("state dir").lock_fd(),
-        fifo: fifo.as_ref(),
-        console_socket: console.as_ref(),
+        state_lock_fd,
+        fifo,
+        console_socket: console,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
-        has_create_runtime_hooks: !(prestart_hooks.is_empty() && create_runtime_hooks.is_empty()),
-        state_json: &state_json,
+        has_create_runtime_hooks: !(plan.prestart_hooks.is_empty()
+            && plan.create_runtime_hooks.is_empty()),
+        state_json: &hook_state,
     };
-
     // A systemd unit's cgroup does not exist before the unit starts.
-    let unified_dir = if placement.is_systemd() {
+    let unified_dir = if cgroup.is_systemd() {
         None
     } else {
-        placement.open_unified()
+        cgroup.open_unified()
     };
-    let saved = ForChildren::enter(&for_children)?;
+    let saved = ForChildren::enter(&plan.ns.for_children)?;
     let (cloned, born_in_unified) = sys::clone_process_into(
-        clone_flags as u64,
+        plan.ns.clone_flags as u64,
         unified_dir.as_ref().map(|d| d.as_raw_fd()),
     );
     // Only rt switches back: the init now lives in the joined pid namespace,
@@ -340,77 +470,100 @@ fn build(
         drop(parent_chan);
         init::run(&cfg, &child_chan);
     }
-    drop(child_chan);
-    undo.child = Some(pid);
-    pid_cell.set(pid);
+    Ok(Init {
+        pid,
+        chan: parent_chan,
+        born_in_unified,
+    })
+}
 
-    if new_user {
-        let l = linux.expect("user namespace implies linux section");
+/// What the parent does for the running init: its id maps, its cgroups
+/// (moving it, or making the rest of them while it mounts) and limits.
+fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Result<()> {
+    if plan.ns.new_user {
+        let l = plan
+            .spec
+            .linux()
+            .as_ref()
+            .expect("user namespace implies linux section");
         idmap::write_maps(
-            pid,
+            init.pid,
             l.uid_mappings().as_deref().unwrap_or(&[]),
             l.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
     }
-    drop(unified_dir);
-    match cgroup_entry {
+    match plan.cgroup_entry {
         CgroupEntry::ByParent => {
-            if undo.cgroup.is_systemd() {
-                undo.cgroup.enter_init(pid, Some(&resources), &opts.id)?;
+            if cgroup.is_systemd() {
+                cgroup.enter_init(init.pid, Some(&plan.resources), id)?;
             } else {
-                undo.cgroup.enter(pid, born_in_unified)?;
+                cgroup.enter(init.pid, init.born_in_unified)?;
             }
-            parent_chan.send(&Msg::Go)?;
+            init.chan.send(&Msg::Go)?;
         }
         CgroupEntry::SelfAtStart => {}
         CgroupEntry::SelfWhenReady => {
             // The init mounts meanwhile; it waits for Go only at its first
             // cgroup mount and for LimitsSet before it makes device nodes.
-            // A failed send means the init already gave up: the loop below
-            // reads why.
-            undo.cgroup.create_dirs()?;
-            let _ = parent_chan.send(&Msg::Go);
-            cgroups::apply_resources(&mut undo.cgroup, &resources).ctx("linux.resources")?;
-            let _ = parent_chan.send(&Msg::LimitsSet);
+            // A failed send means the init already gave up: the loop in
+            // wait_until_ready reads why.
+            cgroup.create_dirs()?;
+            let _ = init.chan.send(&Msg::Go);
+            cgroups::apply_resources(cgroup, &plan.resources).ctx("linux.resources")?;
+            let _ = init.chan.send(&Msg::LimitsSet);
         }
     }
+    Ok(())
+}
 
-    // The state file now, while the init sets itself up on another CPU;
-    // if it fails, `undo` removes the whole directory.
-    let start_time = crate::state::status::proc_stat(pid)
+/// The full record (`state.json`), replacing the first: the init's pid
+/// and start time and the cgroup directories actually made (with the
+/// systemd driver: the started unit).
+fn record_container(
+    dir: &ContainerDir,
+    plan: &Plan,
+    pid: i32,
+    cgroup: &Placement,
+) -> Result<ContainerState> {
+    let mut st = plan.record.clone();
+    st.pid = pid;
+    st.init_start_time = crate::state::status::proc_stat(pid)
         .map(|(_, t)| t)
         .unwrap_or(0);
-    let mut st = state_template.clone();
-    st.pid = pid;
-    // What entering the cgroup added (the started systemd unit).
-    st.cgroup = undo.cgroup.clone();
-    st.init_start_time = start_time;
-    st.namespaces = ns_list
-        .iter()
-        .map(|n| crate::process::namespaces::proc_name(n.typ()).to_string())
-        .collect();
-    undo.dir.as_ref().expect("state dir").save(&st)?;
+    st.cgroup = cgroup.clone();
+    dir.save(&st)?;
+    dir.remove_intent()?;
+    Ok(st)
+}
 
+/// Serves the init until it reports Ready: createRuntime hooks when it
+/// asks, its error if it fails.
+fn wait_until_ready(plan: &Plan, init: &Init) -> Result<()> {
     loop {
-        match parent_chan.recv()? {
-            Some(Msg::Ready) => break,
+        match init.chan.recv()? {
+            Some(Msg::Ready) => return Ok(()),
             Some(Msg::CreateRuntimeHooks) => {
                 // runc chdirs to the bundle for create; hooks see it as cwd.
                 let at = crate::hooks::Setting {
-                    cwd: Some(&bundle.dir),
+                    cwd: Some(&plan.record.bundle),
                     default_env: None,
                 };
                 // prestart gets status "created", as crun gives it (what
                 // runtime-tools checks); runc says "creating", which no
                 // caller reads.
-                crate::hooks::run_all("prestart", &prestart_hooks, &state_json("created"), at)?;
                 crate::hooks::run_all(
-                    "createRuntime",
-                    &create_runtime_hooks,
-                    &state_json("creating"),
+                    "prestart",
+                    &plan.prestart_hooks,
+                    &plan.hook_state(init.pid, "created"),
                     at,
                 )?;
-                parent_chan.send(&Msg::HooksDone)?;
+                crate::hooks::run_all(
+                    "createRuntime",
+                    &plan.create_runtime_hooks,
+                    &plan.hook_state(init.pid, "creating"),
+                    at,
+                )?;
+                init.chan.send(&Msg::HooksDone)?;
             }
             Some(Msg::Error(e)) => return Err(Error::new(e)),
             Some(other) => {
@@ -421,9 +574,6 @@ fn build(
             None => return Err(Error::new("container init exited before it was ready")),
         }
     }
-
-    drop(cfg);
-    Ok((st, parent_chan))
 }
 
 /// The container's cgroup directories and their limits. A systemd unit's

@@ -40,8 +40,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32> {
 /// Starts the process and returns its host pid (our child) once it has
 /// exec'd, with the pid file written.
 pub fn start(opts: &ExecOptions) -> Result<i32> {
-    let dir = ContainerDir::open(&opts.root, &opts.id)?;
-    let st = dir.load()?;
+    let (dir, st) = ContainerDir::open(&opts.root, &opts.id)?;
     match status_of(&dir.path, &st) {
         Status::Running | Status::Created => {}
         Status::Paused if opts.ignore_paused => {}

@@ -19,16 +19,14 @@ use std::path::Path;
 
 /// `state`: the OCI state of one container.
 pub fn state(root: &Path, id: &str) -> Result<OciState> {
-    let dir = ContainerDir::open(root, id)?;
-    let st = dir.load()?;
+    let (dir, st) = ContainerDir::open(root, id)?;
     Ok(st.oci(status_of(&dir.path, &st)))
 }
 
 /// Freezes (`pause`) or thaws (`resume`) the container's cgroup.
 pub fn set_paused(root: &Path, id: &str, paused: bool) -> Result<()> {
     use crate::state::Status;
-    let dir = ContainerDir::open(root, id)?;
-    let st = dir.load()?;
+    let (dir, st) = ContainerDir::open(root, id)?;
     let status = status_of(&dir.path, &st);
     match (paused, status) {
         (true, Status::Running) | (false, Status::Paused) => st.cgroup.set_frozen(paused),
@@ -39,8 +37,7 @@ pub fn set_paused(root: &Path, id: &str, paused: bool) -> Result<()> {
 
 /// Host pids of every process in the container (`ps`).
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
-    let dir = ContainerDir::open(root, id)?;
-    let st = dir.load()?;
+    let (_dir, st) = ContainerDir::open(root, id)?;
     let mut p = st.cgroup.pids();
     if p.is_empty() && crate::state::status::init_alive(&st) {
         p.push(st.pid);

@@ -47,8 +47,7 @@ fn send(pid: i32, sig: i32) -> nix::Result<()> {
 }
 
 pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
-    let dir = ContainerDir::open(root, id)?;
-    let st = dir.load()?;
+    let (dir, st) = ContainerDir::open(root, id)?;
     let status = status_of(&dir.path, &st);
     if status == Status::Stopped {
         // containerd calls `kill --all` after the init exited: not an error.

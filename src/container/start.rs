@@ -7,8 +7,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
-    let dir = ContainerDir::open(root, id)?;
-    let st = dir.load()?;
+    let (dir, st) = ContainerDir::open(root, id)?;
     match status_of(&dir.path, &st) {
         Status::Created => {}
         Status::Stopped => return Err(Error::new("cannot start a container that has stopped")),

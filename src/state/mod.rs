@@ -3,20 +3,20 @@
 //! handshake). The status is never stored; it is computed from the live
 //! init process each time, as runc does.
 
+mod dir;
 pub mod status;
 
+pub use dir::{ContainerDir, Lookup, does_not_exist, list_ids, peek, write_atomic};
 pub use status::{Status, status_of};
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub const STATE_FILE: &str = "state.json";
+/// The record of a create under way (see `dir`).
+pub const CREATING_FILE: &str = "creating.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
 /// What `rt` remembers about a container between invocations.
@@ -58,6 +58,13 @@ pub struct ContainerState {
     /// The container's seccomp filter; `exec`'d processes get it too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// Read from `creating.json`: the record `create` writes before it
+    /// makes anything outside the state dir. `cgroup.created` lists the
+    /// directories it may make, and there is no init yet. Found without a
+    /// create holding the lock, it is what a killed create left, and
+    /// `delete` removes all of it.
+    #[serde(skip)]
+    pub creating: bool,
 }
 
 fn yes() -> bool {
@@ -122,130 +129,6 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
-/// An open container directory, locked for the lifetime of this value
-/// (flock is released when the fd closes, also when rt dies).
-pub struct ContainerDir {
-    pub path: PathBuf,
-    lock: File,
-}
-
-impl ContainerDir {
-    /// Reserves a new container directory; fails if the id is taken.
-    pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
-        validate_id(id)?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o711)
-            .create(root)
-            .with_ctx(|| format!("create state root {}", root.display()))?;
-        let path = root.join(id);
-        match std::fs::DirBuilder::new().mode(0o711).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::new(format!("container with id exists: {id}")));
-            }
-            Err(e) => return Err(Error::from(e).context(format!("create {}", path.display()))),
-        }
-        let lock = lock_dir(&path)?;
-        Ok(ContainerDir { path, lock })
-    }
-
-    /// Opens and locks an existing container directory.
-    pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
-        validate_id(id)?;
-        let path = root.join(id);
-        if !path.join(STATE_FILE).exists() {
-            return Err(Error::new(format!("container does not exist: {id}")));
-        }
-        let lock = lock_dir(&path)?;
-        Ok(ContainerDir { path, lock })
-    }
-
-    pub fn load(&self) -> Result<ContainerState> {
-        let p = self.path.join(STATE_FILE);
-        let text = std::fs::read(&p).with_ctx(|| format!("read {}", p.display()))?;
-        serde_json::from_slice(&text).map_err(|e| Error::new(format!("{}: {e}", p.display())))
-    }
-
-    /// Writes state.json atomically (temp file + rename).
-    pub fn save(&self, st: &ContainerState) -> Result<()> {
-        let text = serde_json::to_vec(st).map_err(|e| Error::new(e.to_string()))?;
-        write_atomic(&self.path.join(STATE_FILE), &text, 0o600)
-    }
-
-    /// The fd holding the lock. A cloned child shares it, so the init must
-    /// close it, or the lock outlives `create`.
-    pub fn lock_fd(&self) -> std::os::fd::RawFd {
-        self.lock.as_raw_fd()
-    }
-
-    pub fn fifo_path(&self) -> PathBuf {
-        self.path.join(EXEC_FIFO)
-    }
-
-    /// Removes the directory and everything in it.
-    pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.path).with_ctx(|| format!("remove {}", self.path.display()))
-    }
-}
-
-fn lock_dir(path: &Path) -> Result<File> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)
-        .with_ctx(|| format!("open {}", path.display()))?;
-    // SAFETY: flock on an fd we own; no memory is involved.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-    if rc != 0 {
-        return Err(Error::from(std::io::Error::last_os_error())
-            .context(format!("lock {}", path.display())));
-    }
-    Ok(f)
-}
-
-/// Writes `data` to `path` via a temp file in the same directory and a
-/// rename, so readers see the old or the new content, never a torn one.
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&tmp)
-        .with_ctx(|| format!("create {}", tmp.display()))?;
-    let res = f.write_all(data).and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::from(e).context(format!("write {}", path.display())));
-    }
-    Ok(())
-}
-
-/// Lists the ids under the state root.
-pub fn list_ids(root: &Path) -> Result<Vec<String>> {
-    let mut ids = Vec::new();
-    let rd = match std::fs::read_dir(root) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
-        Err(e) => return Err(Error::from(e).context(format!("read {}", root.display()))),
-    };
-    for entry in rd.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().join(STATE_FILE).exists() {
-            ids.push(name);
-        }
-    }
-    ids.sort();
-    Ok(ids)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,28 +141,6 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a b", "é", "a\0b"] {
             assert!(validate_id(bad).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn create_twice_fails_and_open_missing_says_does_not_exist() {
-        let root = std::env::temp_dir().join(format!("rt-state-test-{}", std::process::id()));
-        let d = ContainerDir::create(&root, "c1").unwrap();
-        d.save(&ContainerState {
-            id: "c1".into(),
-            pid: 42,
-            ..Default::default()
-        })
-        .unwrap();
-        let e = ContainerDir::create(&root, "c1").err().unwrap();
-        assert_eq!(e.to_string(), "container with id exists: c1");
-        drop(d);
-        let d = ContainerDir::open(&root, "c1").unwrap();
-        assert_eq!(d.load().unwrap().pid, 42);
-        assert_eq!(list_ids(&root).unwrap(), vec!["c1".to_string()]);
-        d.remove().unwrap();
-        let e = ContainerDir::open(&root, "c1").err().unwrap();
-        assert!(e.to_string().contains("container does not exist"));
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
