@@ -24,7 +24,7 @@
 //! * runc's -ENOSYS stub: unless the default action is ALLOW/LOG/TRACE,
 //!   syscalls numbered above the highest one named for a listed arch return
 //!   ENOSYS, so libc falls back from syscalls newer than the profile.
-//! * tests/libseccomp.rs checks all of this against libseccomp itself,
+//! * tests/libseccomp/ checks all of this against libseccomp itself,
 //!   listing the deliberate deviations.
 //! * Flags: TSYNC, LOG, SPEC_ALLOW and WAIT_KILLABLE_RECV go to seccomp(2)
 //!   as given; any NOTIFY rule adds NEW_LISTENER (and TSYNC_ESRCH next to

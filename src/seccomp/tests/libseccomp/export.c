@@ -1,5 +1,5 @@
 /*
- * Test helper for the differential test in libseccomp.rs: builds a filter
+ * Test helper for the differential test in libseccomp/mod.rs: builds a filter
  * with libseccomp the way runc 1.1 translates an OCI profile, and prints
  * libseccomp's BPF. Not part of rt; compiled by the test with -lseccomp.
  *
