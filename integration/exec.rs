@@ -272,3 +272,40 @@ fn exec_process_json_without_user_runs_as_root() {
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// A NUL byte in an `exec --process` file's args, env or cwd is refused
+/// with the file and field named (it cannot reach execve), and no process
+/// runs.
+#[test]
+fn exec_process_json_with_a_nul_byte_is_refused() {
+    let ctx = TestCtx::new("exec::process_nul");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("nul");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    for (json, field) in [
+        (
+            r#"{"args": ["sh", "-c", "touch /ran\u0000x"], "cwd": "/"}"#,
+            "process.args[2]",
+        ),
+        (
+            r#"{"args": ["sh", "-c", "touch /ran"], "cwd": "/", "env": ["A=b\u0000c"]}"#,
+            "process.env[0]",
+        ),
+    ] {
+        let process_file = ctx.dir.join("process.json");
+        fs::write(&process_file, json).unwrap();
+        let out = ctx.rt(&["exec", "-p", path(&process_file), &id]);
+        assert!(!out.success(), "{field}: exec must fail");
+        assert!(
+            out.stderr.contains(field) && out.stderr.contains("NUL"),
+            "{field}: {}",
+            out.stderr
+        );
+    }
+    let ran = ctx.rt(&["exec", &id, "test", "-e", "/ran"]);
+    assert!(!ran.success(), "no refused process ran");
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -173,6 +173,8 @@ fn exec_process(root: &Path, a: &ExecArgs) -> Result<oci_spec::runtime::Process>
                 p.display()
             )));
         }
+        crate::spec::process_has_no_nul(&proc)
+            .map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
         return Ok(proc);
     }
     if a.command.is_empty() {

@@ -7,7 +7,7 @@ mod fuzz;
 mod validate;
 
 pub use default::{default_spec_json, to_runc_text};
-pub use validate::{validate, validate_unified_key};
+pub use validate::{process_has_no_nul, validate, validate_unified_key};
 
 use crate::error::{Error, Result};
 use oci_spec::runtime::Spec;

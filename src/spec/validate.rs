@@ -164,6 +164,18 @@ fn validate_seccomp(seccomp: &oci_spec::runtime::LinuxSeccomp) -> Result<()> {
     Ok(())
 }
 
+/// The process's strings that reach execve(2) and chdir(2) (args, env,
+/// cwd) hold no NUL byte: for config.json and for `exec --process`.
+pub fn process_has_no_nul(p: &oci_spec::runtime::Process) -> Result<()> {
+    for (i, a) in p.args().iter().flatten().enumerate() {
+        no_nul(format!("process.args[{i}]"), a)?;
+    }
+    for (i, e) in p.env().iter().flatten().enumerate() {
+        no_nul(format!("process.env[{i}]"), e)?;
+    }
+    no_nul("process.cwd", p.cwd().as_os_str())
+}
+
 /// A NUL byte cannot cross into a C string: mount(2) and execve(2) would
 /// see the value cut short there (a mount option or data string silently
 /// losing its tail), or the conversion would fail deep inside the init with
@@ -205,13 +217,7 @@ fn validate_process(p: &oci_spec::runtime::Process) -> Result<()> {
         Some(a) if !a.is_empty() && !a[0].is_empty() => {}
         _ => return fail("process.args", "must not be empty"),
     }
-    for (i, a) in p.args().iter().flatten().enumerate() {
-        no_nul(format!("process.args[{i}]"), a)?;
-    }
-    for (i, e) in p.env().iter().flatten().enumerate() {
-        no_nul(format!("process.env[{i}]"), e)?;
-    }
-    no_nul("process.cwd", p.cwd().as_os_str())?;
+    process_has_no_nul(p)?;
     if !p.cwd().is_absolute() {
         return fail(
             "process.cwd",
