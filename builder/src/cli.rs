@@ -1,6 +1,5 @@
-//! The `rt-build` command line, shaped like `docker build` so users can
-//! type what they know. Only parsing/planning works today; the image
-//! subcommands say plainly that they are not implemented yet.
+//! The `rt-build` command line, shaped like `docker build` (and `docker
+//! pull/push/images/tag/rmi/login`) so users can type what they know.
 
 use crate::frontend::context::ignore;
 use crate::frontend::dockerfile::evaluate::{EvaluatedStage, evaluate};
@@ -106,8 +105,10 @@ pub enum Command {
         /// The Dockerfile (default: ./Dockerfile; `-` reads stdin)
         #[arg(default_value = "Dockerfile")]
         file: String,
+        /// Set a build-time variable (repeatable)
         #[arg(long = "build-arg", value_name = "K=V")]
         build_args: Vec<String>,
+        /// Plan up to this stage
         #[arg(long, value_name = "STAGE")]
         target: Option<String>,
     },
@@ -121,24 +122,50 @@ pub enum Command {
         no_trunc: bool,
     },
     /// Remove images, then their blobs no other image or cache entry needs
-    Rmi { names: Vec<String> },
+    Rmi {
+        /// Images to remove (name:tag or ID)
+        names: Vec<String>,
+    },
     /// Drop the build cache (step cache and RUN --mount=type=cache dirs)
     /// and every blob no image needs
     Prune,
     /// Give an image another name
-    Tag { source: String, target: String },
+    Tag {
+        /// The stored image (name:tag or ID)
+        source: String,
+        /// The new name
+        target: String,
+    },
     /// Show an image's config and manifest
-    Inspect { name: String },
+    Inspect {
+        /// Image (name:tag or ID)
+        name: String,
+    },
     /// Import oci:DIR[:ref], oci-archive:FILE[:ref] or docker-archive:FILE[:ref] as NAME
-    Import { source: String, name: String },
+    Import {
+        /// oci:DIR[:ref], oci-archive:FILE[:ref] or docker-archive:FILE[:ref]
+        source: String,
+        /// Name to store the image under
+        name: String,
+    },
     /// Unpack an image into an OCI runtime bundle
-    Unpack { image: String, bundle: String },
+    Unpack {
+        /// Image (name:tag or ID)
+        image: String,
+        /// Bundle directory to write (config.json and rootfs/)
+        bundle: String,
+    },
     /// Pull an image from its registry into the store (under its short
     /// name: busybox:latest, host:port/repo:tag)
-    Pull { reference: String },
+    Pull {
+        /// [REGISTRY/]REPOSITORY[:TAG|@DIGEST]
+        reference: String,
+    },
     /// Push a stored image to the registry its name (or DEST) names
     Push {
+        /// Stored image (name:tag)
         name: String,
+        /// Where to push it (REGISTRY/REPOSITORY[:TAG]; default: NAME)
         destination: Option<String>,
     },
     /// Check credentials against a registry and store them in
@@ -162,7 +189,10 @@ pub enum Command {
         server: Option<String>,
     },
     /// Remove a registry's stored credentials
-    Logout { server: Option<String> },
+    Logout {
+        /// Registry (HOST[:PORT]; default docker.io)
+        server: Option<String>,
+    },
 }
 
 /// Everything `--parse-only` and `parse` print.
@@ -913,6 +943,12 @@ fn run_logout(server: Option<&str>) -> Result<(), String> {
 }
 
 /// Runs the CLI and returns the process exit code.
+/// The whole command line as clap sees it, for the man pages and shell
+/// completions that `hack/docgen` writes from it.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let root = cli.root.as_deref();

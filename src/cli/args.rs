@@ -23,6 +23,7 @@ pub struct Cli {
     /// Log format: text or json.
     #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Write debug records of what rt does to the log.
     #[arg(long)]
     pub debug: bool,
     /// Use the systemd cgroup driver (cgroupsPath is slice:prefix:name).
@@ -96,17 +97,22 @@ pub struct CreateArgs {
     /// Bundle directory (default: current directory).
     #[arg(short = 'b', long)]
     pub bundle: Option<PathBuf>,
+    /// Write the container init's pid to this file.
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master (SCM_RIGHTS) when process.terminal is true.
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
     /// Accepted for compatibility (runc's pidfd receiver); not used.
     #[arg(long = "pidfd-socket", hide = true)]
     pub pidfd_socket: Option<PathBuf>,
+    /// Enter the rootfs with MS_MOVE and chroot instead of pivot_root (for a rootfs on a ramdisk).
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
+    /// Pass this many fds after stdio (3, 4, ...) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     /// Container id (or, for a path containing '/', the bundle itself).
@@ -117,45 +123,56 @@ pub struct CreateArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub create: CreateArgs,
+    /// Return after start instead of waiting for the container to exit.
     #[arg(short = 'd', long)]
     pub detach: bool,
     /// Keep the container's state after it exits.
     #[arg(long)]
     pub keep: bool,
+    /// Do not make rt a child subreaper while it waits.
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct IdArg {
+    /// Container id.
     pub id: String,
 }
 
 #[derive(Args, Debug)]
 pub struct KillArgs {
+    /// Signal every process of the container, not only its init.
     #[arg(short = 'a', long)]
     pub all: bool,
+    /// Container id.
     pub id: String,
+    /// Signal name or number (default TERM; 0 checks that the init lives).
     pub signal: Option<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
+    /// Kill the container first if it is still running.
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Container id.
     pub id: String,
 }
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
+    /// Print only the container ids.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Output format.
     #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
     pub format: String,
 }
 
 #[derive(Args, Debug)]
 pub struct SpecArgs {
+    /// Write config.json into this directory (default: the current one).
     #[arg(short = 'b', long)]
     pub bundle: Option<PathBuf>,
     /// Write a spec for a rootless container.
@@ -168,47 +185,65 @@ pub struct ExecArgs {
     /// process.json to run (runtime-spec Process).
     #[arg(short = 'p', long)]
     pub process: Option<PathBuf>,
+    /// Unix socket that receives the pty master (SCM_RIGHTS) with --tty.
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
     #[arg(long = "pidfd-socket", hide = true)]
     pub pidfd_socket: Option<PathBuf>,
+    /// Return once the process has started.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Write the process's pid to this file.
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
+    /// Give the process a terminal (rt's own terminal is proxied without --console-socket).
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Working directory inside the container.
     #[arg(long)]
     pub cwd: Option<PathBuf>,
+    /// Set an environment variable, KEY=VALUE (repeatable; overrides the container's).
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
     /// uid[:gid]
     #[arg(short = 'u', long)]
     pub user: Option<String>,
+    /// An additional group id (repeatable).
     #[arg(short = 'g', long = "additional-gids")]
     pub additional_gids: Vec<u32>,
+    /// Add a capability, e.g. CAP_NET_ADMIN (repeatable).
     #[arg(short = 'c', long = "cap")]
     pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
+    /// Pass this many fds after stdio (3, 4, ...) to the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Run the process even if the container is paused.
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// AppArmor profile for the process.
     #[arg(long = "apparmor")]
     pub apparmor: Option<String>,
+    /// SELinux label for the process.
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
+    /// Container id.
     pub id: String,
+    /// Command and arguments (unless --process is given).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
+    /// Output format: ps(1)'s table, or a JSON array of pids.
     #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
     pub format: String,
+    /// Container id.
     pub id: String,
+    /// Options for ps(1) (default -ef).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
 }
@@ -221,6 +256,7 @@ pub struct EventsArgs {
     /// How often to print statistics (Go duration: 5s, 500ms, 1m).
     #[arg(long, default_value = "5s")]
     pub interval: String,
+    /// Container id.
     pub id: String,
 }
 
@@ -278,5 +314,6 @@ pub struct UpdateArgs {
     /// Intel RDT/MBA memory bandwidth schema.
     #[arg(long = "mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
+    /// Container id.
     pub id: String,
 }

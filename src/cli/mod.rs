@@ -15,6 +15,12 @@ use clap::Parser;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The whole command line as clap sees it, for the man pages and shell
+/// completions that `hack/docgen` writes from it.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().version(VERSION)
+}
+
 /// runc (urfave/cli) accepts long flags with a single dash, and go-runc
 /// relies on it (`restore -no-subreaper`). Rewrite those to `--flag`.
 fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
