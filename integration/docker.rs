@@ -1,5 +1,6 @@
 //! Docker Engine 20.10 driving the runtime under test: a private dockerd
-//! started with `--add-runtime rt=RT`, containers run with `--runtime rt`.
+//! configured with README.md's daemon.json snippet (runtime `rt`),
+//! containers run with `--runtime rt`.
 //! dockerd starts its own containerd, whose runc v2 shim calls the runtime
 //! with `--root <exec-root>/runtime-runc/moby --log <bundle>/log.json
 //! --log-format json` (create, start, exec --process, kill, update
@@ -33,13 +34,14 @@ impl Dockerd {
         std::fs::create_dir_all(dir).unwrap();
         let had_run_docker = Path::new("/run/docker").exists();
         // Our own daemon.json: the host's /etc/docker/daemon.json is not
-        // read, and no trust key is written to /etc/docker.
+        // read, and no trust key is written to /etc/docker. The runtime
+        // comes from README.md's daemon.json, as a user would add it.
         let config = dir.join("daemon.json");
-        std::fs::write(
-            &config,
-            json!({"deprecated-key-path": dir.join("key.json")}).to_string(),
-        )
-        .unwrap();
+        let mut daemon_json: Value =
+            serde_json::from_str(&crate::common::readme::snippet("docker-daemon.json"))
+                .expect("README's daemon.json snippet is JSON");
+        daemon_json["deprecated-key-path"] = json!(dir.join("key.json"));
+        std::fs::write(&config, daemon_json.to_string()).unwrap();
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
         let child = Command::new("unshare")
             .args(["-m", "--propagation", "private", "dockerd"])
@@ -55,8 +57,6 @@ impl Dockerd {
             .arg(&config)
             .arg("--cgroup-parent")
             .arg(format!("/{cgroup_parent}"))
-            .arg("--add-runtime")
-            .arg(format!("rt={}", rt_bin().display()))
             .args([
                 "--iptables=false",
                 "--ip6tables=false",

@@ -29,21 +29,21 @@ impl Podman {
     fn new(ctx: &TestCtx) -> Podman {
         let dir = ctx.dir.join("podman");
         std::fs::create_dir_all(&dir).unwrap();
-        let runtime_name = rt_bin().file_name().unwrap().to_string_lossy().into_owned();
-        // runtime_supports_json: podman passes `--log-format=json --log F`
-        // only to runtimes named there (default: crun, runc, ...), and reads
-        // errors from F. default_ulimits: podman's own defaults (1048576
-        // files and processes) exceed the hard limits here, and no runtime
-        // may raise them without CAP_SYS_RESOURCE.
+        // README.md's containers.conf makes the runtime under test
+        // podman's default runtime `rt`, with JSON error records
+        // (runtime_supports_json: podman passes `--log-format=json --log F`
+        // only to runtimes named there, and reads errors from F).
+        // default_ulimits: podman's own defaults (1048576 files and
+        // processes) exceed the hard limits here, and no runtime may raise
+        // them without CAP_SYS_RESOURCE.
         let (nofile, nproc) = (hard_limit(libc::RLIMIT_NOFILE), 32768);
         let nproc = nproc.min(hard_limit(libc::RLIMIT_NPROC));
         std::fs::write(
             dir.join("containers.conf"),
             format!(
-                "[containers]\n\
-                 default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc={nproc}:{nproc}\"]\n\
-                 [engine]\n\
-                 runtime_supports_json = [\"{runtime_name}\"]\n"
+                "{}\n[containers]\n\
+                 default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc={nproc}:{nproc}\"]\n",
+                crate::common::readme::snippet("podman-containers.conf")
             ),
         )
         .unwrap();
@@ -97,13 +97,12 @@ impl Podman {
         run_logged(self.command(args), &self.dir, default_timeout())
     }
 
-    /// `run` options every container gets: the runtime under test, no
-    /// network (netavark would add iptables rules to the host), and the
-    /// test's cgroup parent (conmon goes to `<parent>/conmon`).
+    /// `run` options every container gets: no network (netavark would add
+    /// iptables rules to the host) and the test's cgroup parent (conmon
+    /// goes to `<parent>/conmon`). The runtime is containers.conf's
+    /// default, `rt`.
     fn run_opts(&self) -> Vec<String> {
         vec![
-            "--runtime".into(),
-            rt_bin().to_string_lossy().into_owned(),
             "--network".into(),
             "none".into(),
             "--cgroup-parent".into(),
@@ -317,6 +316,10 @@ fn podman_detached_exec_stop_kill_logs() {
         default_state_dir(&long_id).is_dir(),
         "no runtime state for {long_id}"
     );
+    // The runtime came from containers.conf (no --runtime on the command line).
+    let runtime = pm.podman(&["inspect", "--format", "{{.OCIRuntime}}", "long"]);
+    runtime.ok();
+    assert_eq!(runtime.stdout.trim(), "rt");
 
     // exec: conmon runs `exec --process F --detach --pid-file P`.
     let out = pm.podman(&["exec", "long", "sh", "-c", "echo exec-ok; exit 5"]);

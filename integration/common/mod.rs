@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod cgroups;
 pub mod ctx;
 pub mod exec;
+pub mod readme;
 pub mod spec;
 pub mod tools;
 
