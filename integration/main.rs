@@ -14,6 +14,7 @@ mod events;
 mod exec;
 mod fds;
 mod hooks;
+mod idmap;
 mod lifecycle;
 mod logging;
 mod mounts;

@@ -377,6 +377,71 @@ pub fn open_tree_clone(path: &CStr) -> nix::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
 }
 
+/// open_tree(2) with OPEN_TREE_CLONE of `path`: a detached copy of the
+/// mount there (with its submounts when `recursive`), close-on-exec.
+/// Symlinks are followed, as mount(2) follows a bind source.
+pub fn open_tree_detached(path: &CStr, recursive: bool) -> nix::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: NUL-terminated path; returns a new fd or -1.
+    let rc =
+        check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// mount_setattr(2) with MOUNT_ATTR_IDMAP on the detached mount `fd` (and
+/// its submounts when `recursive`): ids are mapped through `userns_fd`.
+pub fn mount_setattr_idmap(fd: RawFd, userns_fd: RawFd, recursive: bool) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns_fd as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: empty path with AT_EMPTY_PATH acts on `fd`; `attr` is valid
+    // for the call and its size is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(rc).map(|_| ())
+}
+
+/// move_mount(2) of the detached mount `from` onto the file or directory
+/// `onto` refers to (an O_PATH fd is enough).
+pub fn move_mount_onto(from: RawFd, onto: RawFd) -> nix::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: empty paths with the EMPTY_PATH flags act on the two fds.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            onto,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check(rc).map(|_| ())
+}
+
 /// mount_setattr(2) on the mount `fd` refers to (itself only, not its
 /// children); works on detached mounts from open_tree_clone.
 pub fn mount_setattr_fd(fd: RawFd, attr_set: u64) -> nix::Result<()> {

@@ -21,6 +21,7 @@
 use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, CgroupEntry, InitConfig};
+use crate::mounts::sources::{BindSources, ContainerUserns};
 use crate::process::namespaces::{ForChildren, NamespacePlan};
 use crate::process::{Channel, Msg, idmap};
 use crate::spec::{Bundle, load_bundle};
@@ -165,17 +166,18 @@ fn build(
         Start::Now => None,
     };
     let console = connect_console(opts)?;
+    let sources = BindSources::prepare(plan.spec, &bundle.dir, plan.ns.userns(plan.spec))?;
     undo.cgroup = plan.cgroup.clone();
     make_cgroups_before_clone(&plan, &mut undo.cgroup)?;
-    let init = clone_init(
-        &plan,
-        bundle,
-        opts,
-        &undo.cgroup,
-        undo.dir().lock_fd(),
-        fifo.as_ref(),
-        console.as_ref(),
-    )?;
+    let handles = InitHandles {
+        state_lock_fd: undo.dir().lock_fd(),
+        fifo: fifo.as_ref(),
+        console: console.as_ref(),
+        bind_sources: &sources,
+    };
+    let init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
+    // The init holds its own copies of the detached source trees.
+    drop(sources);
     undo.child = Some(init.pid);
     place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
     // While the init sets itself up on another CPU.
@@ -310,6 +312,30 @@ impl<'a> Plan<'a> {
     }
 }
 
+impl Namespaces {
+    /// The container's user namespace, as idmapped mounts see it.
+    fn userns<'s>(&self, spec: &'s oci_spec::runtime::Spec) -> ContainerUserns<'s> {
+        let linux = spec.linux().as_ref();
+        if self.new_user {
+            return ContainerUserns::New {
+                uid: linux
+                    .and_then(|l| l.uid_mappings().as_deref())
+                    .unwrap_or(&[]),
+                gid: linux
+                    .and_then(|l| l.gid_mappings().as_deref())
+                    .unwrap_or(&[]),
+            };
+        }
+        linux
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+            .find(|n| n.typ() == LinuxNamespaceType::User)
+            .and_then(|n| n.path().as_deref())
+            .map_or(ContainerUserns::None, ContainerUserns::Joined)
+    }
+}
+
 fn plan_namespaces(
     ns_list: &[oci_spec::runtime::LinuxNamespace],
     linux: Option<&oci_spec::runtime::Linux>,
@@ -413,15 +439,28 @@ struct Init {
 /// Clones the init into its new namespaces (and, where the kernel can,
 /// straight into its cgroup2 directory). The child runs `init::run` and
 /// never returns here.
+/// What the init inherits from `create` besides the plan: fds and the
+/// bind sources opened for it.
+struct InitHandles<'a> {
+    state_lock_fd: std::os::fd::RawFd,
+    fifo: Option<&'a OwnedFd>,
+    console: Option<&'a OwnedFd>,
+    bind_sources: &'a BindSources,
+}
+
 fn clone_init(
     plan: &Plan,
     bundle: &Bundle,
     opts: &CreateOptions,
     cgroup: &Placement,
-    state_lock_fd: std::os::fd::RawFd,
-    fifo: Option<&OwnedFd>,
-    console: Option<&OwnedFd>,
+    handles: InitHandles,
 ) -> Result<Init> {
+    let InitHandles {
+        state_lock_fd,
+        fifo,
+        console,
+        bind_sources,
+    } = handles;
     let (parent_chan, child_chan) = Channel::pair()?;
     // In the child (where this runs) the pid is its own.
     let hook_state = |status: &str| plan.hook_state(nix::unistd::getpid().as_raw(), status);
@@ -447,6 +486,7 @@ fn clone_init(
         has_create_runtime_hooks: !(plan.prestart_hooks.is_empty()
             && plan.create_runtime_hooks.is_empty()),
         state_json: &hook_state,
+        bind_sources,
     };
     // A systemd unit's cgroup does not exist before the unit starts.
     let unified_dir = if cgroup.is_systemd() {

@@ -62,6 +62,8 @@ pub struct InitConfig<'a> {
     pub has_create_runtime_hooks: bool,
     /// State JSON for createContainer/startContainer hooks.
     pub state_json: &'a dyn Fn(&str) -> String,
+    /// Bind sources opened by rt before the clone.
+    pub bind_sources: &'a mounts::sources::BindSources,
 }
 
 /// How the init gets into its cgroups.
@@ -211,6 +213,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         new_user_ns: has_ns(cfg, LinuxNamespaceType::User),
         new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
         need_cgroups: &need_cgroups,
+        sources: cfg.bind_sources,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
     need_cgroups(CgroupNeed::Limited)?;

@@ -8,12 +8,14 @@ pub mod options;
 pub mod paths;
 pub mod pivot;
 pub mod resolve;
+pub mod sources;
 
 use crate::cgroups::Placement;
 use crate::error::{Error, Result};
 use crate::sys;
 use oci_spec::runtime::{Mount, Spec};
 use options::MountOptions;
+use sources::BindSources;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,8 @@ pub struct RootfsContext<'a> {
     /// Called before a step needs the container's cgroups: the init may
     /// still be on its way into them (init::CgroupEntry::SelfWhenReady).
     pub need_cgroups: &'a dyn Fn(CgroupNeed) -> Result<()>,
+    /// Bind sources rt opened before the clone (user namespaces, idmaps).
+    pub sources: &'a BindSources,
 }
 
 /// What a mount step needs of the container's cgroups.
@@ -85,7 +89,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
         .map_err(|e| Error::from(e).context(format!("open rootfs {rootfs}")))?
         .into();
     for (i, m) in ctx.spec.mounts().iter().flatten().enumerate() {
-        mount_one(ctx, &root, m)
+        mount_one(ctx, &root, i, m)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.destination().display())))?;
     }
     if needs_dev_setup(ctx.spec) {
@@ -132,7 +136,7 @@ pub fn finish_dev(spec: &Spec) -> Result<()> {
     remount(&dev, libc::MS_BIND | flags).map_err(|e| e.context("make /dev read-only"))
 }
 
-fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &RootfsContext, root: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
     let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest = m.destination();
@@ -146,6 +150,9 @@ fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
         .is_some_and(|s| s.starts_with("/sys/fs/cgroup"));
     if typ == "cgroup" || typ == "cgroup2" || binds_cgroupfs {
         (ctx.need_cgroups)(CgroupNeed::Joined)?;
+    }
+    if let Some(tree) = ctx.sources.tree(i) {
+        return move_tree(root, tree, m, &opts);
     }
     if opts.is_bind() || typ == "bind" {
         return bind_mount(ctx, root, m, &opts);
@@ -296,12 +303,36 @@ fn bind_mount(ctx: &RootfsContext, root: &OwnedFd, m: &Mount, opts: &MountOption
         None,
     )
     .map_err(|e| Error::errno(format!("bind {} to {}", src.display(), dest.display()), e))?;
+    bind_flags_and_finish(root, dest, opts)
+}
+
+/// After a bind: its own flags (ro, nosuid, ...) by a remount, then
+/// propagation and recursive attributes.
+fn bind_flags_and_finish(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
     let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
     if extra != 0 {
         let t = reopen(root, dest)?;
         remount(&t, libc::MS_BIND | extra)?;
     }
     finish(root, dest, opts)
+}
+
+/// A bind whose source rt opened before the clone (sources.rs): the
+/// detached tree is moved onto the target, then gets the bind's flags.
+fn move_tree(root: &OwnedFd, tree: &OwnedFd, m: &Mount, opts: &MountOptions) -> Result<()> {
+    let dest = m.destination();
+    let is_dir = nix::sys::stat::fstat(tree)
+        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(false);
+    let target = resolve::ensure_target(root, dest, is_dir)?;
+    sys::move_mount_onto(tree.as_raw_fd(), target.as_raw_fd()).map_err(|e| {
+        let src = m.source().as_deref().unwrap_or(Path::new(""));
+        Error::errno(
+            format!("move bind of {} to {}", src.display(), dest.display()),
+            e,
+        )
+    })?;
+    bind_flags_and_finish(root, dest, opts)
 }
 
 /// Bind-remount with new flags. Inside a user namespace the kernel refuses
