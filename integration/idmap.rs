@@ -118,6 +118,59 @@ fn idmapped_binds_in_a_user_namespace() {
     assert_eq!(owner(&vol2.join("made")), "0:0");
 }
 
+/// A Kubernetes pod with user namespaces under containerd: the sandbox
+/// makes the user namespace, and each container of the pod joins it by
+/// path with new mount, pid and uts namespaces, which must belong to the
+/// joined user namespace (its root sets the hostname and mounts there),
+/// and its volumes idmapped through it (`idmap` without mappings of its
+/// own means the joined namespace). runc 1.1.5 runs such a container too,
+/// without the idmapped volume.
+#[test]
+fn pod_container_joins_the_sandbox_user_namespace() {
+    if skip_rt_only("idmap::pod", "runc 1.1.5 has no idmapped mounts") {
+        return;
+    }
+    let ctx = TestCtx::new("idmap::pod");
+    let mut sandbox = ctx.bundle();
+    with_userns(&mut sandbox, &[]);
+    sandbox.args(&["sleep", "1000"]);
+    let sandbox_id = ctx.id("sandbox");
+    ctx.create(&mut sandbox, &sandbox_id).ok();
+    let pid = ctx.state(&sandbox_id)["pid"].as_i64().unwrap();
+    let userns = format!("/proc/{pid}/ns/user");
+    let vol = ctx.dir.join("vol");
+    host_dir(&vol, 1000, 1000);
+    fs::set_permissions(&vol, fs::Permissions::from_mode(0o777)).unwrap();
+
+    let mut b = ctx.bundle();
+    with_userns(&mut b, &["vol"]);
+    b.namespace("user", Some(&userns))
+        .hostname("app")
+        .mount(
+            json!({"destination": "/vol", "type": "bind", "source": path(&vol),
+            "options": ["rbind", "idmap"]}),
+        )
+        .sh(
+            "echo map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'); \
+             echo user=$(readlink /proc/self/ns/user); echo host=$(hostname); echo pid=$$; \
+             echo vol=$(stat -c %u:%g /vol); touch /vol/made && echo made=ok",
+        );
+    let out = ctx.output_of(&mut b, "app");
+    assert_eq!(line(&out, "map"), "0 100000 65536", "{out}");
+    assert_eq!(
+        line(&out, "user"),
+        fs::read_link(&userns).unwrap().to_string_lossy(),
+        "{out}"
+    );
+    assert_eq!(line(&out, "host"), "app", "{out}");
+    assert_eq!(line(&out, "pid"), "1", "{out}");
+    assert_eq!(line(&out, "vol"), "1000:1000", "{out}");
+    assert_eq!(line(&out, "made"), "ok", "{out}");
+    assert_eq!(owner(&vol.join("made")), "0:0");
+    ctx.delete_force(&sandbox_id).ok();
+    ctx.assert_nothing_left(&sandbox_id);
+}
+
 /// Issue 9 class 10: rt opens bind sources as the host's root, so a
 /// source under a directory only root may enter (mode 0700) is bound
 /// into a container whose root is an unprivileged host id (runc 1.1.5

@@ -112,6 +112,46 @@ pub fn clone_process(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<i32> {
     Ok(rc as i32)
 }
 
+/// Like `clone_process`, but the child becomes a child of our parent
+/// (CLONE_PARENT) and we get a pidfd of it, which stays valid once we are
+/// gone. Returns (0, None) in the child.
+pub fn clone_sibling(flags: u64) -> nix::Result<(i32, Option<OwnedFd>)> {
+    const CLONE_PIDFD: u64 = 0x1000;
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PARENT as u64 | CLONE_PIDFD,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        // Ignored with CLONE_PARENT: the child signals our parent as we do.
+        exit_signal: 0,
+        ..Default::default()
+    };
+    // SAFETY: fork semantics as in clone_process; `args` and `pidfd` live
+    // for the duration of the call and the size of `args` is passed.
+    let rc = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    })?;
+    if rc == 0 {
+        return Ok((0, None));
+    }
+    // SAFETY: the kernel stored a fresh pidfd (close-on-exec) for us.
+    Ok((rc as i32, Some(unsafe { OwnedFd::from_raw_fd(pidfd) })))
+}
+
+/// The pid (in our pid namespace) of the process a pidfd refers to.
+pub fn pidfd_pid(pidfd: &impl AsRawFd) -> Result<i32> {
+    let info = read_virtual(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))
+        .map_err(|e| Error::from(e).context("read pidfd fdinfo"))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|p: &i32| *p > 0)
+        .ok_or_else(|| Error::new("pidfd of a process that is gone"))
+}
+
 pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
     // SAFETY: plain syscall with integer arguments.
     let rc = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;

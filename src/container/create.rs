@@ -23,7 +23,7 @@ use crate::error::{Context, Error, Result};
 use crate::init::{self, CgroupEntry, InitConfig};
 use crate::mounts::sources::{BindSources, ContainerUserns};
 use crate::process::namespaces::{ForChildren, NamespacePlan};
-use crate::process::{Channel, Msg, idmap};
+use crate::process::{Channel, Msg, idmap, userns_join};
 use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
 use crate::sys;
@@ -313,6 +313,14 @@ impl<'a> Plan<'a> {
 }
 
 impl Namespaces {
+    /// A user namespace the container joins by path.
+    fn joined_userns(&self) -> Option<&OwnedFd> {
+        self.join
+            .iter()
+            .find(|(t, _)| *t == LinuxNamespaceType::User)
+            .map(|(_, fd)| fd)
+    }
+
     /// The container's user namespace, as idmapped mounts see it.
     fn userns<'s>(&self, spec: &'s oci_spec::runtime::Spec) -> ContainerUserns<'s> {
         let linux = spec.linux().as_ref();
@@ -371,7 +379,11 @@ fn plan_namespaces(
 /// mounts. With the systemd driver systemd puts the init into its unit;
 /// with a user namespace the parent moves it.
 fn choose_cgroup_entry(ns: &Namespaces, cgroup: &Placement) -> CgroupEntry {
-    if ns.new_user || !nix::unistd::geteuid().is_root() || cgroup.is_systemd() {
+    if ns.new_user
+        || ns.joined_userns().is_some()
+        || !nix::unistd::geteuid().is_root()
+        || cgroup.is_systemd()
+    {
         CgroupEntry::ByParent
     } else if ns.clone_flags & libc::CLONE_NEWNS != 0
         && !ns.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount)
@@ -495,17 +507,30 @@ fn clone_init(
         cgroup.open_unified()
     };
     let saved = ForChildren::enter(&plan.ns.for_children)?;
-    let (cloned, born_in_unified) = sys::clone_process_into(
-        plan.ns.clone_flags as u64,
-        unified_dir.as_ref().map(|d| d.as_raw_fd()),
-    );
+    let (cloned, born_in_unified) = match plan.ns.joined_userns() {
+        // Its new namespaces must belong to the joined user namespace.
+        Some(userns) => (
+            userns_join::clone_init_inside(userns, plan.ns.clone_flags as u64).map(|c| match c {
+                userns_join::Cloned::Init => 0,
+                userns_join::Cloned::Parent(pid) => pid,
+            }),
+            false,
+        ),
+        None => {
+            let (cloned, born) = sys::clone_process_into(
+                plan.ns.clone_flags as u64,
+                unified_dir.as_ref().map(|d| d.as_raw_fd()),
+            );
+            (cloned.map_err(|e| Error::errno("clone init", e)), born)
+        }
+    };
     // Only rt switches back: the init now lives in the joined pid namespace,
     // from which the kernel refuses setns to an ancestor.
     if !matches!(cloned, Ok(0)) {
         saved.restore()?;
     }
     cfg.born_in_unified.set(born_in_unified);
-    let pid = cloned.map_err(|e| Error::errno("clone init", e))?;
+    let pid = cloned?;
     if pid == 0 {
         drop(parent_chan);
         init::run(&cfg, &child_chan);

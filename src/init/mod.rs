@@ -33,7 +33,8 @@ pub struct InitConfig<'a> {
     pub pure_v2: bool,
     /// Namespaces created by the clone.
     pub new_namespaces: i32,
-    /// Existing namespaces to join (user first).
+    /// Existing namespaces to join (a user namespace among them was joined
+    /// before the clone: see process::userns_join).
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
     /// How and when the init gets into its cgroups.
     pub cgroup_entry: CgroupEntry,
@@ -144,11 +145,18 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         }
         CgroupEntry::SelfWhenReady => {}
     }
-    if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
-        // Become root of the new user namespace now that it is mapped.
+    // A joined user namespace was entered before the clone (see
+    // process::userns_join).
+    let joined_userns = cfg.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+    if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 || joined_userns {
+        // Become root of the user namespace (a new one is mapped by now).
         user::become_root().ctx("setresuid(0) in user namespace")?;
     }
-    for (t, fd) in cfg.join {
+    for (t, fd) in cfg
+        .join
+        .iter()
+        .filter(|(t, _)| *t != LinuxNamespaceType::User)
+    {
         sys::setns(fd.as_raw_fd(), crate::process::namespaces::clone_flag(*t)).map_err(|e| {
             Error::errno(
                 format!(
