@@ -28,3 +28,4 @@ mod seccomp;
 mod security;
 mod spec;
 mod terminal;
+mod userns;

@@ -221,6 +221,9 @@ struct Namespaces {
     for_children: Vec<(i32, OwnedFd)>,
     new_user: bool,
     new_cgroup: bool,
+    /// A new IPC namespace the init creates itself, once root of its new
+    /// user namespace (see InitConfig::unshare_ipc).
+    new_ipc_by_init: bool,
     /// A new time namespace with these offsets.
     time_offsets: Option<std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
 }
@@ -358,8 +361,15 @@ fn plan_namespaces(
         .map(|(t, fd)| (crate::process::namespaces::clone_flag(t), fd))
         .collect();
     let has_new = |t| plan.new_flags & crate::process::namespaces::clone_flag(t) != 0;
+    let new_ipc_by_init = has_new(LinuxNamespaceType::User) && has_new(LinuxNamespaceType::Ipc);
+    let by_init = if new_ipc_by_init {
+        libc::CLONE_NEWIPC
+    } else {
+        0
+    };
     Ok(Namespaces {
-        clone_flags: plan.new_flags & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME,
+        clone_flags: plan.new_flags & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME & !by_init,
+        new_ipc_by_init,
         join,
         for_children,
         new_user: has_new(LinuxNamespaceType::User),
@@ -487,6 +497,7 @@ fn clone_init(
         cgroup_entry: plan.cgroup_entry,
         born_in_unified: std::cell::Cell::new(false),
         unshare_cgroup_ns: plan.ns.new_cgroup,
+        unshare_ipc: plan.ns.new_ipc_by_init,
         time_offsets: plan.ns.time_offsets.as_ref(),
         stdio: opts.stdio,
         state_lock_fd,

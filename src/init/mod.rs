@@ -47,6 +47,12 @@ pub struct InitConfig<'a> {
         Option<&'a std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
     /// Create a cgroup namespace once we are inside our cgroup.
     pub unshare_cgroup_ns: bool,
+    /// Create the IPC namespace once uid 0 of the new user namespace: the
+    /// namespace's mqueue filesystem belongs to its creator, and cloned
+    /// with the user namespace /dev/mqueue would belong to the overflow
+    /// uid. runc creates it at that point (uid 0, gid not yet switched:
+    /// /dev/mqueue is 0:65534 there, and so here).
+    pub unshare_ipc: bool,
     /// fds to install as 0, 1, 2 before anything else.
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// rt's lock on the state dir: closed first thing in the init.
@@ -148,6 +154,11 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // A joined user namespace was entered before the clone (see
     // process::userns_join).
     let joined_userns = cfg.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+    if cfg.unshare_ipc {
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .map_err(|e| Error::errno("setresuid(0) in user namespace", e))?;
+        sys::unshare(libc::CLONE_NEWIPC).map_err(|e| Error::errno("unshare IPC namespace", e))?;
+    }
     if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 || joined_userns {
         // Become root of the user namespace (a new one is mapped by now).
         user::become_root().ctx("setresuid(0) in user namespace")?;
