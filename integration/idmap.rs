@@ -197,6 +197,64 @@ fn root_only_bind_source_in_a_user_namespace() {
     assert_eq!(line(&out, "ro"), "yes", "{out}");
 }
 
+/// Host mounts under a bind source stay locked for a container with a
+/// user namespace (rt opens the sources in the container's mount
+/// namespace, where the kernel locked the copies of the host's mounts):
+/// its root, even with CAP_SYS_ADMIN, cannot unmount a submount to see
+/// what it covers, nor make a host read-only mount writable (as runc).
+/// An idmapped bind keeps them too (not with runc 1.1.5: no idmap).
+#[test]
+fn binds_in_a_user_namespace_keep_host_mount_locks() {
+    let ctx = TestCtx::new("idmap::locks");
+    let vol = ctx.dir.join("vol");
+    host_dir(&vol, 0, 0);
+    let sub = vol.join("sub");
+    host_dir(&sub, 0, 0);
+    fs::write(sub.join("hidden"), "SECRET").unwrap();
+    let ro = ctx.dir.join("ro");
+    host_dir(&ro, 0, 0);
+    let mount = |args: &[&str]| {
+        let st = std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount {args:?}");
+    };
+    mount(&["-t", "tmpfs", "tmpfs", path(&sub)]);
+    mount(&["-t", "tmpfs", "-o", "ro", "tmpfs", path(&ro)]);
+    let mut b = ctx.bundle();
+    with_userns(&mut b, &["vol", "ro", "vol2"]);
+    let bind = |dest: &str, src: &Path, opts: &[&str]| json!({"destination": dest, "type": "bind", "source": path(src), "options": opts});
+    b.mount(bind("/vol", &vol, &["rbind"]))
+        .mount(bind("/ro", &ro, &["rbind"]));
+    let mut script = String::from(
+        "umount /vol/sub 2>/dev/null; echo hidden=$(cat /vol/sub/hidden 2>/dev/null); \
+         mount -o remount,bind,rw /ro 2>/dev/null; echo remount=$?; ",
+    );
+    let idmap = !testing_runc();
+    if idmap {
+        b.mount(bind("/vol2", &vol, &["rbind", "ridmap"]));
+        script.push_str(
+            "umount /vol2/sub 2>/dev/null; echo hidden2=$(cat /vol2/sub/hidden 2>/dev/null)",
+        );
+    }
+    b.caps("bounding", &["CAP_SYS_ADMIN"])
+        .caps("effective", &["CAP_SYS_ADMIN"])
+        .caps("permitted", &["CAP_SYS_ADMIN"])
+        .sh(&script);
+    let id = ctx.id("locks");
+    let out = ctx.run(&mut b, &id);
+    let _ = std::process::Command::new("umount").arg(&sub).status();
+    let _ = std::process::Command::new("umount").arg(&ro).status();
+    out.ok();
+    assert_eq!(line(&out.stdout, "hidden"), "", "{}", out.stdout);
+    assert_ne!(line(&out.stdout, "remount"), "0", "{}", out.stdout);
+    if idmap {
+        assert_eq!(line(&out.stdout, "hidden2"), "", "{}", out.stdout);
+    }
+    ctx.assert_nothing_left(&id);
+}
+
 /// Bad idmapped mounts fail `create` with exit 1, naming the field, and
 /// leave nothing behind.
 #[test]

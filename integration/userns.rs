@@ -43,7 +43,10 @@ fn default_nodes_are_bound_from_the_host_only_in_a_user_namespace() {
     for node in DEFAULT_NODES {
         let at = format!("/dev/{node}");
         assert!(!mounts.contains(&at), "{at} is a bind mount:\n{out}");
-        assert!(out.lines().any(|l| l == format!("{node}=0:0")), "{node}:\n{out}");
+        assert!(
+            out.lines().any(|l| l == format!("{node}=0:0")),
+            "{node}:\n{out}"
+        );
     }
     let mut userns = ctx.bundle();
     with_userns(&mut userns);

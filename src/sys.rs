@@ -400,6 +400,30 @@ pub fn recv_fd(sock: RawFd) -> nix::Result<OwnedFd> {
     Err(nix::Error::EBADMSG)
 }
 
+/// One datagram and the fd it carries, if any (close-on-exec).
+pub fn recv_with_fd(sock: RawFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let mut fd = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for (k, raw) in fds.iter().enumerate() {
+                // SAFETY: the kernel just installed these fds for us; the
+                // first is kept, any other closed when dropped.
+                let owned = unsafe { OwnedFd::from_raw_fd(*raw) };
+                if k == 0 && fd.is_none() {
+                    fd = Some(owned);
+                }
+            }
+        }
+    }
+    let n = msg.bytes;
+    Ok((buf[..n].to_vec(), fd))
+}
+
 /// open_tree(2) with OPEN_TREE_CLONE: a detached bind mount of `path`
 /// (followed through magic links such as /proc/self/exe), close-on-exec.
 pub fn open_tree_clone(path: &CStr) -> nix::Result<OwnedFd> {

@@ -21,7 +21,7 @@
 use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, CgroupEntry, InitConfig};
-use crate::mounts::sources::{BindSources, ContainerUserns};
+use crate::mounts::sources::{self, BindSources, ContainerUserns, OpenedSources};
 use crate::process::namespaces::{ForChildren, NamespacePlan};
 use crate::process::{Channel, Msg, idmap, userns_join};
 use crate::spec::{Bundle, load_bundle};
@@ -167,6 +167,21 @@ fn build(
     };
     let console = connect_console(opts)?;
     let sources = BindSources::prepare(plan.spec, &bundle.dir, plan.ns.userns(plan.spec))?;
+    // The init of a user namespace gets its bind sources from us, opened
+    // once it exists (sources.rs).
+    let in_userns = !matches!(plan.ns.userns(plan.spec), ContainerUserns::None);
+    let source_sockets = if in_userns && sources::has_binds(plan.spec) {
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::errno("socketpair for bind sources", e))?;
+        Some((ours, theirs))
+    } else {
+        None
+    };
     undo.cgroup = plan.cgroup.clone();
     make_cgroups_before_clone(&plan, &mut undo.cgroup)?;
     let handles = InitHandles {
@@ -174,10 +189,12 @@ fn build(
         fifo: fifo.as_ref(),
         console: console.as_ref(),
         bind_sources: &sources,
+        source_socket: source_sockets.as_ref().map(|(_, theirs)| theirs),
     };
-    let init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
+    let mut init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
     // The init holds its own copies of the detached source trees.
     drop(sources);
+    init.source_socket = source_sockets.map(|(ours, _)| ours);
     undo.child = Some(init.pid);
     place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
     // While the init sets itself up on another CPU.
@@ -456,6 +473,8 @@ struct Init {
     chan: Channel,
     /// clone3 put it straight into its cgroup2 directory.
     born_in_unified: bool,
+    /// rt's end of the socket for the init's bind sources.
+    source_socket: Option<OwnedFd>,
 }
 
 /// Clones the init into its new namespaces (and, where the kernel can,
@@ -468,6 +487,7 @@ struct InitHandles<'a> {
     fifo: Option<&'a OwnedFd>,
     console: Option<&'a OwnedFd>,
     bind_sources: &'a BindSources,
+    source_socket: Option<&'a OwnedFd>,
 }
 
 fn clone_init(
@@ -482,6 +502,7 @@ fn clone_init(
         fifo,
         console,
         bind_sources,
+        source_socket,
     } = handles;
     let (parent_chan, child_chan) = Channel::pair()?;
     // In the child (where this runs) the pid is its own.
@@ -510,6 +531,7 @@ fn clone_init(
             && plan.create_runtime_hooks.is_empty()),
         state_json: &hook_state,
         bind_sources,
+        source_socket,
     };
     // A systemd unit's cgroup does not exist before the unit starts.
     let unified_dir = if cgroup.is_systemd() {
@@ -550,6 +572,7 @@ fn clone_init(
         pid,
         chan: parent_chan,
         born_in_unified,
+        source_socket: None,
     })
 }
 
@@ -567,6 +590,11 @@ fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Res
             l.uid_mappings().as_deref().unwrap_or(&[]),
             l.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
+    }
+    if let Some(sock) = &init.source_socket {
+        // Before Go: the init has not mounted anything yet.
+        let userns = plan.ns.userns(plan.spec);
+        OpenedSources::open_and_send(plan.spec, &plan.record.bundle, userns, init.pid, sock)?;
     }
     match plan.cgroup_entry {
         CgroupEntry::ByParent => {

@@ -69,8 +69,10 @@ pub struct InitConfig<'a> {
     pub has_create_runtime_hooks: bool,
     /// State JSON for createContainer/startContainer hooks.
     pub state_json: &'a dyn Fn(&str) -> String,
-    /// Bind sources opened by rt before the clone.
+    /// Idmapped bind sources made by rt before the clone.
     pub bind_sources: &'a mounts::sources::BindSources,
+    /// Where rt sends the bind sources it opens for us (user namespace).
+    pub source_socket: Option<&'a OwnedFd>,
 }
 
 /// How the init gets into its cgroups.
@@ -222,6 +224,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     }
 
     // Filesystem: mounts and /dev, hooks, pivot_root.
+    let opened = match cfg.source_socket {
+        Some(sock) => mounts::sources::OpenedSources::receive(sock)?,
+        None => Default::default(),
+    };
     let ctx = RootfsContext {
         spec,
         rootfs: &cfg.rootfs,
@@ -233,6 +239,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
         need_cgroups: &need_cgroups,
         sources: cfg.bind_sources,
+        opened: &opened,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
     need_cgroups(CgroupNeed::Limited)?;

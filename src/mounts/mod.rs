@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::sys;
 use oci_spec::runtime::{Mount, Spec};
 use options::MountOptions;
-use sources::BindSources;
+use sources::{BindSources, OpenedSources};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -32,8 +32,10 @@ pub struct RootfsContext<'a> {
     /// Called before a step needs the container's cgroups: the init may
     /// still be on its way into them (init::CgroupEntry::SelfWhenReady).
     pub need_cgroups: &'a dyn Fn(CgroupNeed) -> Result<()>,
-    /// Bind sources rt opened before the clone (user namespaces, idmaps).
+    /// Idmapped bind sources rt made before the clone.
     pub sources: &'a BindSources,
+    /// Bind sources rt opened for an init in a user namespace.
+    pub opened: &'a OpenedSources,
 }
 
 /// What a mount step needs of the container's cgroups.
@@ -151,11 +153,17 @@ fn mount_one(ctx: &RootfsContext, root: &OwnedFd, i: usize, m: &Mount) -> Result
     if typ == "cgroup" || typ == "cgroup2" || binds_cgroupfs {
         (ctx.need_cgroups)(CgroupNeed::Joined)?;
     }
-    if let Some(tree) = ctx.sources.tree(i) {
-        return move_tree(root, tree, m, &opts);
+    match (ctx.sources.tree(i), ctx.opened.get(i)) {
+        (Some(tree), _) | (None, Some((sources::Opened::Tree, tree))) => {
+            return move_tree(root, tree, m, &opts);
+        }
+        (None, Some((sources::Opened::Path, fd))) => {
+            return bind_mount(ctx, root, m, &opts, Some(fd));
+        }
+        (None, None) => {}
     }
     if opts.is_bind() || typ == "bind" {
-        return bind_mount(ctx, root, m, &opts);
+        return bind_mount(ctx, root, m, &opts, None);
     }
     if typ == "cgroup" || typ == "cgroup2" {
         return mount_cgroup(ctx, root, dest, &opts);
@@ -273,7 +281,15 @@ fn refuse_symlinked_system_dir(root: &OwnedFd, dest: &Path, typ: &str) -> Result
     Ok(())
 }
 
-fn bind_mount(ctx: &RootfsContext, root: &OwnedFd, m: &Mount, opts: &MountOptions) -> Result<()> {
+/// A bind by source path, or through `opened`, the source rt opened for
+/// us (sources.rs).
+fn bind_mount(
+    ctx: &RootfsContext,
+    root: &OwnedFd,
+    m: &Mount,
+    opts: &MountOptions,
+    opened: Option<&OwnedFd>,
+) -> Result<()> {
     let dest = m.destination();
     let src = m
         .source()
@@ -284,19 +300,26 @@ fn bind_mount(ctx: &RootfsContext, root: &OwnedFd, m: &Mount, opts: &MountOption
     } else {
         ctx.bundle.join(src)
     };
-    let src_fd: OwnedFd = std::fs::File::options()
-        .read(true)
-        .custom_flags_path()
-        .open(&src)
-        .map_err(|e| Error::from(e).context(format!("open bind source {}", src.display())))?
-        .into();
-    let is_dir = nix::sys::stat::fstat(&src_fd)
+    let own;
+    let src_fd: &OwnedFd = match opened {
+        Some(fd) => fd,
+        None => {
+            own = std::fs::File::options()
+                .read(true)
+                .custom_flags_path()
+                .open(&src)
+                .map_err(|e| Error::from(e).context(format!("open bind source {}", src.display())))?
+                .into();
+            &own
+        }
+    };
+    let is_dir = nix::sys::stat::fstat(src_fd)
         .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .unwrap_or(false);
     let target = resolve::ensure_target(root, dest, is_dir)?;
     let rec = opts.flags & libc::MS_REC;
     sys::mount(
-        Some(&sys::fd_path(&src_fd)),
+        Some(&sys::fd_path(src_fd)),
         &sys::fd_path(&target),
         None,
         libc::MS_BIND | rec,

@@ -1,21 +1,26 @@
-//! Bind-mount sources that rt takes hold of itself, as the host's root in
-//! the host's mount namespace, before the init is cloned: detached copies
-//! of the source mounts (open_tree with OPEN_TREE_CLONE), id-mapped where
-//! the spec asks. The init moves each into place (move_mount) instead of
-//! binding the source by path.
+//! Bind-mount sources that rt takes hold of itself, as the host's root,
+//! rather than the init by path.
 //!
-//! Two cases need this:
-//! - a container with a user namespace: its init is root of that
-//!   namespace only, and cannot reach a source only the host's root may
-//!   (a directory of mode 0700, say); runc opens those sources from its
-//!   privileged parent too.
-//! - idmapped mounts (runtime-spec 1.1 `uidMappings`/`gidMappings` on a
-//!   mount, the `idmap`/`ridmap` options): MOUNT_ATTR_IDMAP is set on a
-//!   detached mount with the fd of a user namespace carrying the mapping,
-//!   which only a process privileged over the source mount may do.
+//! - Plain binds of a container with a user namespace: its init is root of
+//!   that namespace only, and cannot reach a source only the host's root
+//!   may (one below a directory of mode 0700, say). Once the init is
+//!   cloned, rt enters the init's mount namespace, opens each source
+//!   (O_PATH) there and sends the fds to the init, which binds them
+//!   (`OpenedSources`), as runc does. Opened in that namespace, the
+//!   sources are its mounts: the binds keep the locks the kernel put on
+//!   them when it copied the host's mounts for a less privileged user
+//!   namespace (submounts stay, the host's ro/nosuid/nodev flags stay).
+//! - Idmapped mounts (runtime-spec 1.1 `uidMappings`/`gidMappings` on a
+//!   mount, the `idmap`/`ridmap` options): rt makes a detached copy of
+//!   the source mount (open_tree OPEN_TREE_CLONE) and sets
+//!   MOUNT_ATTR_IDMAP on it with the fd of a user namespace carrying the
+//!   mapping, which only a process privileged over the source mount may
+//!   do; the init moves it into place, as runc 1.2 does. With a container
+//!   user namespace the copy is made in the init's mount namespace and
+//!   sent like the plain sources (it keeps the locks too); without one,
+//!   before the clone (`BindSources`).
 //!
-//! Other binds are made by the init from the source path, as before:
-//! open_tree costs a mount namespace copy per source.
+//! Other binds are made by the init from the source path.
 
 use super::options::{Idmap, MountOptions};
 use crate::error::{Context, Error, Result};
@@ -38,8 +43,8 @@ pub enum ContainerUserns<'a> {
     Joined(&'a Path),
 }
 
-/// Detached source trees by index in `mounts`; None where the init binds
-/// the source by path.
+/// Detached, idmapped source trees by index in `mounts`, made before the
+/// clone for a container without a user namespace.
 #[derive(Default)]
 pub struct BindSources {
     trees: Vec<Option<OwnedFd>>,
@@ -66,19 +71,21 @@ pub fn source_path(m: &Mount, bundle: &Path) -> Option<PathBuf> {
 }
 
 impl BindSources {
+    /// For a container without a user namespace (with one, rt makes the
+    /// trees in its mount namespace: `OpenedSources`).
     pub fn prepare(spec: &Spec, bundle: &Path, userns: ContainerUserns) -> Result<BindSources> {
         let mut sources = BindSources::default();
+        if !matches!(userns, ContainerUserns::None) {
+            return Ok(sources);
+        }
         let mut namespaces = MappingNamespaces::default();
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
-            let idmapped = is_idmapped(m, &opts);
-            let wanted =
-                is_bind(m, &opts) && (idmapped || !matches!(userns, ContainerUserns::None));
-            let tree = if wanted {
+            let tree = if is_bind(m, &opts) && is_idmapped(m, &opts) {
                 Some(
-                    detached_tree(m, &opts, idmapped, bundle, userns, &mut namespaces).map_err(
-                        |e| e.context(format!("mounts[{i}] ({})", m.destination().display())),
-                    )?,
+                    idmapped_tree(m, &opts, bundle, userns, &mut namespaces).map_err(|e| {
+                        e.context(format!("mounts[{i}] ({})", m.destination().display()))
+                    })?,
                 )
             } else {
                 None
@@ -94,10 +101,9 @@ impl BindSources {
     }
 }
 
-fn detached_tree(
+fn idmapped_tree(
     m: &Mount,
     opts: &MountOptions,
-    idmapped: bool,
     bundle: &Path,
     userns: ContainerUserns,
     namespaces: &mut MappingNamespaces,
@@ -106,9 +112,6 @@ fn detached_tree(
     let recursive = opts.flags & libc::MS_REC != 0;
     let tree = sys::open_tree_detached(&sys::cpath(&src)?, recursive)
         .map_err(|e| Error::errno(format!("open bind source {}", src.display()), e))?;
-    if !idmapped {
-        return Ok(tree);
-    }
     let ns = match (m.uid_mappings(), m.gid_mappings(), userns) {
         (Some(uid), Some(gid), _) => namespaces.get(uid, gid)?,
         (None, None, ContainerUserns::New { uid, gid }) => namespaces.get(uid, gid)?,
@@ -167,4 +170,146 @@ pub fn idmap_supported() -> bool {
             .map_err(|e| Error::errno("mount_setattr", e))
     };
     probe().is_ok()
+}
+
+/// How rt hands a source to an init in a user namespace.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Opened {
+    /// An O_PATH fd of the source: the init binds it.
+    Path,
+    /// A detached, idmapped tree: the init moves it into place.
+    Tree,
+}
+
+/// Bind sources opened by rt in the init's mount namespace, by index in
+/// `mounts`, as the init received them.
+#[derive(Default)]
+pub struct OpenedSources {
+    fds: Vec<(usize, Opened, OwnedFd)>,
+}
+
+/// The binds of `spec`.
+fn binds(spec: &Spec) -> impl Iterator<Item = (usize, &Mount, MountOptions)> {
+    spec.mounts()
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, m)| {
+            (
+                i,
+                m,
+                MountOptions::parse(m.options().as_deref().unwrap_or(&[])),
+            )
+        })
+        .filter(|(_, m, opts)| is_bind(m, opts))
+}
+
+/// Whether an init in a user namespace needs rt to open sources for it.
+pub fn has_binds(spec: &Spec) -> bool {
+    binds(spec).next().is_some()
+}
+
+/// Marks the end of the sources on the socket.
+const END: &[u8] = b"end";
+
+impl OpenedSources {
+    /// In rt: opens the bind sources inside the mount namespace of `pid`
+    /// (not yet changed by its init; idmapped ones as trees) and sends
+    /// them over `sock`.
+    pub fn open_and_send(
+        spec: &Spec,
+        bundle: &Path,
+        userns: ContainerUserns,
+        pid: i32,
+        sock: &OwnedFd,
+    ) -> Result<()> {
+        let opened = in_mount_ns_of(pid, || {
+            let mut namespaces = MappingNamespaces::default();
+            binds(spec)
+                .map(|(i, m, opts)| {
+                    let at = || format!("mounts[{i}] ({})", m.destination().display());
+                    if is_idmapped(m, &opts) {
+                        let tree = idmapped_tree(m, &opts, bundle, userns, &mut namespaces)
+                            .map_err(|e| e.context(at()))?;
+                        return Ok((i, Opened::Tree, tree));
+                    }
+                    let src = source_path(m, bundle)
+                        .ok_or_else(|| Error::new("bind mount without source").context(at()))?;
+                    let c = sys::cpath(&src)?;
+                    sys::openat(libc::AT_FDCWD, &c, libc::O_PATH | libc::O_CLOEXEC, 0)
+                        .map(|fd| (i, Opened::Path, fd))
+                        .map_err(|e| {
+                            Error::errno(format!("open bind source {}", src.display()), e)
+                                .context(at())
+                        })
+                })
+                .collect::<Result<Vec<_>>>()
+        })??;
+        for (i, kind, fd) in &opened {
+            let mut payload = (*i as u32).to_le_bytes().to_vec();
+            payload.push(if *kind == Opened::Tree { b't' } else { b'p' });
+            sys::send_fd(sock.as_raw_fd(), &payload, fd.as_raw_fd())
+                .map_err(|e| Error::errno("send bind sources to the init", e))?;
+        }
+        sys::write_all(sock.as_raw_fd(), END)
+            .map_err(|e| Error::errno("send bind sources to the init", e))
+    }
+
+    /// In the init: the sources rt sent, up to the end mark.
+    pub fn receive(sock: &OwnedFd) -> Result<OpenedSources> {
+        let mut fds = Vec::new();
+        loop {
+            let (payload, fd) = sys::recv_with_fd(sock.as_raw_fd())
+                .map_err(|e| Error::errno("receive bind sources", e))?;
+            match (payload.as_slice(), fd) {
+                (END, None) => return Ok(OpenedSources { fds }),
+                ([a, b, c, d, kind @ (b'p' | b't')], Some(fd)) => {
+                    let i = u32::from_le_bytes([*a, *b, *c, *d]) as usize;
+                    let kind = if *kind == b't' {
+                        Opened::Tree
+                    } else {
+                        Opened::Path
+                    };
+                    fds.push((i, kind, fd));
+                }
+                _ => return Err(Error::new("receive bind sources: unexpected message")),
+            }
+        }
+    }
+
+    pub fn get(&self, i: usize) -> Option<(Opened, &OwnedFd)> {
+        self.fds
+            .iter()
+            .find(|(j, _, _)| *j == i)
+            .map(|(_, kind, fd)| (*kind, fd))
+    }
+}
+
+/// Runs `f` in the mount namespace of `pid` and comes back to ours (and
+/// our cwd, which setns resets). rt is single-threaded, as setns needs.
+fn in_mount_ns_of<T>(pid: i32, f: impl FnOnce() -> T) -> Result<T> {
+    let theirs: OwnedFd = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .ctx("open the init's mount namespace")?
+        .into();
+    let ours: OwnedFd = std::fs::File::open("/proc/self/ns/mnt")
+        .ctx("open our mount namespace")?
+        .into();
+    let same = |a: &OwnedFd, b: &OwnedFd| -> bool {
+        match (nix::sys::stat::fstat(a), nix::sys::stat::fstat(b)) {
+            (Ok(x), Ok(y)) => x.st_ino == y.st_ino && x.st_dev == y.st_dev,
+            _ => false,
+        }
+    };
+    if same(&theirs, &ours) {
+        return Ok(f());
+    }
+    let cwd = sys::openat(libc::AT_FDCWD, c".", libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| Error::errno("open cwd", e))?;
+    sys::setns(theirs.as_raw_fd(), libc::CLONE_NEWNS)
+        .map_err(|e| Error::errno("enter the init's mount namespace", e))?;
+    let out = f();
+    sys::setns(ours.as_raw_fd(), libc::CLONE_NEWNS)
+        .map_err(|e| Error::errno("return to our mount namespace", e))?;
+    nix::unistd::fchdir(&cwd).map_err(|e| Error::errno("return to our cwd", e))?;
+    Ok(out)
 }
