@@ -167,21 +167,6 @@ fn build(
     };
     let console = connect_console(opts)?;
     let sources = BindSources::prepare(plan.spec, &bundle.dir, plan.ns.userns(plan.spec))?;
-    // The init of a user namespace gets its bind sources from us, opened
-    // once it exists (sources.rs).
-    let in_userns = !matches!(plan.ns.userns(plan.spec), ContainerUserns::None);
-    let source_sockets = if in_userns && sources::has_binds(plan.spec) {
-        let (ours, theirs) = nix::sys::socket::socketpair(
-            nix::sys::socket::AddressFamily::Unix,
-            nix::sys::socket::SockType::SeqPacket,
-            None,
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|e| Error::errno("socketpair for bind sources", e))?;
-        Some((ours, theirs))
-    } else {
-        None
-    };
     undo.cgroup = plan.cgroup.clone();
     make_cgroups_before_clone(&plan, &mut undo.cgroup)?;
     let handles = InitHandles {
@@ -189,12 +174,14 @@ fn build(
         fifo: fifo.as_ref(),
         console: console.as_ref(),
         bind_sources: &sources,
-        source_socket: source_sockets.as_ref().map(|(_, theirs)| theirs),
+        // The init of a user namespace gets its bind sources from us,
+        // opened once it exists (sources.rs).
+        sources_from_parent: !matches!(plan.ns.userns(plan.spec), ContainerUserns::None)
+            && sources::has_binds(plan.spec),
     };
-    let mut init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
+    let init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
     // The init holds its own copies of the detached source trees.
     drop(sources);
-    init.source_socket = source_sockets.map(|(ours, _)| ours);
     undo.child = Some(init.pid);
     place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
     // While the init sets itself up on another CPU.
@@ -477,9 +464,6 @@ struct Init {
     source_socket: Option<OwnedFd>,
 }
 
-/// Clones the init into its new namespaces (and, where the kernel can,
-/// straight into its cgroup2 directory). The child runs `init::run` and
-/// never returns here.
 /// What the init inherits from `create` besides the plan: fds and the
 /// bind sources opened for it.
 struct InitHandles<'a> {
@@ -487,9 +471,25 @@ struct InitHandles<'a> {
     fifo: Option<&'a OwnedFd>,
     console: Option<&'a OwnedFd>,
     bind_sources: &'a BindSources,
-    source_socket: Option<&'a OwnedFd>,
+    /// rt sends the init its bind sources after the clone.
+    sources_from_parent: bool,
 }
 
+/// A socketpair for the bind sources rt sends the init: (rt's, init's).
+fn source_sockets() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::errno("socketpair for bind sources", e))
+}
+
+/// Clones the init into its new namespaces (and, where the kernel can,
+/// straight into its cgroup2 directory). The child runs `init::run` and
+/// never returns here.
 fn clone_init(
     plan: &Plan,
     bundle: &Bundle,
@@ -502,9 +502,15 @@ fn clone_init(
         fifo,
         console,
         bind_sources,
-        source_socket,
+        sources_from_parent,
     } = handles;
     let (parent_chan, child_chan) = Channel::pair()?;
+    let (source_socket, init_source_socket) = if sources_from_parent {
+        let (ours, theirs) = source_sockets()?;
+        (Some(ours), Some(theirs))
+    } else {
+        (None, None)
+    };
     // In the child (where this runs) the pid is its own.
     let hook_state = |status: &str| plan.hook_state(nix::unistd::getpid().as_raw(), status);
     let cfg = InitConfig {
@@ -531,7 +537,7 @@ fn clone_init(
             && plan.create_runtime_hooks.is_empty()),
         state_json: &hook_state,
         bind_sources,
-        source_socket,
+        source_socket: init_source_socket.as_ref(),
     };
     // A systemd unit's cgroup does not exist before the unit starts.
     let unified_dir = if cgroup.is_systemd() {
@@ -566,13 +572,14 @@ fn clone_init(
     let pid = cloned?;
     if pid == 0 {
         drop(parent_chan);
+        drop(source_socket);
         init::run(&cfg, &child_chan);
     }
     Ok(Init {
         pid,
         chan: parent_chan,
         born_in_unified,
-        source_socket: None,
+        source_socket,
     })
 }
 
