@@ -112,6 +112,46 @@ pub fn clone_process(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<i32> {
     Ok(rc as i32)
 }
 
+/// Like `clone_process`, but the child becomes a child of our parent
+/// (CLONE_PARENT) and we get a pidfd of it, which stays valid once we are
+/// gone. Returns (0, None) in the child.
+pub fn clone_sibling(flags: u64) -> nix::Result<(i32, Option<OwnedFd>)> {
+    const CLONE_PIDFD: u64 = 0x1000;
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PARENT as u64 | CLONE_PIDFD,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        // Ignored with CLONE_PARENT: the child signals our parent as we do.
+        exit_signal: 0,
+        ..Default::default()
+    };
+    // SAFETY: fork semantics as in clone_process; `args` and `pidfd` live
+    // for the duration of the call and the size of `args` is passed.
+    let rc = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    })?;
+    if rc == 0 {
+        return Ok((0, None));
+    }
+    // SAFETY: the kernel stored a fresh pidfd (close-on-exec) for us.
+    Ok((rc as i32, Some(unsafe { OwnedFd::from_raw_fd(pidfd) })))
+}
+
+/// The pid (in our pid namespace) of the process a pidfd refers to.
+pub fn pidfd_pid(pidfd: &impl AsRawFd) -> Result<i32> {
+    let info = read_virtual(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))
+        .map_err(|e| Error::from(e).context("read pidfd fdinfo"))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|p: &i32| *p > 0)
+        .ok_or_else(|| Error::new("pidfd of a process that is gone"))
+}
+
 pub fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
     // SAFETY: plain syscall with integer arguments.
     let rc = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
@@ -360,6 +400,30 @@ pub fn recv_fd(sock: RawFd) -> nix::Result<OwnedFd> {
     Err(nix::Error::EBADMSG)
 }
 
+/// One datagram and the fd it carries, if any (close-on-exec).
+pub fn recv_with_fd(sock: RawFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let mut fd = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for (k, raw) in fds.iter().enumerate() {
+                // SAFETY: the kernel just installed these fds for us; the
+                // first is kept, any other closed when dropped.
+                let owned = unsafe { OwnedFd::from_raw_fd(*raw) };
+                if k == 0 && fd.is_none() {
+                    fd = Some(owned);
+                }
+            }
+        }
+    }
+    let n = msg.bytes;
+    Ok((buf[..n].to_vec(), fd))
+}
+
 /// open_tree(2) with OPEN_TREE_CLONE: a detached bind mount of `path`
 /// (followed through magic links such as /proc/self/exe), close-on-exec.
 pub fn open_tree_clone(path: &CStr) -> nix::Result<OwnedFd> {
@@ -375,6 +439,71 @@ pub fn open_tree_clone(path: &CStr) -> nix::Result<OwnedFd> {
     })?;
     // SAFETY: a fresh fd returned by the kernel.
     Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+/// open_tree(2) with OPEN_TREE_CLONE of `path`: a detached copy of the
+/// mount there (with its submounts when `recursive`), close-on-exec.
+/// Symlinks are followed, as mount(2) follows a bind source.
+pub fn open_tree_detached(path: &CStr, recursive: bool) -> nix::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: NUL-terminated path; returns a new fd or -1.
+    let rc =
+        check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// mount_setattr(2) with MOUNT_ATTR_IDMAP on the detached mount `fd` (and
+/// its submounts when `recursive`): ids are mapped through `userns_fd`.
+pub fn mount_setattr_idmap(fd: RawFd, userns_fd: RawFd, recursive: bool) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns_fd as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: empty path with AT_EMPTY_PATH acts on `fd`; `attr` is valid
+    // for the call and its size is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(rc).map(|_| ())
+}
+
+/// move_mount(2) of the detached mount `from` onto the file or directory
+/// `onto` refers to (an O_PATH fd is enough).
+pub fn move_mount_onto(from: RawFd, onto: RawFd) -> nix::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: empty paths with the EMPTY_PATH flags act on the two fds.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            onto,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check(rc).map(|_| ())
 }
 
 /// mount_setattr(2) on the mount `fd` refers to (itself only, not its

@@ -379,7 +379,9 @@ pub fn pause(root: &Path, a: &IdArg, paused: bool) -> Result<i32> {
 }
 
 pub fn features() -> Result<i32> {
-    let v = serde_json::json!({
+    // Listed only where an idmapped bind can be made right now.
+    let idmap = crate::mounts::sources::idmap_supported();
+    let mut v = serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::state::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
@@ -396,10 +398,13 @@ pub fn features() -> Result<i32> {
             "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": idmap}}
         },
         "annotations": {"org.opencontainers.runc.version": super::VERSION}
     });
+    if let Some(opts) = v["mountOptions"].as_array_mut().filter(|_| idmap) {
+        opts.extend([serde_json::json!("idmap"), serde_json::json!("ridmap")]);
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&v).map_err(|e| Error::new(e.to_string()))?

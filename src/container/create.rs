@@ -21,8 +21,9 @@
 use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, CgroupEntry, InitConfig};
+use crate::mounts::sources::{self, BindSources, ContainerUserns, OpenedSources};
 use crate::process::namespaces::{ForChildren, NamespacePlan};
-use crate::process::{Channel, Msg, idmap};
+use crate::process::{Channel, Msg, idmap, userns_join};
 use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
 use crate::sys;
@@ -165,17 +166,22 @@ fn build(
         Start::Now => None,
     };
     let console = connect_console(opts)?;
+    let sources = BindSources::prepare(plan.spec, &bundle.dir, plan.ns.userns(plan.spec))?;
     undo.cgroup = plan.cgroup.clone();
     make_cgroups_before_clone(&plan, &mut undo.cgroup)?;
-    let init = clone_init(
-        &plan,
-        bundle,
-        opts,
-        &undo.cgroup,
-        undo.dir().lock_fd(),
-        fifo.as_ref(),
-        console.as_ref(),
-    )?;
+    let handles = InitHandles {
+        state_lock_fd: undo.dir().lock_fd(),
+        fifo: fifo.as_ref(),
+        console: console.as_ref(),
+        bind_sources: &sources,
+        // The init of a user namespace gets its bind sources from us,
+        // opened once it exists (sources.rs).
+        sources_from_parent: !matches!(plan.ns.userns(plan.spec), ContainerUserns::None)
+            && sources::has_binds(plan.spec),
+    };
+    let init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
+    // The init holds its own copies of the detached source trees.
+    drop(sources);
     undo.child = Some(init.pid);
     place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
     // While the init sets itself up on another CPU.
@@ -219,6 +225,9 @@ struct Namespaces {
     for_children: Vec<(i32, OwnedFd)>,
     new_user: bool,
     new_cgroup: bool,
+    /// A new IPC namespace the init creates itself, once root of its new
+    /// user namespace (see InitConfig::unshare_ipc).
+    new_ipc_by_init: bool,
     /// A new time namespace with these offsets.
     time_offsets: Option<std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
 }
@@ -310,6 +319,38 @@ impl<'a> Plan<'a> {
     }
 }
 
+impl Namespaces {
+    /// A user namespace the container joins by path.
+    fn joined_userns(&self) -> Option<&OwnedFd> {
+        self.join
+            .iter()
+            .find(|(t, _)| *t == LinuxNamespaceType::User)
+            .map(|(_, fd)| fd)
+    }
+
+    /// The container's user namespace, as idmapped mounts see it.
+    fn userns<'s>(&self, spec: &'s oci_spec::runtime::Spec) -> ContainerUserns<'s> {
+        let linux = spec.linux().as_ref();
+        if self.new_user {
+            return ContainerUserns::New {
+                uid: linux
+                    .and_then(|l| l.uid_mappings().as_deref())
+                    .unwrap_or(&[]),
+                gid: linux
+                    .and_then(|l| l.gid_mappings().as_deref())
+                    .unwrap_or(&[]),
+            };
+        }
+        linux
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+            .find(|n| n.typ() == LinuxNamespaceType::User)
+            .and_then(|n| n.path().as_deref())
+            .map_or(ContainerUserns::None, ContainerUserns::Joined)
+    }
+}
+
 fn plan_namespaces(
     ns_list: &[oci_spec::runtime::LinuxNamespace],
     linux: Option<&oci_spec::runtime::Linux>,
@@ -324,8 +365,15 @@ fn plan_namespaces(
         .map(|(t, fd)| (crate::process::namespaces::clone_flag(t), fd))
         .collect();
     let has_new = |t| plan.new_flags & crate::process::namespaces::clone_flag(t) != 0;
+    let new_ipc_by_init = has_new(LinuxNamespaceType::User) && has_new(LinuxNamespaceType::Ipc);
+    let by_init = if new_ipc_by_init {
+        libc::CLONE_NEWIPC
+    } else {
+        0
+    };
     Ok(Namespaces {
-        clone_flags: plan.new_flags & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME,
+        clone_flags: plan.new_flags & !libc::CLONE_NEWCGROUP & !libc::CLONE_NEWTIME & !by_init,
+        new_ipc_by_init,
         join,
         for_children,
         new_user: has_new(LinuxNamespaceType::User),
@@ -345,7 +393,11 @@ fn plan_namespaces(
 /// mounts. With the systemd driver systemd puts the init into its unit;
 /// with a user namespace the parent moves it.
 fn choose_cgroup_entry(ns: &Namespaces, cgroup: &Placement) -> CgroupEntry {
-    if ns.new_user || !nix::unistd::geteuid().is_root() || cgroup.is_systemd() {
+    if ns.new_user
+        || ns.joined_userns().is_some()
+        || !nix::unistd::geteuid().is_root()
+        || cgroup.is_systemd()
+    {
         CgroupEntry::ByParent
     } else if ns.clone_flags & libc::CLONE_NEWNS != 0
         && !ns.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount)
@@ -408,6 +460,31 @@ struct Init {
     chan: Channel,
     /// clone3 put it straight into its cgroup2 directory.
     born_in_unified: bool,
+    /// rt's end of the socket for the init's bind sources.
+    source_socket: Option<OwnedFd>,
+}
+
+/// What the init inherits from `create` besides the plan: fds and the
+/// bind sources opened for it.
+struct InitHandles<'a> {
+    state_lock_fd: std::os::fd::RawFd,
+    fifo: Option<&'a OwnedFd>,
+    console: Option<&'a OwnedFd>,
+    bind_sources: &'a BindSources,
+    /// rt sends the init its bind sources after the clone.
+    sources_from_parent: bool,
+}
+
+/// A socketpair for the bind sources rt sends the init: (rt's, init's).
+fn source_sockets() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::errno("socketpair for bind sources", e))
 }
 
 /// Clones the init into its new namespaces (and, where the kernel can,
@@ -418,11 +495,22 @@ fn clone_init(
     bundle: &Bundle,
     opts: &CreateOptions,
     cgroup: &Placement,
-    state_lock_fd: std::os::fd::RawFd,
-    fifo: Option<&OwnedFd>,
-    console: Option<&OwnedFd>,
+    handles: InitHandles,
 ) -> Result<Init> {
+    let InitHandles {
+        state_lock_fd,
+        fifo,
+        console,
+        bind_sources,
+        sources_from_parent,
+    } = handles;
     let (parent_chan, child_chan) = Channel::pair()?;
+    let (source_socket, init_source_socket) = if sources_from_parent {
+        let (ours, theirs) = source_sockets()?;
+        (Some(ours), Some(theirs))
+    } else {
+        (None, None)
+    };
     // In the child (where this runs) the pid is its own.
     let hook_state = |status: &str| plan.hook_state(nix::unistd::getpid().as_raw(), status);
     let cfg = InitConfig {
@@ -436,6 +524,7 @@ fn clone_init(
         cgroup_entry: plan.cgroup_entry,
         born_in_unified: std::cell::Cell::new(false),
         unshare_cgroup_ns: plan.ns.new_cgroup,
+        unshare_ipc: plan.ns.new_ipc_by_init,
         time_offsets: plan.ns.time_offsets.as_ref(),
         stdio: opts.stdio,
         state_lock_fd,
@@ -447,6 +536,8 @@ fn clone_init(
         has_create_runtime_hooks: !(plan.prestart_hooks.is_empty()
             && plan.create_runtime_hooks.is_empty()),
         state_json: &hook_state,
+        bind_sources,
+        source_socket: init_source_socket.as_ref(),
     };
     // A systemd unit's cgroup does not exist before the unit starts.
     let unified_dir = if cgroup.is_systemd() {
@@ -455,25 +546,40 @@ fn clone_init(
         cgroup.open_unified()
     };
     let saved = ForChildren::enter(&plan.ns.for_children)?;
-    let (cloned, born_in_unified) = sys::clone_process_into(
-        plan.ns.clone_flags as u64,
-        unified_dir.as_ref().map(|d| d.as_raw_fd()),
-    );
+    let (cloned, born_in_unified) = match plan.ns.joined_userns() {
+        // Its new namespaces must belong to the joined user namespace.
+        Some(userns) => (
+            userns_join::clone_init_inside(userns, plan.ns.clone_flags as u64).map(|c| match c {
+                userns_join::Cloned::Init => 0,
+                userns_join::Cloned::Parent(pid) => pid,
+            }),
+            false,
+        ),
+        None => {
+            let (cloned, born) = sys::clone_process_into(
+                plan.ns.clone_flags as u64,
+                unified_dir.as_ref().map(|d| d.as_raw_fd()),
+            );
+            (cloned.map_err(|e| Error::errno("clone init", e)), born)
+        }
+    };
     // Only rt switches back: the init now lives in the joined pid namespace,
     // from which the kernel refuses setns to an ancestor.
     if !matches!(cloned, Ok(0)) {
         saved.restore()?;
     }
     cfg.born_in_unified.set(born_in_unified);
-    let pid = cloned.map_err(|e| Error::errno("clone init", e))?;
+    let pid = cloned?;
     if pid == 0 {
         drop(parent_chan);
+        drop(source_socket);
         init::run(&cfg, &child_chan);
     }
     Ok(Init {
         pid,
         chan: parent_chan,
         born_in_unified,
+        source_socket,
     })
 }
 
@@ -491,6 +597,11 @@ fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Res
             l.uid_mappings().as_deref().unwrap_or(&[]),
             l.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
+    }
+    if let Some(sock) = &init.source_socket {
+        // Before Go: the init has not mounted anything yet.
+        let userns = plan.ns.userns(plan.spec);
+        OpenedSources::open_and_send(plan.spec, &plan.record.bundle, userns, init.pid, sock)?;
     }
     match plan.cgroup_entry {
         CgroupEntry::ByParent => {

@@ -33,7 +33,8 @@ pub struct InitConfig<'a> {
     pub pure_v2: bool,
     /// Namespaces created by the clone.
     pub new_namespaces: i32,
-    /// Existing namespaces to join (user first).
+    /// Existing namespaces to join (a user namespace among them was joined
+    /// before the clone: see process::userns_join).
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
     /// How and when the init gets into its cgroups.
     pub cgroup_entry: CgroupEntry,
@@ -46,6 +47,12 @@ pub struct InitConfig<'a> {
         Option<&'a std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
     /// Create a cgroup namespace once we are inside our cgroup.
     pub unshare_cgroup_ns: bool,
+    /// Create the IPC namespace once uid 0 of the new user namespace: the
+    /// namespace's mqueue filesystem belongs to its creator, and cloned
+    /// with the user namespace /dev/mqueue would belong to the overflow
+    /// uid. runc creates it at that point (uid 0, gid not yet switched:
+    /// /dev/mqueue is 0:65534 there, and so here).
+    pub unshare_ipc: bool,
     /// fds to install as 0, 1, 2 before anything else.
     pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// rt's lock on the state dir: closed first thing in the init.
@@ -62,6 +69,10 @@ pub struct InitConfig<'a> {
     pub has_create_runtime_hooks: bool,
     /// State JSON for createContainer/startContainer hooks.
     pub state_json: &'a dyn Fn(&str) -> String,
+    /// Idmapped bind sources made by rt before the clone.
+    pub bind_sources: &'a mounts::sources::BindSources,
+    /// Where rt sends the bind sources it opens for us (user namespace).
+    pub source_socket: Option<&'a OwnedFd>,
 }
 
 /// How the init gets into its cgroups.
@@ -142,11 +153,23 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         }
         CgroupEntry::SelfWhenReady => {}
     }
-    if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
-        // Become root of the new user namespace now that it is mapped.
+    // A joined user namespace was entered before the clone (see
+    // process::userns_join).
+    let joined_userns = cfg.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+    if cfg.unshare_ipc {
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .map_err(|e| Error::errno("setresuid(0) in user namespace", e))?;
+        sys::unshare(libc::CLONE_NEWIPC).map_err(|e| Error::errno("unshare IPC namespace", e))?;
+    }
+    if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 || joined_userns {
+        // Become root of the user namespace (a new one is mapped by now).
         user::become_root().ctx("setresuid(0) in user namespace")?;
     }
-    for (t, fd) in cfg.join {
+    for (t, fd) in cfg
+        .join
+        .iter()
+        .filter(|(t, _)| *t != LinuxNamespaceType::User)
+    {
         sys::setns(fd.as_raw_fd(), crate::process::namespaces::clone_flag(*t)).map_err(|e| {
             Error::errno(
                 format!(
@@ -201,6 +224,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     }
 
     // Filesystem: mounts and /dev, hooks, pivot_root.
+    let opened = match cfg.source_socket {
+        Some(sock) => mounts::sources::OpenedSources::receive(sock)?,
+        None => Default::default(),
+    };
     let ctx = RootfsContext {
         spec,
         rootfs: &cfg.rootfs,
@@ -211,6 +238,8 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         new_user_ns: has_ns(cfg, LinuxNamespaceType::User),
         new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
         need_cgroups: &need_cgroups,
+        sources: cfg.bind_sources,
+        opened: &opened,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
     need_cgroups(CgroupNeed::Limited)?;

@@ -8,12 +8,14 @@ pub mod options;
 pub mod paths;
 pub mod pivot;
 pub mod resolve;
+pub mod sources;
 
 use crate::cgroups::Placement;
 use crate::error::{Error, Result};
 use crate::sys;
 use oci_spec::runtime::{Mount, Spec};
 use options::MountOptions;
+use sources::{BindSources, OpenedSources};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,10 @@ pub struct RootfsContext<'a> {
     /// Called before a step needs the container's cgroups: the init may
     /// still be on its way into them (init::CgroupEntry::SelfWhenReady).
     pub need_cgroups: &'a dyn Fn(CgroupNeed) -> Result<()>,
+    /// Idmapped bind sources rt made before the clone.
+    pub sources: &'a BindSources,
+    /// Bind sources rt opened for an init in a user namespace.
+    pub opened: &'a OpenedSources,
 }
 
 /// What a mount step needs of the container's cgroups.
@@ -85,7 +91,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
         .map_err(|e| Error::from(e).context(format!("open rootfs {rootfs}")))?
         .into();
     for (i, m) in ctx.spec.mounts().iter().flatten().enumerate() {
-        mount_one(ctx, &root, m)
+        mount_one(ctx, &root, i, m)
             .map_err(|e| e.context(format!("mounts[{i}] ({})", m.destination().display())))?;
     }
     if needs_dev_setup(ctx.spec) {
@@ -132,7 +138,7 @@ pub fn finish_dev(spec: &Spec) -> Result<()> {
     remount(&dev, libc::MS_BIND | flags).map_err(|e| e.context("make /dev read-only"))
 }
 
-fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &RootfsContext, root: &OwnedFd, i: usize, m: &Mount) -> Result<()> {
     let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest = m.destination();
@@ -147,8 +153,17 @@ fn mount_one(ctx: &RootfsContext, root: &OwnedFd, m: &Mount) -> Result<()> {
     if typ == "cgroup" || typ == "cgroup2" || binds_cgroupfs {
         (ctx.need_cgroups)(CgroupNeed::Joined)?;
     }
+    match (ctx.sources.tree(i), ctx.opened.get(i)) {
+        (Some(tree), _) | (None, Some((sources::Opened::Tree, tree))) => {
+            return move_tree(root, tree, m, &opts);
+        }
+        (None, Some((sources::Opened::Path, fd))) => {
+            return bind_mount(ctx, root, m, &opts, Some(fd));
+        }
+        (None, None) => {}
+    }
     if opts.is_bind() || typ == "bind" {
-        return bind_mount(ctx, root, m, &opts);
+        return bind_mount(ctx, root, m, &opts, None);
     }
     if typ == "cgroup" || typ == "cgroup2" {
         return mount_cgroup(ctx, root, dest, &opts);
@@ -266,7 +281,15 @@ fn refuse_symlinked_system_dir(root: &OwnedFd, dest: &Path, typ: &str) -> Result
     Ok(())
 }
 
-fn bind_mount(ctx: &RootfsContext, root: &OwnedFd, m: &Mount, opts: &MountOptions) -> Result<()> {
+/// A bind by source path, or through `opened`, the source rt opened for
+/// us (sources.rs).
+fn bind_mount(
+    ctx: &RootfsContext,
+    root: &OwnedFd,
+    m: &Mount,
+    opts: &MountOptions,
+    opened: Option<&OwnedFd>,
+) -> Result<()> {
     let dest = m.destination();
     let src = m
         .source()
@@ -277,31 +300,62 @@ fn bind_mount(ctx: &RootfsContext, root: &OwnedFd, m: &Mount, opts: &MountOption
     } else {
         ctx.bundle.join(src)
     };
-    let src_fd: OwnedFd = std::fs::File::options()
-        .read(true)
-        .custom_flags_path()
-        .open(&src)
-        .map_err(|e| Error::from(e).context(format!("open bind source {}", src.display())))?
-        .into();
-    let is_dir = nix::sys::stat::fstat(&src_fd)
+    let own;
+    let src_fd: &OwnedFd = match opened {
+        Some(fd) => fd,
+        None => {
+            own = std::fs::File::options()
+                .read(true)
+                .custom_flags_path()
+                .open(&src)
+                .map_err(|e| Error::from(e).context(format!("open bind source {}", src.display())))?
+                .into();
+            &own
+        }
+    };
+    let is_dir = nix::sys::stat::fstat(src_fd)
         .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .unwrap_or(false);
     let target = resolve::ensure_target(root, dest, is_dir)?;
     let rec = opts.flags & libc::MS_REC;
     sys::mount(
-        Some(&sys::fd_path(&src_fd)),
+        Some(&sys::fd_path(src_fd)),
         &sys::fd_path(&target),
         None,
         libc::MS_BIND | rec,
         None,
     )
     .map_err(|e| Error::errno(format!("bind {} to {}", src.display(), dest.display()), e))?;
+    bind_flags_and_finish(root, dest, opts)
+}
+
+/// After a bind: its own flags (ro, nosuid, ...) by a remount, then
+/// propagation and recursive attributes.
+fn bind_flags_and_finish(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
     let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
     if extra != 0 {
         let t = reopen(root, dest)?;
         remount(&t, libc::MS_BIND | extra)?;
     }
     finish(root, dest, opts)
+}
+
+/// A bind whose source rt opened before the clone (sources.rs): the
+/// detached tree is moved onto the target, then gets the bind's flags.
+fn move_tree(root: &OwnedFd, tree: &OwnedFd, m: &Mount, opts: &MountOptions) -> Result<()> {
+    let dest = m.destination();
+    let is_dir = nix::sys::stat::fstat(tree)
+        .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(false);
+    let target = resolve::ensure_target(root, dest, is_dir)?;
+    sys::move_mount_onto(tree.as_raw_fd(), target.as_raw_fd()).map_err(|e| {
+        let src = m.source().as_deref().unwrap_or(Path::new(""));
+        Error::errno(
+            format!("move bind of {} to {}", src.display(), dest.display()),
+            e,
+        )
+    })?;
+    bind_flags_and_finish(root, dest, opts)
 }
 
 /// Bind-remount with new flags. Inside a user namespace the kernel refuses

@@ -13,6 +13,17 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// `tmpcopyup`: copy the image's content into a new tmpfs.
     pub copy_up: bool,
+    /// `idmap` / `ridmap`: an idmapped bind mount.
+    pub idmap: Option<Idmap>,
+}
+
+/// Which mounts of an idmapped bind get the id mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idmap {
+    /// `idmap`: the bind's top mount only.
+    Top,
+    /// `ridmap`: the top mount and every submount of an `rbind`.
+    Recursive,
 }
 
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -70,6 +81,10 @@ impl MountOptions {
                         o.attr_clr |= clr;
                     } else if opt == "tmpcopyup" {
                         o.copy_up = true;
+                    } else if opt == "idmap" {
+                        o.idmap = Some(Idmap::Top);
+                    } else if opt == "ridmap" {
+                        o.idmap = Some(Idmap::Recursive);
                     } else {
                         o.data.push(opt.clone());
                     }
@@ -142,6 +157,15 @@ mod tests {
         assert_eq!(o.attr_set, MOUNT_ATTR_RDONLY);
         assert_eq!(o.data, vec!["size=64k", "mode=755"]);
         assert!(o.is_bind());
+        assert_eq!(o.idmap, None);
+    }
+
+    #[test]
+    fn idmap_options_are_not_filesystem_data() {
+        let o = p(&["rbind", "ridmap"]);
+        assert_eq!(o.idmap, Some(Idmap::Recursive));
+        assert!(o.data.is_empty());
+        assert_eq!(p(&["bind", "idmap"]).idmap, Some(Idmap::Top));
     }
 
     #[test]

@@ -4,5 +4,6 @@
 pub mod channel;
 pub mod idmap;
 pub mod namespaces;
+pub mod userns_join;
 
 pub use channel::{Channel, Msg};

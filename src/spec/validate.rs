@@ -2,7 +2,9 @@
 //! the JSON path of the field at fault.
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use crate::mounts::options::MountOptions;
+use crate::mounts::sources;
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -84,6 +86,14 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 "mappings are set but there is no user namespace",
             );
         }
+        for (field, maps) in [
+            ("linux.uidMappings", linux.uid_mappings()),
+            ("linux.gidMappings", linux.gid_mappings()),
+        ] {
+            if let Some(maps) = maps.as_deref().filter(|m| !m.is_empty()) {
+                crate::process::idmap::check(field, maps)?;
+            }
+        }
         for (key, _) in linux.sysctl().iter().flatten() {
             validate_sysctl(key, &has)?;
         }
@@ -116,6 +126,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
             validate_seccomp(seccomp)?;
         }
     }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        validate_idmapped_mount(i, m, has(LinuxNamespaceType::User))?;
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         return fail("hostname", "needs a private UTS namespace");
     }
@@ -144,6 +157,48 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Idmapped mounts (runtime-spec 1.1): binds only; uidMappings and
+/// gidMappings together, each a valid mapping; `idmap`/`ridmap` without
+/// mappings of their own take the container's user namespace, which must
+/// then exist (as runc).
+fn validate_idmapped_mount(i: usize, m: &Mount, has_userns: bool) -> Result<()> {
+    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    if !sources::is_idmapped(m, &opts) {
+        return Ok(());
+    }
+    let option = m
+        .options()
+        .iter()
+        .flatten()
+        .position(|o| o == "idmap" || o == "ridmap");
+    let at = match option {
+        Some(j) => format!("mounts[{i}].options[{j}]"),
+        None => format!("mounts[{i}].uidMappings"),
+    };
+    if !sources::is_bind(m, &opts) {
+        return fail(at, "idmapped mounts are only supported for bind mounts");
+    }
+    match (m.uid_mappings(), m.gid_mappings()) {
+        (Some(uid), Some(gid)) => {
+            crate::process::idmap::check(&format!("mounts[{i}].uidMappings"), uid)?;
+            crate::process::idmap::check(&format!("mounts[{i}].gidMappings"), gid)
+        }
+        (Some(_), None) => fail(
+            format!("mounts[{i}].gidMappings"),
+            "must be set with uidMappings (an idmapped mount maps both)",
+        ),
+        (None, Some(_)) => fail(
+            format!("mounts[{i}].uidMappings"),
+            "must be set with gidMappings (an idmapped mount maps both)",
+        ),
+        (None, None) if !has_userns => fail(
+            at,
+            "without uidMappings and gidMappings the mount takes the container's user namespace mappings, and there is no user namespace",
+        ),
+        (None, None) => Ok(()),
+    }
 }
 
 /// Compiles the profile before anything is made, so that a bad one (an
@@ -531,6 +586,60 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn idmapped_mounts_are_checked_naming_the_field() {
+        let bind = |extra: serde_json::Value| {
+            move |v: &mut serde_json::Value| {
+                let mut m = serde_json::json!({"destination": "/vol", "type": "bind",
+                    "source": "/tmp", "options": ["rbind"]});
+                for (k, x) in extra.as_object().unwrap() {
+                    m[k] = x.clone();
+                }
+                v["mounts"].as_array_mut().unwrap().push(m);
+            }
+        };
+        let map = serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        let n = default_spec_json(false)["mounts"].as_array().unwrap().len();
+        let e = check(bind(serde_json::json!({"uidMappings": map})));
+        assert_eq!(
+            e,
+            format!(
+                "mounts[{n}].gidMappings: must be set with uidMappings (an idmapped mount maps both)"
+            )
+        );
+        let e = check(bind(serde_json::json!({"options": ["rbind", "idmap"]})));
+        assert!(
+            e.starts_with(&format!("mounts[{n}].options[1]: without uidMappings")),
+            "{e}"
+        );
+        let e = check(bind(
+            serde_json::json!({"type": "tmpfs", "options": ["ridmap"]}),
+        ));
+        assert_eq!(
+            e,
+            format!("mounts[{n}].options[0]: idmapped mounts are only supported for bind mounts")
+        );
+        let e = check(bind(serde_json::json!({"uidMappings": map,
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 0}]})));
+        assert_eq!(
+            e,
+            format!("mounts[{n}].gidMappings[0].size: must be positive")
+        );
+        let e = check(bind(
+            serde_json::json!({"uidMappings": [], "gidMappings": map}),
+        ));
+        assert_eq!(
+            e,
+            format!("mounts[{n}].uidMappings: must list at least one mapping")
+        );
+        assert_eq!(
+            check(bind(
+                serde_json::json!({"uidMappings": map, "gidMappings": map})
+            )),
+            ""
+        );
     }
 
     #[test]
