@@ -303,10 +303,14 @@ impl<'a> Plan<'a> {
 
     /// The OCI state handed to hooks while the container is created.
     fn hook_state(&self, pid: i32, status: &str) -> String {
+        serde_json::to_string(&self.oci_state(pid, status)).unwrap_or_default()
+    }
+
+    fn oci_state(&self, pid: i32, status: &str) -> crate::state::OciState {
         let mut oci = self.record.oci(crate::state::Status::Created);
         oci.pid = pid;
         oci.status = status.to_string();
-        serde_json::to_string(&oci).unwrap_or_default()
+        oci
     }
 }
 
@@ -564,6 +568,18 @@ fn wait_until_ready(plan: &Plan, init: &Init) -> Result<()> {
                     at,
                 )?;
                 init.chan.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::SeccompFd) => {
+                let fd = init.chan.recv_fd()?;
+                // runc's payload: the state as it is while creating.
+                let state = plan.oci_state(init.pid, "creating");
+                let seccomp = plan
+                    .spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.seccomp().as_ref());
+                crate::seccomp::listener::hand_over(seccomp, init.pid, &state, &fd)?;
+                init.chan.send(&Msg::SeccompDone)?;
             }
             Some(Msg::Error(e)) => return Err(Error::new(e)),
             Some(other) => {

@@ -134,15 +134,27 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
         parent.send(&Msg::Go).map_err(fail)?;
     }
     // EOF means the process exec'd (the channel is close-on-exec).
-    match parent.recv() {
-        Ok(None) => {}
-        Ok(Some(Msg::Error(e))) => return Err(fail(Error::new(e))),
-        Ok(Some(m)) => {
-            return Err(fail(Error::new(format!(
-                "unexpected message from exec process: {m:?}"
-            ))));
+    loop {
+        match parent.recv() {
+            Ok(None) => break,
+            Ok(Some(Msg::SeccompFd)) => {
+                // runc's payload for an exec: the exec'd process's pid with
+                // the container's state.
+                let handed = parent.recv_fd().and_then(|fd| {
+                    let state = st.oci(Status::Running);
+                    crate::seccomp::listener::hand_over(st.seccomp.as_ref(), pid, &state, &fd)
+                });
+                handed.map_err(fail)?;
+                parent.send(&Msg::SeccompDone).map_err(fail)?;
+            }
+            Ok(Some(Msg::Error(e))) => return Err(fail(Error::new(e))),
+            Ok(Some(m)) => {
+                return Err(fail(Error::new(format!(
+                    "unexpected message from exec process: {m:?}"
+                ))));
+            }
+            Err(e) => return Err(fail(e)),
         }
-        Err(e) => return Err(fail(e)),
     }
     if let Some(pf) = &opts.pid_file {
         let abs = if pf.is_absolute() {

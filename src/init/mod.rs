@@ -299,7 +299,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         profile.apply()?;
     }
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    load_seccomp_while_privileged(&mut seccomp, no_new_privs)?;
+    load_seccomp_while_privileged(&mut seccomp, no_new_privs, chan)?;
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::switch(process.user())?;
     capabilities::apply(process.capabilities().as_ref())?;
@@ -313,6 +313,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
             .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
     let exec = exec::Program::resolve(process)?;
+    load_notify_seccomp_before_ready(&mut seccomp, chan)?;
     chan.send(&Msg::Ready)?;
     Ok(Prepared { exec, seccomp })
 }
@@ -365,17 +366,44 @@ fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
 fn load_seccomp_while_privileged(
     filter: &mut Option<crate::seccomp::SeccompProgram>,
     no_new_privs: bool,
+    chan: &Channel,
 ) -> Result<()> {
     if no_new_privs {
         return Ok(());
     }
     match filter.take() {
-        Some(prog) => prog
-            .install()
-            .map(drop)
-            .map_err(|e| Error::new(format!("seccomp: {e}"))),
+        Some(prog) => install_seccomp(&prog, chan),
         None => Ok(()),
     }
+}
+
+/// A filter with SCMP_ACT_NOTIFY rules must be installed while rt still
+/// listens on the channel (until Ready), since rt hands its listener fd to
+/// the seccomp agent: with no_new_privs it is loaded here, after every
+/// other step but exec, as runc loads it before its init pipe closes.
+fn load_notify_seccomp_before_ready(
+    filter: &mut Option<crate::seccomp::SeccompProgram>,
+    chan: &Channel,
+) -> Result<()> {
+    match filter.take_if(|p| p.uses_notify()) {
+        Some(prog) => install_seccomp(&prog, chan),
+        None => Ok(()),
+    }
+}
+
+/// Installs `prog`; its notify listener fd, if any, goes to rt over the
+/// channel, and this waits until rt has handed it to the seccomp agent
+/// (notified syscalls would block until an agent answers them).
+pub(crate) fn install_seccomp(prog: &crate::seccomp::SeccompProgram, chan: &Channel) -> Result<()> {
+    let listener = prog
+        .install()
+        .map_err(|e| Error::new(format!("seccomp: {e}")))?;
+    let Some(fd) = listener else { return Ok(()) };
+    chan.send(&Msg::SeccompFd)?;
+    chan.send_fd(std::os::fd::AsFd::as_fd(&fd))?;
+    drop(fd);
+    chan.expect(Msg::SeccompDone)
+        .ctx("hand the seccomp notify fd to the agent")
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked host fd shows up as
@@ -473,6 +501,7 @@ impl Prepared {
         }
         // Only stdio and the preserved fds cross into the container.
         sys::cloexec_from(3 + cfg.preserve_fds);
+        // Never a notify filter: that one was loaded before Ready.
         if let Some(prog) = &self.seccomp {
             if let Err(e) = prog.install() {
                 return Error::new(format!("seccomp: {e}"));
