@@ -395,6 +395,11 @@ pub fn features() -> Result<i32> {
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
             "seccomp": crate::seccomp::features(),
+            "memoryPolicy": {
+                "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL",
+                    "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}

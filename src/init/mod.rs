@@ -9,6 +9,7 @@ mod capabilities;
 mod console;
 mod exec;
 mod limits;
+pub mod memory_policy;
 mod scheduling;
 pub use scheduling::parse_cpu_list;
 pub mod setns_init;
@@ -283,6 +284,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     scheduling::apply(process)?;
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         scheduling::set_personality(p)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.memory_policy().as_ref()) {
+        memory_policy::MemoryPolicy::parse(p)?.apply()?;
     }
     let cwd = process.cwd();
     // As root first (the user may lack search permission on the way).

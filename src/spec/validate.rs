@@ -115,6 +115,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if let Some(seccomp) = linux.seccomp() {
             validate_seccomp(seccomp)?;
         }
+        if let Some(policy) = linux.memory_policy() {
+            crate::init::memory_policy::MemoryPolicy::parse(policy)?;
+        }
     }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         return fail("hostname", "needs a private UTS namespace");
