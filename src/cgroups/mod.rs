@@ -13,6 +13,7 @@ mod io_hugetlb_net;
 mod preflight;
 mod resources;
 mod stats;
+pub mod sub;
 pub mod systemd;
 
 pub use hierarchy::{Hierarchy, Layout, detect};

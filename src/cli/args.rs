@@ -199,6 +199,10 @@ pub struct ExecArgs {
     pub apparmor: Option<String>,
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
+    /// Run the process in an (existing) sub-cgroup(s) of the container's:
+    /// [<controller>[,<controller>]:]<path> (runc 1.2).
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -314,6 +314,7 @@ fn exec_inner(root: &Path, a: &ExecArgs) -> Result<i32> {
         detach: a.detach,
         preserve_fds: preserved(a.preserve_fds),
         ignore_paused: a.ignore_paused,
+        sub_cgroups: crate::cgroups::sub::SubCgroups::parse(&a.cgroup)?,
     };
     let Some((ours, theirs)) = pair else {
         return container::exec(&opts);
