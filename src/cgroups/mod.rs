@@ -10,6 +10,7 @@
 mod devices;
 mod hierarchy;
 mod io_hugetlb_net;
+pub mod oom;
 mod preflight;
 mod resources;
 mod stats;
