@@ -47,6 +47,26 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> crate::Result<()
     Ok(())
 }
 
+/// The container init swaps its stdio for the container's; its debug
+/// records keep going where rt's go (runc's init forwards them to runc):
+/// to the --log file, or to a close-on-exec duplicate of rt's stderr taken
+/// here, before the swap. Nothing to do unless --debug is on.
+pub fn keep_stderr_for_init() {
+    if log::max_level() < log::LevelFilter::Debug {
+        return;
+    }
+    let Ok(mut guard) = SINK.lock() else { return };
+    let Some(sink) = guard.as_mut().filter(|s| s.file.is_none()) else {
+        return;
+    };
+    // SAFETY: F_DUPFD_CLOEXEC makes a new fd (>= 3) for our stderr; we own it.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd >= 0 {
+        // SAFETY: `fd` is fresh and owned by nothing else.
+        sink.file = Some(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    }
+}
+
 /// True when records go to a file rather than stderr: the CLI then also
 /// prints the final error on stderr, as runc does.
 pub fn logs_to_file() -> bool {

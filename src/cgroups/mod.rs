@@ -28,6 +28,16 @@ use serde::{Deserialize, Serialize};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// The container's cgroup directories, for debug records.
+pub fn describe(p: &Placement) -> String {
+    let dirs: Vec<String> = p
+        .dirs
+        .iter()
+        .map(|d| d.full().display().to_string())
+        .collect();
+    dirs.join(", ")
+}
+
 /// Where a container's cgroup is, in each hierarchy.
 #[derive(Serialize, Deserialize, Default, Clone, Debug)]
 pub struct Placement {

@@ -159,6 +159,12 @@ fn build(
     undo: &mut Undo,
 ) -> Result<(ContainerState, Channel)> {
     let plan = Plan::new(opts, bundle)?;
+    log::debug!(
+        "create {}: bundle {}, cgroup {}",
+        opts.id,
+        bundle.dir.display(),
+        cgroups::describe(&plan.cgroup)
+    );
     record_intent(undo.dir(), &plan)?;
     let fifo = match start {
         Start::OnRequest => Some(make_exec_fifo(&undo.dir().path)?),
@@ -177,10 +183,17 @@ fn build(
         console.as_ref(),
     )?;
     undo.child = Some(init.pid);
+    log::debug!(
+        "init pid {} cloned (namespace flags {:#x}, in its cgroup2 directory: {})",
+        init.pid,
+        plan.ns.clone_flags,
+        init.born_in_unified
+    );
     place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
     // While the init sets itself up on another CPU.
     let st = record_container(undo.dir(), &plan, init.pid, &undo.cgroup)?;
     wait_until_ready(&plan, &init)?;
+    log::debug!("init pid {} is ready; state saved", init.pid);
     Ok((st, init.chan))
 }
 
@@ -485,6 +498,7 @@ fn clone_init(
 /// (moving it, or making the rest of them while it mounts) and limits.
 fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Result<()> {
     if plan.ns.new_user {
+        log::debug!("writing uid/gid maps of pid {}", init.pid);
         let l = plan
             .spec
             .linux()

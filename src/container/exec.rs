@@ -108,6 +108,13 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
         joins_own_cgroups: nix::unistd::geteuid().is_root(),
         born_in_unified: std::cell::Cell::new(false),
     };
+    log::debug!(
+        "exec in {}: joining {} namespaces of pid {}, cgroup {}",
+        opts.id,
+        join.len() + for_children.len(),
+        st.pid,
+        crate::cgroups::describe(&cgroup)
+    );
     let (parent, child) = Channel::pair()?;
     let unified_dir = cgroup.open_unified();
     let saved = ForChildren::enter(&for_children)?;
@@ -159,6 +166,7 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
             Err(e) => return Err(fail(e)),
         }
     }
+    log::debug!("exec in {}: process pid {pid} has exec'd", opts.id);
     if let Some(pf) = &opts.pid_file {
         let abs = if pf.is_absolute() {
             pf.clone()
@@ -183,13 +191,15 @@ pub fn wait_child(pid: i32) -> i32 {
             return 255;
         }
     }
-    if libc::WIFEXITED(status) {
+    let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else if libc::WIFSIGNALED(status) {
         128 + libc::WTERMSIG(status)
     } else {
         255
-    }
+    };
+    log::debug!("process exited: pid {pid}, status {code}");
+    code
 }
 
 fn flag_of(name: &str) -> i32 {

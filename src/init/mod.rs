@@ -85,6 +85,8 @@ pub enum CgroupEntry {
 pub fn run(cfg: &InitConfig, chan: &Channel) -> ! {
     // SAFETY: closing our copy of the lock fd; the parent keeps its own.
     unsafe { libc::close(cfg.state_lock_fd) };
+    crate::logging::keep_stderr_for_init();
+    log::debug!("child process in init()");
     if let Some(fds) = cfg.stdio {
         for (target, fd) in fds.iter().enumerate() {
             // SAFETY: dup2 onto our own stdio slots.
@@ -177,6 +179,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
                     .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
             }
             reached.set(Some(CgroupNeed::Joined));
+            log::debug!("init: in cgroup {}", crate::cgroups::describe(cfg.cgroup));
         }
         if need == CgroupNeed::Limited && reached.get() < Some(CgroupNeed::Limited) {
             if late {
@@ -214,6 +217,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         need_cgroups: &need_cgroups,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
+    log::debug!(
+        "init: mounts and devices of {} prepared",
+        cfg.rootfs.display()
+    );
     need_cgroups(CgroupNeed::Limited)?;
     if cfg.has_create_runtime_hooks {
         chan.send(&Msg::CreateRuntimeHooks)?;
@@ -235,10 +242,16 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         crate::hooks::run_all("createContainer", hooks, &(cfg.state_json)("creating"), at)?;
     }
     if !ctx.new_mount_ns {
+        log::debug!(
+            "init: chroot to {} (no mount namespace)",
+            cfg.rootfs.display()
+        );
         mounts::pivot::chroot_only(&cfg.rootfs)?;
     } else if cfg.no_pivot {
+        log::debug!("init: move {} to / (--no-pivot)", cfg.rootfs.display());
         mounts::pivot::move_root(&cfg.rootfs)?;
     } else {
+        log::debug!("init: pivot_root to {}", cfg.rootfs.display());
         mounts::pivot::pivot_root(&cfg.rootfs)?;
     }
 
@@ -318,6 +331,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     }
     let exec = exec::Program::resolve(process)?;
     load_notify_seccomp_before_ready(&mut seccomp, chan)?;
+    log::debug!("init: ready, as uid {}", process.user().uid());
     chan.send(&Msg::Ready)?;
     Ok(Prepared { exec, seccomp })
 }
@@ -399,6 +413,7 @@ fn load_notify_seccomp_before_ready(
 /// channel, and this waits until rt has handed it to the seccomp agent
 /// (notified syscalls would block until an agent answers them).
 pub(crate) fn install_seccomp(prog: &crate::seccomp::SeccompProgram, chan: &Channel) -> Result<()> {
+    log::debug!("init: loading seccomp filter ({prog:?})");
     let listener = prog
         .install()
         .map_err(|e| Error::new(format!("seccomp: {e}")))?;
@@ -503,6 +518,7 @@ impl Prepared {
                 return e;
             }
         }
+        log::debug!("init: started, exec {:?}", self.exec.path());
         // Only stdio and the preserved fds cross into the container.
         sys::cloexec_from(3 + cfg.preserve_fds);
         // Never a notify filter: that one was loaded before Ready.
