@@ -136,7 +136,8 @@ fn profile_too_large_for_the_kernel_is_refused_at_create() {
 /// A small seccomp agent, as a caller of runc runs one: it listens on a
 /// unix socket, takes each listener fd the runtime sends (SCM_RIGHTS, with
 /// the ContainerProcessState JSON as payload) and answers every notified
-/// syscall with `-errno` (0: "succeeded", without the kernel doing it).
+/// syscall with `-errno` (0: "succeeded", without the kernel doing it), or
+/// with None lets the kernel run it (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
 struct Agent {
     path: std::path::PathBuf,
     payloads: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
@@ -145,7 +146,7 @@ struct Agent {
 }
 
 impl Agent {
-    fn start(ctx: &TestCtx, errno: i32) -> Agent {
+    fn start(ctx: &TestCtx, errno: Option<i32>) -> Agent {
         use std::sync::atomic::Ordering;
         let path = ctx.dir.join("agent.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
@@ -233,7 +234,7 @@ fn receive_listener_fd(conn: &std::os::unix::net::UnixStream) -> (Value, std::os
 /// (the listener then reports POLLHUP).
 fn answer_notifications(
     fd: std::os::fd::OwnedFd,
-    errno: i32,
+    errno: Option<i32>,
     answered: &std::sync::atomic::AtomicUsize,
 ) {
     use std::os::fd::AsRawFd;
@@ -256,8 +257,12 @@ fn answer_notifications(
         let resp = libc::seccomp_notif_resp {
             id: req.id,
             val: 0,
-            error: -errno,
-            flags: 0,
+            error: errno.map_or(0, |e| -e),
+            flags: if errno.is_none() {
+                libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
+            } else {
+                0
+            },
         };
         // SAFETY: the ioctl reads `resp`, a seccomp_notif_resp we own.
         if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) } == 0 {
@@ -284,7 +289,7 @@ fn notify_mkdir(agent: &Agent) -> Value {
 #[test]
 fn notify_agent_gets_the_fd_and_answers_the_syscalls() {
     let ctx = TestCtx::new("seccomp::notify_agent");
-    let agent = Agent::start(&ctx, libc::ENOSPC);
+    let agent = Agent::start(&ctx, Some(libc::ENOSPC));
     let mut b = ctx.bundle();
     b.set("/process/noNewPrivileges", json!(false))
         .set("/linux/seccomp", notify_mkdir(&agent))
@@ -327,7 +332,7 @@ fn notify_agent_gets_the_fd_and_answers_the_syscalls() {
 #[test]
 fn notify_with_no_new_privileges_and_for_exec() {
     let ctx = TestCtx::new("seccomp::notify_nnp_exec");
-    let agent = Agent::start(&ctx, 0);
+    let agent = Agent::start(&ctx, Some(0));
     let mut b = ctx.bundle();
     b.set("/process/noNewPrivileges", json!(true))
         .set("/linux/seccomp", notify_mkdir(&agent))
@@ -426,4 +431,31 @@ fn features_report_seccomp_with_notify() {
             "{seccomp}"
         );
     }
+}
+
+/// Syscalls the runtime itself makes between loading the filter and exec
+/// (read on its channel, openat and close of the exec fifo, execve) may be
+/// notified too: with the agent letting them run, the container still
+/// starts, with no_new_privs and without (runc's "important syscalls").
+#[test]
+fn notify_on_the_runtimes_own_syscalls_does_not_deadlock() {
+    let ctx = TestCtx::new("seccomp::notify_important");
+    let agent = Agent::start(&ctx, None);
+    for nnp in [false, true] {
+        let mut profile = notify_mkdir(&agent);
+        profile["syscalls"][0]["names"] = json!(["execve", "openat", "open", "read", "close"]);
+        let mut b = ctx.bundle();
+        b.set("/process/noNewPrivileges", json!(nnp))
+            .set("/linux/seccomp", profile)
+            .args(&["echo", "ran"]);
+        let id = ctx.id("important");
+        let created = ctx.create(&mut b, &id);
+        created.ok();
+        ctx.start(&id).ok();
+        ctx.wait_status(&id, "stopped");
+        assert_eq!(created.stdout_now().trim(), "ran", "noNewPrivileges {nnp}");
+        ctx.delete(&id).ok();
+        ctx.assert_nothing_left(&id);
+    }
+    assert!(agent.answered() > 0, "no syscall was notified");
 }
