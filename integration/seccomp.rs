@@ -136,8 +136,7 @@ fn profile_too_large_for_the_kernel_is_refused_at_create() {
 /// A small seccomp agent, as a caller of runc runs one: it listens on a
 /// unix socket, takes each listener fd the runtime sends (SCM_RIGHTS, with
 /// the ContainerProcessState JSON as payload) and answers every notified
-/// syscall with `-errno` (0: "succeeded", without the kernel doing it), or
-/// with None lets the kernel run it (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+/// syscall as `answer` says.
 struct Agent {
     path: std::path::PathBuf,
     payloads: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
@@ -145,8 +144,18 @@ struct Agent {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Fail with this errno (0: "succeeded", without the kernel doing it).
+    Errno(i32),
+    /// Let the kernel run it (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+    Continue,
+    /// Close the listener fd at once, as an agent that died would.
+    Hangup,
+}
+
 impl Agent {
-    fn start(ctx: &TestCtx, errno: Option<i32>) -> Agent {
+    fn start(ctx: &TestCtx, answer: Answer) -> Agent {
         use std::sync::atomic::Ordering;
         let path = ctx.dir.join("agent.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
@@ -169,7 +178,9 @@ impl Agent {
                         let (payload, fd) = receive_listener_fd(&conn);
                         payloads.lock().unwrap().push(payload);
                         let answered = answered.clone();
-                        std::thread::spawn(move || answer_notifications(fd, errno, &answered));
+                        if !matches!(answer, Answer::Hangup) {
+                            std::thread::spawn(move || answer_notifications(fd, answer, &answered));
+                        }
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
                 }
@@ -234,7 +245,7 @@ fn receive_listener_fd(conn: &std::os::unix::net::UnixStream) -> (Value, std::os
 /// (the listener then reports POLLHUP).
 fn answer_notifications(
     fd: std::os::fd::OwnedFd,
-    errno: Option<i32>,
+    answer: Answer,
     answered: &std::sync::atomic::AtomicUsize,
 ) {
     use std::os::fd::AsRawFd;
@@ -257,11 +268,13 @@ fn answer_notifications(
         let resp = libc::seccomp_notif_resp {
             id: req.id,
             val: 0,
-            error: errno.map_or(0, |e| -e),
-            flags: if errno.is_none() {
-                libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32
-            } else {
-                0
+            error: match answer {
+                Answer::Errno(e) => -e,
+                _ => 0,
+            },
+            flags: match answer {
+                Answer::Continue => libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+                _ => 0,
             },
         };
         // SAFETY: the ioctl reads `resp`, a seccomp_notif_resp we own.
@@ -289,7 +302,7 @@ fn notify_mkdir(agent: &Agent) -> Value {
 #[test]
 fn notify_agent_gets_the_fd_and_answers_the_syscalls() {
     let ctx = TestCtx::new("seccomp::notify_agent");
-    let agent = Agent::start(&ctx, Some(libc::ENOSPC));
+    let agent = Agent::start(&ctx, Answer::Errno(libc::ENOSPC));
     let mut b = ctx.bundle();
     b.set("/process/noNewPrivileges", json!(false))
         .set("/linux/seccomp", notify_mkdir(&agent))
@@ -332,7 +345,7 @@ fn notify_agent_gets_the_fd_and_answers_the_syscalls() {
 #[test]
 fn notify_with_no_new_privileges_and_for_exec() {
     let ctx = TestCtx::new("seccomp::notify_nnp_exec");
-    let agent = Agent::start(&ctx, Some(0));
+    let agent = Agent::start(&ctx, Answer::Errno(0));
     let mut b = ctx.bundle();
     b.set("/process/noNewPrivileges", json!(true))
         .set("/linux/seccomp", notify_mkdir(&agent))
@@ -440,7 +453,7 @@ fn features_report_seccomp_with_notify() {
 #[test]
 fn notify_on_the_runtimes_own_syscalls_does_not_deadlock() {
     let ctx = TestCtx::new("seccomp::notify_important");
-    let agent = Agent::start(&ctx, None);
+    let agent = Agent::start(&ctx, Answer::Continue);
     for nnp in [false, true] {
         let mut profile = notify_mkdir(&agent);
         profile["syscalls"][0]["names"] = json!(["execve", "openat", "open", "read", "close"]);
@@ -458,4 +471,37 @@ fn notify_on_the_runtimes_own_syscalls_does_not_deadlock() {
         ctx.assert_nothing_left(&id);
     }
     assert!(agent.answered() > 0, "no syscall was notified");
+}
+
+/// Once the agent has closed the listener fd, notified syscalls fail with
+/// ENOSYS instead of blocking: neither rt (here `run`, which stays until
+/// the container exits) nor the container keeps a copy of the fd.
+#[test]
+fn notify_after_the_agent_went_away_is_enosys() {
+    let ctx = TestCtx::new("seccomp::notify_hangup");
+    let agent = Agent::start(&ctx, Answer::Hangup);
+    let mut b = ctx.bundle();
+    b.set("/linux/seccomp", notify_mkdir(&agent))
+        .sh("sleep 0.5; mkdir /probe 2>&1; true");
+    let out = ctx.output_of(&mut b, "hangup");
+    assert!(out.contains("Function not implemented"), "{out:?}");
+    assert_eq!(agent.payloads(1).len(), 1);
+}
+
+/// listenerPath without any SCMP_ACT_NOTIFY rule is accepted and never
+/// contacted (runc's "empty listener path" case).
+#[test]
+fn listener_path_without_notify_rules_is_not_contacted() {
+    let ctx = TestCtx::new("seccomp::listener_unused");
+    let mut b = ctx.bundle();
+    b.set(
+        "/linux/seccomp",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": ctx.dir.join("nobody-listens.sock"),
+            "listenerMetadata": "bar"
+        }),
+    )
+    .sh("mkdir /dev/probe && echo made");
+    assert_eq!(ctx.output_of(&mut b, "unused").trim(), "made");
 }
