@@ -380,6 +380,7 @@ pub fn pause(root: &Path, a: &IdArg, paused: bool) -> Result<i32> {
 }
 
 pub fn features() -> Result<i32> {
+    let (mpol_modes, mpol_flags) = crate::init::memory_policy::supported();
     let v = serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::state::OCI_VERSION,
@@ -396,11 +397,7 @@ pub fn features() -> Result<i32> {
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
             "seccomp": crate::seccomp::features(),
-            "memoryPolicy": {
-                "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL",
-                    "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
-                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
-            },
+            "memoryPolicy": {"modes": mpol_modes, "flags": mpol_flags},
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}

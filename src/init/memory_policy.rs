@@ -118,6 +118,61 @@ impl MemoryPolicy {
     }
 }
 
+/// The modes and flags this kernel takes, for `rt features`: each is tried
+/// on the calling thread (on the first online node), which then goes back
+/// to the default policy. Empty lists without NUMA support.
+pub fn supported() -> (Vec<&'static str>, Vec<&'static str>) {
+    let node = std::fs::read_to_string("/sys/devices/system/node/online")
+        .ok()
+        .and_then(|s| s.split([',', '-']).next()?.trim().parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_NODES - 1);
+    let mut mask = vec![0u64; node / 64 + 1];
+    mask[node / 64] |= 1 << (node % 64);
+    let tries = |mode: i32, with_nodes: bool| -> bool {
+        let (ptr, maxnode) = if with_nodes {
+            (mask.as_ptr(), mask.len() * 64 + 1)
+        } else {
+            (std::ptr::null(), 0)
+        };
+        // SAFETY: set_mempolicy reads at most maxnode - 1 bits of `mask`
+        // (or nothing); it changes only this thread's policy, reset below.
+        let ok = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) } == 0;
+        // SAFETY: as above; MPOL_DEFAULT with no nodes.
+        unsafe { libc::syscall(libc::SYS_set_mempolicy, 0, std::ptr::null::<u64>(), 0) };
+        ok
+    };
+    let modes = [
+        ("MPOL_BIND", 2, true),
+        ("MPOL_DEFAULT", 0, false),
+        ("MPOL_INTERLEAVE", 3, true),
+        ("MPOL_LOCAL", 4, false),
+        ("MPOL_PREFERRED", 1, true),
+        ("MPOL_PREFERRED_MANY", 5, true),
+        ("MPOL_WEIGHTED_INTERLEAVE", 6, true),
+    ];
+    let flags = [
+        ("MPOL_F_NUMA_BALANCING", 1 << 13),
+        ("MPOL_F_RELATIVE_NODES", 1 << 14),
+        ("MPOL_F_STATIC_NODES", 1 << 15),
+    ];
+    let modes: Vec<_> = modes
+        .iter()
+        .filter(|(_, m, nodes)| tries(*m, *nodes))
+        .map(|(name, _, _)| *name)
+        .collect();
+    if modes.is_empty() {
+        return (modes, Vec::new());
+    }
+    // Each flag with MPOL_BIND, which takes all three.
+    let flags = flags
+        .iter()
+        .filter(|(_, f)| tries(2 | f, true))
+        .map(|(name, _)| *name)
+        .collect();
+    (modes, flags)
+}
+
 /// "0-3,5" into a bitmask.
 fn parse_nodes(list: &str) -> Result<Vec<u64>> {
     let bad = |why: &str| Error::new(format!("{FIELD}.nodes: {list:?}: {why}"));
@@ -169,6 +224,20 @@ mod tests {
         assert_eq!((p.mode, p.nodes.len()), (4, 0));
         let p = policy(serde_json::json!({"mode": "MPOL_PREFERRED"})).unwrap();
         assert_eq!(p.mode, 1);
+    }
+
+    #[test]
+    fn this_kernel_takes_the_basic_modes() {
+        let (modes, flags) = supported();
+        for m in [
+            "MPOL_BIND",
+            "MPOL_DEFAULT",
+            "MPOL_INTERLEAVE",
+            "MPOL_PREFERRED",
+        ] {
+            assert!(modes.contains(&m), "{m}: {modes:?}");
+        }
+        assert!(flags.contains(&"MPOL_F_STATIC_NODES"), "{flags:?}");
     }
 
     #[test]
