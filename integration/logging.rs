@@ -245,3 +245,38 @@ fn debug_records_go_to_stderr_as_text_without_log() {
     assert!(!out.stderr.contains("level=debug"), "{}", out.stderr);
     ctx.assert_nothing_left(&quiet);
 }
+
+/// Under --debug without --log the init writes its records to a copy of
+/// rt's stderr, but lets it go before it waits for `start`: a created
+/// container holds rt's stderr only as its own fd 2.
+#[test]
+fn created_init_keeps_no_extra_copy_of_stderr() {
+    if skip_rt_only(
+        "logging::debug_stderr_copy",
+        "runc's init forwards through a pipe",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("logging::debug_stderr_copy");
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = ctx.id("copy");
+    ctx.prepare(&mut b, &id);
+    let out = ctx.rt(&["--debug", "create", "-b", path(&b.dir), &id]);
+    out.ok();
+    assert!(out.stderr.contains("level=debug"), "{}", out.stderr);
+    let pid = ctx.state(&id)["pid"].as_i64().unwrap();
+    let target = |fd: &str| fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok();
+    let stderr = target("2").expect("fd 2 of the init");
+    let copies = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| target(&e.unwrap().file_name().to_string_lossy()))
+        .filter(|t| *t == stderr)
+        .count();
+    assert_eq!(
+        copies, 1,
+        "rt's stderr {stderr:?} is open {copies} times in the init"
+    );
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

@@ -16,6 +16,8 @@ pub enum Format {
 struct Sink {
     file: Option<File>,
     format: Format,
+    /// `file` is the init's duplicate of rt's stderr (keep_stderr_for_init).
+    stderr_copy: bool,
 }
 
 static SINK: Mutex<Option<Sink>> = Mutex::new(None);
@@ -37,7 +39,11 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> crate::Result<()
         ),
         _ => None,
     };
-    *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Sink { file, format });
+    *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Sink {
+        file,
+        format,
+        stderr_copy: false,
+    });
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(if debug {
         log::LevelFilter::Debug
@@ -64,6 +70,20 @@ pub fn keep_stderr_for_init() {
     if fd >= 0 {
         // SAFETY: `fd` is fresh and owned by nothing else.
         sink.file = Some(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        sink.stderr_copy = true;
+    }
+}
+
+/// The init of `create` waits for `start` long after rt exited: it must
+/// not keep rt's stderr open meanwhile (a caller reading it to EOF would
+/// wait for `start`). Its later records are dropped, as runc's are once
+/// runc stops forwarding them; a --log file keeps getting them.
+pub fn release_stderr_copy() {
+    let Ok(mut guard) = SINK.lock() else { return };
+    if let Some(sink) = guard.as_mut().filter(|s| s.stderr_copy) {
+        sink.file = None;
+        sink.stderr_copy = false;
+        log::set_max_level(log::LevelFilter::Off);
     }
 }
 

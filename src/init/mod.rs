@@ -487,6 +487,9 @@ impl Prepared {
     /// Blocks until `rt start` opens the fifo (if there is one), then runs
     /// startContainer hooks and execs. Returns only on failure.
     fn wait_for_start_and_exec(self, cfg: &InitConfig) -> Error {
+        if cfg.fifo.is_some() {
+            crate::logging::release_stderr_copy();
+        }
         // The write end stays open (close-on-exec) so `start` sees EOF
         // exactly when the exec happened.
         let _fifo = match cfg.fifo.map(wait_for_start) {
