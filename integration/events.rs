@@ -1,5 +1,5 @@
 //! `events`: resource usage in runc's JSON shape, once (--stats) or as a
-//! stream that ends when the container stops.
+//! stream, with OOM kills, that ends when the container stops.
 
 use crate::common::*;
 use std::io::{BufRead, BufReader};
@@ -121,5 +121,67 @@ fn stream_repeats_until_the_container_stops() {
     };
     assert!(status.success(), "events exited {status:?}");
     ctx.delete(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
+/// A container over its memory limit: the stream carries runc's
+/// `{"type":"oom","id":ID}` record (no data) as the kernel's OOM killer
+/// strikes, and ends on its own once the container has died, without
+/// waiting for the next (hour-long) interval.
+#[test]
+fn stream_reports_oom_kills_and_ends_with_the_container() {
+    let ctx = TestCtx::new("events::oom");
+    let mut b = ctx.bundle();
+    // 16 MiB with no swap beyond it; dd's 64 MiB buffer cannot fit.
+    b.set(
+        "/linux/resources/memory",
+        json!({"limit": 16777216, "swap": 16777216}),
+    )
+    .sh("sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?");
+    let id = ctx.id("oom");
+    ctx.create(&mut b, &id).ok();
+    let mut child = ctx
+        .rt_command(&["events", "--interval", "1h", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn events");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(|l| l.ok())
+            .collect::<Vec<_>>()
+    });
+    let started = std::time::Instant::now();
+    ctx.start(&id).ok();
+    ctx.wait_status(&id, "stopped");
+    let ended = wait_until(std::time::Duration::from_secs(10), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if testing_runc() {
+        // runc 1.1.5 on cgroup v1 follows until the cgroup is deleted.
+        ctx.delete(&id).ok();
+    } else {
+        assert!(ended, "events kept running after the container died");
+    }
+    let status = child.wait().expect("wait events");
+    assert!(status.success(), "events exited {status:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let lines = reader.join().unwrap();
+    let events: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let ooms: Vec<_> = events.iter().filter(|e| e["type"] == "oom").collect();
+    assert!(!ooms.is_empty(), "no oom record in {lines:#?}");
+    for e in ooms {
+        assert_eq!(e, &json!({"type": "oom", "id": id}));
+    }
+    if !testing_runc() {
+        // rt prints the first numbers at once; runc after one interval.
+        assert_eq!(events[0]["type"], "stats", "{lines:#?}");
+        ctx.delete(&id).ok();
+    }
     ctx.assert_nothing_left(&id);
 }

@@ -309,3 +309,111 @@ fn exec_process_json_with_a_nul_byte_is_refused() {
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
 }
+
+/// The cgroup path of `controller`'s line in /proc/<pid>/cgroup output
+/// (v1 `N:a,b:/path`); `""` names the cgroup2 line (`0::/path`).
+fn cgroup_line<'a>(cgroup_file: &'a str, controller: &str) -> Option<&'a str> {
+    cgroup_file.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+        let hit = if controller.is_empty() {
+            ctrls.is_empty()
+        } else {
+            ctrls.split(',').any(|c| c == controller)
+        };
+        hit.then_some(path)
+    })
+}
+
+/// `exec --cgroup` (runc 1.2): the process joins an existing sub-cgroup
+/// of the container's, in every hierarchy (no prefix) or per controller
+/// (`memory:sub`, the rest staying in the container's own cgroup), as its
+/// /proc/self/cgroup shows. Missing sub-cgroups, paths climbing out and
+/// runc's argument errors fail the exec (255) and start nothing.
+#[test]
+fn exec_cgroup_runs_the_process_in_a_sub_cgroup() {
+    if skip_rt_only("exec::cgroup", "runc 1.1.5 has no exec --cgroup") {
+        return;
+    }
+    let ctx = TestCtx::new("exec::cgroup");
+    let (id, _) = running_container(&ctx);
+    let base = ctx.cgroups_path(&id);
+    let made: Vec<_> = cgroups::existing(&base)
+        .into_iter()
+        .map(|d| d.join("sub"))
+        .collect();
+    assert!(!made.is_empty(), "the container has no cgroup directory");
+    for d in &made {
+        fs::create_dir(d).unwrap();
+        // A caller's new v1 cpuset cgroup is unusable until it has CPUs
+        // and memory nodes; it takes its parent's, as a caller would.
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = fs::read_to_string(d.parent().unwrap().join(file)) {
+                fs::write(d.join(file), v.trim()).unwrap();
+            }
+        }
+    }
+    let show = |flags: &[&str]| -> String {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[&id, "cat", "/proc/self/cgroup"]);
+        let out = ctx.rt(&args);
+        out.ok();
+        out.stdout
+    };
+    let sub = format!("{base}/sub");
+
+    let everywhere = show(&["--cgroup", "sub"]);
+    for ctrl in ["memory", "pids", "cpu"] {
+        assert_eq!(
+            cgroup_line(&everywhere, ctrl),
+            Some(sub.as_str()),
+            "{everywhere}"
+        );
+    }
+    let memory_only = show(&["--cgroup", "memory:/sub"]);
+    assert_eq!(
+        cgroup_line(&memory_only, "memory"),
+        Some(sub.as_str()),
+        "{memory_only}"
+    );
+    assert_eq!(
+        cgroup_line(&memory_only, "pids"),
+        Some(base.as_str()),
+        "{memory_only}"
+    );
+    let plain = show(&[]);
+    assert_eq!(
+        cgroup_line(&plain, "memory"),
+        Some(base.as_str()),
+        "{plain}"
+    );
+
+    for (flags, says) in [
+        (vec!["--cgroup", "nosuch"], "does not exist"),
+        (vec!["--cgroup", "../.."], "is not a sub cgroup path"),
+        (
+            vec!["--cgroup", "a", "--cgroup", "b"],
+            "missing <controller>: prefix",
+        ),
+        (
+            vec!["--cgroup", "memory:sub", "--cgroup", "memory:x"],
+            "specified multiple times",
+        ),
+        (
+            vec!["--cgroup", "nosuchctl:sub"],
+            "unknown controller nosuchctl",
+        ),
+    ] {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(&[&id, "true"]);
+        ctx.rt(&args).fails_with(255).stderr_has(says);
+    }
+    // Only the container's own process is left; the sub-cgroups are ours.
+    for d in &made {
+        fs::remove_dir(d).unwrap();
+    }
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}

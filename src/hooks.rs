@@ -24,6 +24,7 @@ pub struct Setting<'a> {
 /// Runs `hooks` in order; the first failure stops the sequence.
 pub fn run_all(kind: &str, hooks: &[Hook], state_json: &str, at: Setting) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
+        log::debug!("running {kind} hook #{i} ({})", h.path().display());
         run_one(h, state_json, at)
             .map_err(|e| e.context(format!("{kind} hook #{i} ({})", h.path().display())))?;
     }
@@ -34,6 +35,7 @@ pub fn run_all(kind: &str, hooks: &[Hook], state_json: &str, at: Setting) -> Res
 /// and the rest still run (the spec's rule for poststart and poststop).
 pub fn run_all_warning(kind: &str, hooks: &[Hook], state_json: &str) {
     for (i, h) in hooks.iter().enumerate() {
+        log::debug!("running {kind} hook #{i} ({})", h.path().display());
         if let Err(e) = run_one(h, state_json, Setting::default()) {
             log::warn!("{kind} hook #{i} ({}): {e}", h.path().display());
         }

@@ -16,6 +16,8 @@ pub enum Format {
 struct Sink {
     file: Option<File>,
     format: Format,
+    /// `file` is the init's duplicate of rt's stderr (keep_stderr_for_init).
+    stderr_copy: bool,
 }
 
 static SINK: Mutex<Option<Sink>> = Mutex::new(None);
@@ -37,7 +39,11 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> crate::Result<()
         ),
         _ => None,
     };
-    *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Sink { file, format });
+    *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(Sink {
+        file,
+        format,
+        stderr_copy: false,
+    });
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(if debug {
         log::LevelFilter::Debug
@@ -45,6 +51,40 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> crate::Result<()
         log::LevelFilter::Warn
     });
     Ok(())
+}
+
+/// The container init swaps its stdio for the container's; its debug
+/// records keep going where rt's go (runc's init forwards them to runc):
+/// to the --log file, or to a close-on-exec duplicate of rt's stderr taken
+/// here, before the swap. Nothing to do unless --debug is on.
+pub fn keep_stderr_for_init() {
+    if log::max_level() < log::LevelFilter::Debug {
+        return;
+    }
+    let Ok(mut guard) = SINK.lock() else { return };
+    let Some(sink) = guard.as_mut().filter(|s| s.file.is_none()) else {
+        return;
+    };
+    // SAFETY: F_DUPFD_CLOEXEC makes a new fd (>= 3) for our stderr; we own it.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd >= 0 {
+        // SAFETY: `fd` is fresh and owned by nothing else.
+        sink.file = Some(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        sink.stderr_copy = true;
+    }
+}
+
+/// The init of `create` waits for `start` long after rt exited: it must
+/// not keep rt's stderr open meanwhile (a caller reading it to EOF would
+/// wait for `start`). Its later records are dropped, as runc's are once
+/// runc stops forwarding them; a --log file keeps getting them.
+pub fn release_stderr_copy() {
+    let Ok(mut guard) = SINK.lock() else { return };
+    if let Some(sink) = guard.as_mut().filter(|s| s.stderr_copy) {
+        sink.file = None;
+        sink.stderr_copy = false;
+        log::set_max_level(log::LevelFilter::Off);
+    }
 }
 
 /// True when records go to a file rather than stderr: the CLI then also

@@ -5,7 +5,9 @@
 # pure cgroup v2 with controllers, and RUNTIME runs a busybox container that
 # sits in its v2 cgroup with the memory limit applied and device access
 # limited (cgroup2 device filter: a node outside the allow list cannot be
-# opened, one the spec allows can; for rt also after `update`); then, with
+# opened, one the spec allows can; for rt also after `update`), and whose
+# OOM kill reaches `events` as an oom record (memory.events), and for rt
+# that `exec --cgroup` joins a sub-cgroup; then, with
 # systemd as the guest's init, that RUNTIME --systemd-cgroup runs containers
 # in systemd scopes (systemd-checks.sh). Prints one line per check; exits 1
 # if any failed.
@@ -75,6 +77,35 @@ EOF
 got=$("$vm" "$work/bundle" sh events.sh 2>>"$work/err")
 check "$(basename "$runtime") events --stats: memory, pids, cpu from cgroup2" "stats 33554432 20 1 true" "$got"
 
+# The events stream on cgroup v2: memory.events' oom_kill becomes a
+# {"type":"oom"} record, and the follower ends by itself once the container
+# died (runc's v2 stream too). The guest's busybox, bound over the rootfs
+# copy, as for the systemd OOM check below (see there why).
+"$here/../mkbundle.sh" "$work/oom" sh -c 'head -c 67108864 /dev/zero >/dev/shm/fill' >/dev/null
+jq --arg bb "$(realpath "$(command -v busybox)")" '.linux.cgroupsPath = "/ctr/t6"
+	| .linux.resources.memory = {limit: 33554432}
+	| .mounts += [{destination: "/bin/busybox", type: "bind", source: $bb, options: ["bind", "ro"]}]' \
+	"$work/oom/config.json" >"$work/config.json" && mv "$work/config.json" "$work/oom/config.json"
+cat >"$work/oom/events.sh" <<EOF
+rt=$runtime; r="--root /run/rt-selftest"
+\$rt \$r create t6 </dev/null >/dev/null
+timeout 60 \$rt \$r events --interval 1h t6 >events.out &
+ev=\$!
+\$rt \$r start t6
+wait \$ev; echo "events exit \$?"
+jq -c 'select(.type == "oom")' events.out | head -n1
+\$rt \$r delete -f t6
+EOF
+got=$("$vm" "$work/oom" sh events.sh 2>>"$work/err" | tr -d '\0')
+if [ "$(basename "$runtime")" = rt ]; then
+	check "rt events: OOM kill on cgroup v2, stream ends with the container" 'events exit 0
+{"type":"oom","id":"t6"}' "$got"
+else
+	# runc 1.1.5 ends its v2 stream too, but printed no oom record here.
+	check "$(basename "$runtime") events: stream ends with the container on cgroup v2" 'events exit 0' \
+		"$(echo "$got" | sed -n 1p)"
+fi
+
 # rt's update appends device rules and swaps the filter (runc's update
 # ignores linux.resources.devices, so this check is rt's alone).
 if [ "$(basename "$runtime")" = rt ]; then
@@ -91,6 +122,24 @@ if [ "$(basename "$runtime")" = rt ]; then
 	got=$("$vm" "$work/dev" sh update.sh 2>>"$work/err")
 	check "rt update: device rule added, old filter replaced" "Operation not permitted
 No such device or address" "$got"
+
+	# exec --cgroup on cgroup v2: the exec'd process joins an existing
+	# sub-cgroup of the container's; a controller prefix has no meaning on
+	# the single v2 hierarchy and is refused.
+	"$here/../mkbundle.sh" "$work/sub" sleep 60 >/dev/null
+	jq '.linux.cgroupsPath = "/ctr/t7"' "$work/sub/config.json" >"$work/config.json" && mv "$work/config.json" "$work/sub/config.json"
+	cat >"$work/sub/sub.sh" <<-EOF
+		rt=$runtime; r="--root /run/rt-selftest"
+		\$rt \$r run -d t7 </dev/null >/dev/null
+		mkdir /sys/fs/cgroup/ctr/t7/sub
+		\$rt \$r exec --cgroup sub t7 cat /proc/self/cgroup
+		\$rt \$r exec --cgroup memory:sub t7 true 2>&1 | grep -o 'controller prefixes need cgroup v1'
+		rmdir /sys/fs/cgroup/ctr/t7/sub
+		\$rt \$r delete -f t7
+	EOF
+	got=$("$vm" "$work/sub" sh sub.sh 2>>"$work/err")
+	check "rt exec --cgroup: sub-cgroup on cgroup v2" "0::/ctr/t7/sub
+controller prefixes need cgroup v1" "$got"
 
 	# Limits whose controller the guest lacks (no hugetlb; io without
 	# io.weight) are skipped with one warning each; the container runs.

@@ -10,9 +10,11 @@
 mod devices;
 mod hierarchy;
 mod io_hugetlb_net;
+pub mod oom;
 mod preflight;
 mod resources;
 mod stats;
+pub mod sub;
 pub mod systemd;
 
 pub use hierarchy::{Hierarchy, Layout, detect};
@@ -25,6 +27,16 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+/// The container's cgroup directories, for debug records.
+pub fn describe(p: &Placement) -> String {
+    let dirs: Vec<String> = p
+        .dirs
+        .iter()
+        .map(|d| d.full().display().to_string())
+        .collect();
+    dirs.join(", ")
+}
 
 /// Where a container's cgroup is, in each hierarchy.
 #[derive(Serialize, Deserialize, Default, Clone, Debug)]

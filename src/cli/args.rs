@@ -229,6 +229,10 @@ pub struct ExecArgs {
     /// SELinux label for the process.
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
+    /// Run the process in an (existing) sub-cgroup(s) of the container's:
+    /// [<controller>[,<controller>]:]<path> (runc 1.2).
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     /// Container id.
     pub id: String,
     /// Command and arguments (unless --process is given).

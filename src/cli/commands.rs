@@ -314,6 +314,7 @@ fn exec_inner(root: &Path, a: &ExecArgs) -> Result<i32> {
         detach: a.detach,
         preserve_fds: preserved(a.preserve_fds),
         ignore_paused: a.ignore_paused,
+        sub_cgroups: crate::cgroups::sub::SubCgroups::parse(&a.cgroup)?,
     };
     let Some((ours, theirs)) = pair else {
         return container::exec(&opts);
@@ -381,6 +382,7 @@ pub fn pause(root: &Path, a: &IdArg, paused: bool) -> Result<i32> {
 pub fn features() -> Result<i32> {
     // Listed only where an idmapped bind can be made right now.
     let idmap = crate::mounts::sources::idmap_supported();
+    let (mpol_modes, mpol_flags) = crate::init::memory_policy::supported();
     let mut v = serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::state::OCI_VERSION,
@@ -396,6 +398,8 @@ pub fn features() -> Result<i32> {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
+            "seccomp": crate::seccomp::features(),
+            "memoryPolicy": {"modes": mpol_modes, "flags": mpol_flags},
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": idmap}}

@@ -160,6 +160,12 @@ fn build(
     undo: &mut Undo,
 ) -> Result<(ContainerState, Channel)> {
     let plan = Plan::new(opts, bundle)?;
+    log::debug!(
+        "create {}: bundle {}, cgroup {}",
+        opts.id,
+        bundle.dir.display(),
+        cgroups::describe(&plan.cgroup)
+    );
     record_intent(undo.dir(), &plan)?;
     let fifo = match start {
         Start::OnRequest => Some(make_exec_fifo(&undo.dir().path)?),
@@ -183,10 +189,17 @@ fn build(
     // The init holds its own copies of the detached source trees.
     drop(sources);
     undo.child = Some(init.pid);
+    log::debug!(
+        "init pid {} cloned (namespace flags {:#x}, in its cgroup2 directory: {})",
+        init.pid,
+        plan.ns.clone_flags,
+        init.born_in_unified
+    );
     place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
     // While the init sets itself up on another CPU.
     let st = record_container(undo.dir(), &plan, init.pid, &undo.cgroup)?;
     wait_until_ready(&plan, &init)?;
+    log::debug!("init pid {} is ready; state saved", init.pid);
     Ok((st, init.chan))
 }
 
@@ -312,10 +325,14 @@ impl<'a> Plan<'a> {
 
     /// The OCI state handed to hooks while the container is created.
     fn hook_state(&self, pid: i32, status: &str) -> String {
+        serde_json::to_string(&self.oci_state(pid, status)).unwrap_or_default()
+    }
+
+    fn oci_state(&self, pid: i32, status: &str) -> crate::state::OciState {
         let mut oci = self.record.oci(crate::state::Status::Created);
         oci.pid = pid;
         oci.status = status.to_string();
-        serde_json::to_string(&oci).unwrap_or_default()
+        oci
     }
 }
 
@@ -587,6 +604,7 @@ fn clone_init(
 /// (moving it, or making the rest of them while it mounts) and limits.
 fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Result<()> {
     if plan.ns.new_user {
+        log::debug!("writing uid/gid maps of pid {}", init.pid);
         let l = plan
             .spec
             .linux()
@@ -675,6 +693,18 @@ fn wait_until_ready(plan: &Plan, init: &Init) -> Result<()> {
                     at,
                 )?;
                 init.chan.send(&Msg::HooksDone)?;
+            }
+            Some(Msg::SeccompFd) => {
+                let fd = init.chan.recv_fd()?;
+                // runc's payload: the state as it is while creating.
+                let state = plan.oci_state(init.pid, "creating");
+                let seccomp = plan
+                    .spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.seccomp().as_ref());
+                crate::seccomp::listener::hand_over(seccomp, init.pid, &state, &fd)?;
+                init.chan.send(&Msg::SeccompDone)?;
             }
             Some(Msg::Error(e)) => return Err(Error::new(e)),
             Some(other) => {

@@ -38,6 +38,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         st.cgroup.kill_all();
     }
     let mut cg = st.cgroup.clone();
+    log::debug!(
+        "delete {id}: removing cgroup {}",
+        crate::cgroups::describe(&cg)
+    );
     if !cg.remove() {
         log::warn!("some cgroups of {id} could not be removed");
     }
@@ -46,6 +50,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         let state_json = serde_json::to_string(&st.oci(Status::Stopped)).unwrap_or_default();
         crate::hooks::run_all_warning("poststop", hooks, &state_json);
     }
+    log::debug!("delete {id}: removing state {}", dir.path.display());
     dir.remove()
 }
 

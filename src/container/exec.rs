@@ -25,6 +25,8 @@ pub struct ExecOptions {
     /// Exec into a paused container too (the process then waits, frozen,
     /// until the container is resumed), as runc's --ignore-paused.
     pub ignore_paused: bool,
+    /// `--cgroup`: sub-cgroups of the container's to run the process in.
+    pub sub_cgroups: crate::cgroups::sub::SubCgroups,
 }
 
 /// Starts the process; with `detach` returns 0 once it runs, otherwise
@@ -52,6 +54,7 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
         _ => return Err(Error::new("cannot exec in a stopped container")),
     }
     drop(dir); // the lock must not be held while the process runs
+    let cgroup = st.cgroup.with_sub_cgroups(&opts.sub_cgroups)?;
 
     // Namespaces of the container init, minus those we already share.
     let order = ["user", "ipc", "uts", "net", "pid", "time", "cgroup", "mnt"];
@@ -99,14 +102,21 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
         console_socket: console.as_ref(),
         seccomp: st.seccomp.as_ref(),
         preserve_fds: opts.preserve_fds,
-        cgroup: &st.cgroup,
+        cgroup: &cgroup,
         // The helper starts as privileged as we are, before it joins the
         // container's user namespace: it can move itself (cheaper).
         joins_own_cgroups: nix::unistd::geteuid().is_root(),
         born_in_unified: std::cell::Cell::new(false),
     };
+    log::debug!(
+        "exec in {}: joining {} namespaces of pid {}, cgroup {}",
+        opts.id,
+        join.len() + for_children.len(),
+        st.pid,
+        crate::cgroups::describe(&cgroup)
+    );
     let (parent, child) = Channel::pair()?;
-    let unified_dir = st.cgroup.open_unified();
+    let unified_dir = cgroup.open_unified();
     let saved = ForChildren::enter(&for_children)?;
     let (cloned, born_in_unified) =
         sys::clone_process_into(0, unified_dir.as_ref().map(|d| d.as_raw_fd()));
@@ -130,20 +140,33 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
     };
     drop(unified_dir);
     if !cfg.joins_own_cgroups {
-        st.cgroup.enter(pid, born_in_unified).map_err(fail)?;
+        cgroup.enter(pid, born_in_unified).map_err(fail)?;
         parent.send(&Msg::Go).map_err(fail)?;
     }
     // EOF means the process exec'd (the channel is close-on-exec).
-    match parent.recv() {
-        Ok(None) => {}
-        Ok(Some(Msg::Error(e))) => return Err(fail(Error::new(e))),
-        Ok(Some(m)) => {
-            return Err(fail(Error::new(format!(
-                "unexpected message from exec process: {m:?}"
-            ))));
+    loop {
+        match parent.recv() {
+            Ok(None) => break,
+            Ok(Some(Msg::SeccompFd)) => {
+                // runc's payload for an exec: the exec'd process's pid with
+                // the container's state.
+                let handed = parent.recv_fd().and_then(|fd| {
+                    let state = st.oci(Status::Running);
+                    crate::seccomp::listener::hand_over(st.seccomp.as_ref(), pid, &state, &fd)
+                });
+                handed.map_err(fail)?;
+                parent.send(&Msg::SeccompDone).map_err(fail)?;
+            }
+            Ok(Some(Msg::Error(e))) => return Err(fail(Error::new(e))),
+            Ok(Some(m)) => {
+                return Err(fail(Error::new(format!(
+                    "unexpected message from exec process: {m:?}"
+                ))));
+            }
+            Err(e) => return Err(fail(e)),
         }
-        Err(e) => return Err(fail(e)),
     }
+    log::debug!("exec in {}: process pid {pid} has exec'd", opts.id);
     if let Some(pf) = &opts.pid_file {
         let abs = if pf.is_absolute() {
             pf.clone()
@@ -168,13 +191,15 @@ pub fn wait_child(pid: i32) -> i32 {
             return 255;
         }
     }
-    if libc::WIFEXITED(status) {
+    let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else if libc::WIFSIGNALED(status) {
         128 + libc::WTERMSIG(status)
     } else {
         255
-    }
+    };
+    log::debug!("process exited: pid {pid}, status {code}");
+    code
 }
 
 fn flag_of(name: &str) -> i32 {

@@ -38,6 +38,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 }
 
 fn send(pid: i32, sig: i32) -> nix::Result<()> {
+    log::debug!("sending signal {sig} to pid {pid}");
     // SAFETY: kill(2) with integer arguments.
     if unsafe { libc::kill(pid, sig) } < 0 {
         Err(nix::Error::last())

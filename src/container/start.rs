@@ -27,6 +27,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Err(e) => return Err(Error::errno("pidfd_open init", e)),
     };
     let fifo_path = dir.fifo_path();
+    log::debug!(
+        "start {id}: releasing init pid {} through {}",
+        st.pid,
+        fifo_path.display()
+    );
     // Non-blocking open for reading never waits; the init's blocking open
     // for writing completes as soon as we are here.
     let fifo = sys::openat(
@@ -86,6 +91,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
     }
+    log::debug!("start {id}: init pid {} has exec'd", st.pid);
     run_poststart_hooks(&st);
     Ok(())
 }

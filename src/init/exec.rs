@@ -16,6 +16,13 @@ pub struct Program {
     envp: Vec<CString>,
 }
 
+impl Program {
+    /// The executable, for debug records (the environment may hold secrets).
+    pub fn path(&self) -> &std::ffi::CStr {
+        &self.path
+    }
+}
+
 /// Environment of the container process: the spec's, plus HOME from the
 /// container's /etc/passwd when the spec does not set it (runc does this).
 pub fn environment(p: &Process) -> Vec<String> {

@@ -9,6 +9,7 @@ mod capabilities;
 mod console;
 mod exec;
 mod limits;
+pub mod memory_policy;
 mod scheduling;
 pub use scheduling::parse_cpu_list;
 pub mod setns_init;
@@ -95,6 +96,8 @@ pub enum CgroupEntry {
 pub fn run(cfg: &InitConfig, chan: &Channel) -> ! {
     // SAFETY: closing our copy of the lock fd; the parent keeps its own.
     unsafe { libc::close(cfg.state_lock_fd) };
+    crate::logging::keep_stderr_for_init();
+    log::debug!("child process in init()");
     if let Some(fds) = cfg.stdio {
         for (target, fd) in fds.iter().enumerate() {
             // SAFETY: dup2 onto our own stdio slots.
@@ -199,6 +202,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
                     .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
             }
             reached.set(Some(CgroupNeed::Joined));
+            log::debug!("init: in cgroup {}", crate::cgroups::describe(cfg.cgroup));
         }
         if need == CgroupNeed::Limited && reached.get() < Some(CgroupNeed::Limited) {
             if late {
@@ -242,6 +246,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         opened: &opened,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
+    log::debug!(
+        "init: mounts and devices of {} prepared",
+        cfg.rootfs.display()
+    );
     need_cgroups(CgroupNeed::Limited)?;
     if cfg.has_create_runtime_hooks {
         chan.send(&Msg::CreateRuntimeHooks)?;
@@ -263,10 +271,16 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         crate::hooks::run_all("createContainer", hooks, &(cfg.state_json)("creating"), at)?;
     }
     if !ctx.new_mount_ns {
+        log::debug!(
+            "init: chroot to {} (no mount namespace)",
+            cfg.rootfs.display()
+        );
         mounts::pivot::chroot_only(&cfg.rootfs)?;
     } else if cfg.no_pivot {
+        log::debug!("init: move {} to / (--no-pivot)", cfg.rootfs.display());
         mounts::pivot::move_root(&cfg.rootfs)?;
     } else {
+        log::debug!("init: pivot_root to {}", cfg.rootfs.display());
         mounts::pivot::pivot_root(&cfg.rootfs)?;
     }
 
@@ -313,6 +327,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         scheduling::set_personality(p)?;
     }
+    if let Some(p) = linux.and_then(|l| l.memory_policy().as_ref()) {
+        memory_policy::MemoryPolicy::parse(p)?.apply()?;
+    }
     let cwd = process.cwd();
     // As root first (the user may lack search permission on the way).
     let chdir_early = nix::unistd::chdir(cwd.as_path()).is_ok();
@@ -328,7 +345,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         profile.apply()?;
     }
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
-    load_seccomp_while_privileged(&mut seccomp, no_new_privs)?;
+    load_seccomp_while_privileged(&mut seccomp, no_new_privs, chan)?;
     capabilities::drop_bounding(process.capabilities().as_ref())?;
     user::switch(process.user())?;
     capabilities::apply(process.capabilities().as_ref())?;
@@ -342,6 +359,8 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
             .map_err(|e| Error::errno("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
     let exec = exec::Program::resolve(process)?;
+    load_notify_seccomp_before_ready(&mut seccomp, chan)?;
+    log::debug!("init: ready, as uid {}", process.user().uid());
     chan.send(&Msg::Ready)?;
     Ok(Prepared { exec, seccomp })
 }
@@ -394,17 +413,45 @@ fn finish_rootfs(cfg: &InitConfig) -> Result<()> {
 fn load_seccomp_while_privileged(
     filter: &mut Option<crate::seccomp::SeccompProgram>,
     no_new_privs: bool,
+    chan: &Channel,
 ) -> Result<()> {
     if no_new_privs {
         return Ok(());
     }
     match filter.take() {
-        Some(prog) => prog
-            .install()
-            .map(drop)
-            .map_err(|e| Error::new(format!("seccomp: {e}"))),
+        Some(prog) => install_seccomp(&prog, chan),
         None => Ok(()),
     }
+}
+
+/// A filter with SCMP_ACT_NOTIFY rules must be installed while rt still
+/// listens on the channel (until Ready), since rt hands its listener fd to
+/// the seccomp agent: with no_new_privs it is loaded here, after every
+/// other step but exec, as runc loads it before its init pipe closes.
+fn load_notify_seccomp_before_ready(
+    filter: &mut Option<crate::seccomp::SeccompProgram>,
+    chan: &Channel,
+) -> Result<()> {
+    match filter.take_if(|p| p.uses_notify()) {
+        Some(prog) => install_seccomp(&prog, chan),
+        None => Ok(()),
+    }
+}
+
+/// Installs `prog`; its notify listener fd, if any, goes to rt over the
+/// channel, and this waits until rt has handed it to the seccomp agent
+/// (notified syscalls would block until an agent answers them).
+pub(crate) fn install_seccomp(prog: &crate::seccomp::SeccompProgram, chan: &Channel) -> Result<()> {
+    log::debug!("init: loading seccomp filter ({prog:?})");
+    let listener = prog
+        .install()
+        .map_err(|e| Error::new(format!("seccomp: {e}")))?;
+    let Some(fd) = listener else { return Ok(()) };
+    chan.send(&Msg::SeccompFd)?;
+    chan.send_fd(std::os::fd::AsFd::as_fd(&fd))?;
+    drop(fd);
+    chan.expect(Msg::SeccompDone)
+        .ctx("hand the seccomp notify fd to the agent")
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked host fd shows up as
@@ -469,6 +516,9 @@ impl Prepared {
     /// Blocks until `rt start` opens the fifo (if there is one), then runs
     /// startContainer hooks and execs. Returns only on failure.
     fn wait_for_start_and_exec(self, cfg: &InitConfig) -> Error {
+        if cfg.fifo.is_some() {
+            crate::logging::release_stderr_copy();
+        }
         // The write end stays open (close-on-exec) so `start` sees EOF
         // exactly when the exec happened.
         let _fifo = match cfg.fifo.map(wait_for_start) {
@@ -500,8 +550,10 @@ impl Prepared {
                 return e;
             }
         }
+        log::debug!("init: started, exec {:?}", self.exec.path());
         // Only stdio and the preserved fds cross into the container.
         sys::cloexec_from(3 + cfg.preserve_fds);
+        // Never a notify filter: that one was loaded before Ready.
         if let Some(prog) = &self.seccomp {
             if let Err(e) = prog.install() {
                 return Error::new(format!("seccomp: {e}"));

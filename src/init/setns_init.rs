@@ -29,8 +29,10 @@ pub fn run(cfg: &ExecInit, chan: &Channel) -> ! {
             // the exec happened, or our error message if it did not.
             sys::cloexec_from(3 + cfg.preserve_fds);
             if let Some(f) = &filter {
-                if let Err(e) = f.install() {
-                    let _ = chan.send(&Msg::Error(format!("seccomp: {e}")));
+                // The channel is still open (until exec): a notify
+                // listener fd goes to rt through it.
+                if let Err(e) = super::install_seccomp(f, chan) {
+                    let _ = chan.send(&Msg::Error(e.to_string()));
                     // SAFETY: end the child without running inherited atexit handlers.
                     unsafe { libc::_exit(255) };
                 }
@@ -89,7 +91,7 @@ fn setup(
         profile.apply()?;
     }
     let no_new_privs = p.no_new_privileges().unwrap_or(false);
-    super::load_seccomp_while_privileged(&mut filter, no_new_privs)?;
+    super::load_seccomp_while_privileged(&mut filter, no_new_privs, chan)?;
     capabilities::drop_bounding(p.capabilities().as_ref())?;
     user::switch(p.user())?;
     capabilities::apply(p.capabilities().as_ref())?;

@@ -18,6 +18,11 @@ pub enum Msg {
     CreateRuntimeHooks,
     /// parent → init: those hooks succeeded.
     HooksDone,
+    /// init → parent: a filter with SCMP_ACT_NOTIFY rules is installed;
+    /// its listener fd follows in the next datagram (`send_fd`).
+    SeccompFd,
+    /// parent → init: the seccomp agent has the listener fd.
+    SeccompDone,
     /// init → parent: set up and waiting for `start`.
     Ready,
     /// init → parent: setup failed at this step.
@@ -80,6 +85,19 @@ impl Channel {
         let data = serde_json::to_vec(msg).map_err(|e| Error::new(e.to_string()))?;
         crate::sys::write_all(self.fd.as_raw_fd(), &data)
             .map_err(|e| Error::errno("send to init channel", e))
+    }
+
+    /// Sends `fd` (SCM_RIGHTS) as a datagram of its own, after the message
+    /// that announces it.
+    pub fn send_fd(&self, fd: std::os::fd::BorrowedFd) -> Result<()> {
+        crate::sys::send_fd(self.fd.as_raw_fd(), b"fd", fd.as_raw_fd())
+            .map_err(|e| Error::errno("send fd on init channel", e))
+    }
+
+    /// Receives the fd `send_fd` sent (close-on-exec).
+    pub fn recv_fd(&self) -> Result<OwnedFd> {
+        crate::sys::recv_fd(self.fd.as_raw_fd())
+            .map_err(|e| Error::errno("receive fd on init channel", e))
     }
 
     /// Receives one message; `None` when the other side closed the channel.
@@ -192,6 +210,26 @@ mod tests {
         }
         // The channel is still in step.
         init.send(&Msg::Ready).unwrap();
+        assert_eq!(parent.recv().unwrap(), Some(Msg::Ready));
+    }
+
+    #[test]
+    fn an_fd_crosses_between_messages() {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let (parent, init) = Channel::pair().unwrap();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        init.send(&Msg::SeccompFd).unwrap();
+        init.send_fd(r.as_fd()).unwrap();
+        init.send(&Msg::Ready).unwrap();
+        assert_eq!(parent.recv().unwrap(), Some(Msg::SeccompFd));
+        let got = parent.recv_fd().unwrap();
+        let ino = |fd: &OwnedFd| {
+            std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+                .unwrap()
+                .ino()
+        };
+        assert_eq!(ino(&got), ino(&r));
         assert_eq!(parent.recv().unwrap(), Some(Msg::Ready));
     }
 

@@ -32,13 +32,14 @@
 //!
 //! Use: `compile` while parsing the config (pure, ~50-150 us for Docker's
 //! profile), `install` in the container init after capabilities and
-//! no_new_privs, right before exec. Sending the notify fd to
-//! `listenerPath` (with `listenerMetadata`) is the caller's job.
+//! no_new_privs, right before exec. `listener` hands the notify fd to the
+//! agent at `listenerPath` (with `listenerMetadata`), from rt's side.
 
 mod bpf;
 mod compile;
 mod error;
 mod install;
+pub mod listener;
 mod syscalls;
 
 #[cfg(test)]
@@ -79,6 +80,50 @@ pub fn parse_json(json: &str) -> Result<LinuxSeccomp, SeccompError> {
             format!("linux.seccomp.{path}")
         };
         SeccompError::config(field, e.inner().to_string())
+    })
+}
+
+/// The `linux.seccomp` part of `rt features`: what this build compiles and
+/// this kernel installs. SCMP_ACT_NOTIFY and each filter flag are listed as
+/// supported only if the kernel takes the flag they need (probed).
+pub fn features() -> serde_json::Value {
+    let knows = install::kernel_knows_flag;
+    let mut actions = vec![
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_TRACE",
+        "SCMP_ACT_TRAP",
+    ];
+    if knows(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        actions.push("SCMP_ACT_NOTIFY");
+        actions.sort_unstable();
+    }
+    let flags = [
+        ("SECCOMP_FILTER_FLAG_LOG", libc::SECCOMP_FILTER_FLAG_LOG),
+        (
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+            libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        ),
+        ("SECCOMP_FILTER_FLAG_TSYNC", libc::SECCOMP_FILTER_FLAG_TSYNC),
+        (
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+            libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        ),
+    ];
+    serde_json::json!({
+        "enabled": true,
+        "actions": actions,
+        "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+            "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+        // Other CPUs' architectures are accepted but never filter anything
+        // on x86_64 (see above): only these three are enforced.
+        "archs": ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+        "knownFlags": flags.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        "supportedFlags": flags.iter().filter(|(_, b)| knows(*b)).map(|(n, _)| *n).collect::<Vec<_>>(),
     })
 }
 

@@ -125,6 +125,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if let Some(seccomp) = linux.seccomp() {
             validate_seccomp(seccomp)?;
         }
+        if let Some(policy) = linux.memory_policy() {
+            crate::init::memory_policy::MemoryPolicy::parse(policy)?;
+        }
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         validate_idmapped_mount(i, m, has(LinuxNamespaceType::User))?;
