@@ -103,10 +103,14 @@ IMAGE=docker.io/library/busybox:rt-bench
 
 # ---- teardown --------------------------------------------------------------------
 pids_to_stop=()
-kill_with_arg() { # kill_with_arg TEXT: SIGKILL processes whose argv mentions TEXT
-	local p
+kill_with_arg() { # kill_with_arg TEXT: SIGKILL daemons and shims whose argv mentions TEXT
+	local p comm
 	for p in /proc/[0-9]*; do
 		[ "${p#/proc/}" != $$ ] || continue
+		# Only what the callers start: never a shell or wrapper that merely
+		# names OUTDIR in its arguments (e.g. the one running this script).
+		comm=$(cat "$p/comm" 2>/dev/null) || continue
+		case "$comm" in containerd* | dockerd | conmon) ;; *) continue ;; esac
 		{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$1" && kill -9 "${p#/proc/}" 2>/dev/null || true
 	done
 }

@@ -332,6 +332,13 @@ if [[ " $benches " == *" rss "* ]]; then
 		[ -n "${tested[lifecycle,$i]:-}" ] || smoke lifecycle "$i"
 		[ -n "${usable[lifecycle,$i]:-}" ] || { exclude rss "$i" "$out/raw/smoke-lifecycle-${names[$i]}.err"; continue; }
 		say "rss: ${names[$i]}, $RSS_SAMPLES samples"
+		# A binary's resident text depends on how its page cache was filled:
+		# a file just written (cp, a linker, dpkg) sits in large folios, and
+		# a page fault maps a whole folio, which showed as 350 KiB more peak
+		# RSS for the same rt. Dropping the binary's cached pages makes every
+		# runtime's text come back through exec's readahead alike.
+		dd if="${paths[$i]}" iflag=nocache count=0 status=none 2>/dev/null || true
+		rt "$i" --version >/dev/null 2>&1 || true
 		samples="$out/raw/rss.${names[$i]}.tsv"
 		: >"$samples"
 		for ((s = 0; s < RSS_SAMPLES; s++)); do
