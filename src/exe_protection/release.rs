@@ -33,6 +33,14 @@ static CLOSER_TID: AtomicI32 = AtomicI32::new(0);
 /// kernel stack.
 const STACK_SIZE: usize = 16 * 1024;
 
+/// The closer's stack: in .bss, so only the page it touches becomes
+/// resident (a heap allocation would be zeroed, all of it, at every create).
+struct Stack(std::cell::UnsafeCell<[u8; STACK_SIZE]>);
+// SAFETY: only the closer thread uses the memory, and a new closer starts
+// only once the previous one has exited (CLOSER_TID is zero).
+unsafe impl Sync for Stack {}
+static STACK: Stack = Stack(std::cell::UnsafeCell::new([0; STACK_SIZE]));
+
 extern "C" fn close_fd(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: the raw close system call on the fd handed to this thread;
     // no memory is involved, and the result is of no use to anyone.
@@ -47,10 +55,7 @@ pub fn in_background(fd: OwnedFd) {
         drop(fd);
         return;
     }
-    // Leaked on purpose: the thread may outlive this function, and the
-    // process is short-lived.
-    let stack: &'static mut [u8] = Box::leak(vec![0u8; STACK_SIZE].into_boxed_slice());
-    let top = (stack.as_mut_ptr() as usize + STACK_SIZE) & !15;
+    let top = (STACK.0.get() as usize + STACK_SIZE) & !15;
     let raw = fd.into_raw_fd();
     let flags = libc::CLONE_VM
         | libc::CLONE_FILES
@@ -71,7 +76,7 @@ pub fn in_background(fd: OwnedFd) {
     }
     let tid_ptr = CLOSER_TID.as_ptr();
     // SAFETY: clone(2) through glibc's wrapper: the child runs `close_fd`
-    // on the leaked stack (16-byte aligned top) and exits the thread when
+    // on the static stack (16-byte aligned top) and exits the thread when
     // it returns; the tid word is a static that lives as long as the
     // process, as CLONE_CHILD_CLEARTID requires.
     let tid = unsafe {
