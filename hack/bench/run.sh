@@ -336,7 +336,9 @@ if [[ " $benches " == *" rss "* ]]; then
 		# a file just written (cp, a linker, dpkg) sits in large folios, and
 		# a page fault maps a whole folio, which showed as 350 KiB more peak
 		# RSS for the same rt. Dropping the binary's cached pages makes every
-		# runtime's text come back through exec's readahead alike.
+		# runtime's text come back through exec's readahead alike. Dirty
+		# pages cannot be dropped: write them back first.
+		sync "${paths[$i]}" 2>/dev/null || true
 		dd if="${paths[$i]}" iflag=nocache count=0 status=none 2>/dev/null || true
 		rt "$i" --version >/dev/null 2>&1 || true
 		samples="$out/raw/rss.${names[$i]}.tsv"
