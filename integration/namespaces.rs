@@ -169,6 +169,43 @@ fn time_namespace_applies_offsets() {
     );
 }
 
+/// exec joins the container's time namespace for its child (setns, which
+/// the kernel allows only a single-threaded process: rt lets go of its
+/// exe-protection mount on a thread and must wait for it first).
+#[test]
+fn exec_joins_the_time_namespace_of_the_container() {
+    if skip_rt_only("namespaces::exec_time", "runc 1.1.5 has no time namespace") {
+        return;
+    }
+    let ctx = TestCtx::new("namespaces::exec_time");
+    let mut b = ctx.bundle();
+    b.namespace("time", None)
+        .set(
+            "/linux/timeOffsets",
+            json!({"monotonic": {"secs": 86400, "nanosecs": 0}}),
+        )
+        .args(&["sleep", "1000"]);
+    let id = ctx.id("timens");
+    ctx.create(&mut b, &id).ok();
+    ctx.start(&id).ok();
+    for _ in 0..3 {
+        let out = ctx.rt(&["exec", &id, "cat", "/proc/self/timens_offsets"]);
+        out.ok();
+        let offsets: Vec<String> = out
+            .stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert!(
+            offsets.contains(&"monotonic 86400 0".to_string()),
+            "exec not in the container's time namespace: {}",
+            out.stdout
+        );
+    }
+    ctx.delete_force(&id).ok();
+    ctx.assert_nothing_left(&id);
+}
+
 #[test]
 fn joins_network_namespace_of_running_container() {
     let ctx = TestCtx::new("namespaces::join_container");

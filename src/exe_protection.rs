@@ -28,7 +28,10 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
+mod release;
 mod reseat;
+
+pub use release::settle;
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const WRITE_SEALS: i32 =
@@ -56,17 +59,42 @@ pub fn protection_of(exe: &File) -> Option<Protection> {
 /// the running image onto a read-only clone; otherwise executes the binary
 /// again from a protected file and never returns, or fails.
 pub fn ensure() -> Result<()> {
+    ensure_then(Release::Now)
+}
+
+/// When the fd of the read-only clone is closed once the running image
+/// has moved onto it (see release.rs: closing it waits for an RCU grace
+/// period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Before `ensure_then` returns.
+    Now,
+    /// On a short-lived thread of its own: rt is multi-threaded until it
+    /// ends, so what needs a single thread must call `settle` first.
+    InBackground,
+}
+
+/// `ensure`, choosing when the clone's fd is closed.
+pub fn ensure_then(release: Release) -> Result<()> {
     let exe = File::open("/proc/self/exe").ctx("open /proc/self/exe")?;
     if protection_of(&exe).is_some() {
         return Ok(());
     }
-    let clone = read_only_clone(c"/proc/self/exe");
-    if let Ok(clone) = &clone {
-        match move_onto(clone) {
-            Ok(()) => return Ok(()),
-            Err(e) => log::debug!("exe protection: {e}; executing the read-only clone instead"),
-        }
-    }
+    let clone = match read_only_clone(c"/proc/self/exe") {
+        Ok(clone) => match move_onto(&clone) {
+            Ok(()) => {
+                if release == Release::InBackground {
+                    release::in_background(clone);
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                log::debug!("exe protection: {e}; executing the read-only clone instead");
+                Ok(clone)
+            }
+        },
+        Err(e) => Err(e),
+    };
     let protected = clone
         .or_else(|clone_err| {
             sealed_copy(&exe).map_err(|copy_err| {

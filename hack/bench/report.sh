@@ -40,7 +40,7 @@ excluded() {
 	jq -R -c 'split("\t") | {bench: .[0], runtime: .[1], reason: .[2]}' "$raw/excluded.tsv"
 }
 
-bench_order='["run", "lifecycle", "exec", "seccomp-run", "seccomp-lifecycle", "limits-run", "limits-lifecycle"]'
+bench_order='["run", "lifecycle", "exec", "seccomp-run", "seccomp-lifecycle", "limits-run", "limits-lifecycle", "userns-run", "userns-lifecycle"]'
 jq -n --argjson order "$order" --argjson bench_order "$bench_order" \
 	--slurpfile rounds <(rounds) --slurpfile rss <(rss_samples) --slurpfile excluded <(excluded) \
 	--rawfile env "$out/env.txt" '
@@ -58,7 +58,9 @@ jq -n --argjson order "$order" --argjson bench_order "$bench_order" \
 		"seccomp-run": "run `true`, Docker default seccomp",
 		"seccomp-lifecycle": "lifecycle, Docker default seccomp",
 		"limits-run": "run `true`, memory + pids limits",
-		"limits-lifecycle": "lifecycle, memory + pids limits"
+		"limits-lifecycle": "lifecycle, memory + pids limits",
+		"userns-run": "run `true`, user namespace",
+		"userns-lifecycle": "lifecycle, user namespace"
 	}[.] // .;
 	{
 		env: $env,

@@ -16,12 +16,13 @@
 #   -o OUTDIR      results directory (default /tmp/rt-bench.<time>.<pid>)
 #   -b LIST        comma-separated subset of the benchmarks (default: all)
 # Environment (defaults): RUNS (30) ROUNDS (3) WARMUP (3) RSS_SAMPLES (20)
-#   LIMIT_MEMORY (268435456) LIMIT_PIDS (128) NO_FLOOR (unset: build the floor)
+#   LIMIT_MEMORY (268435456) LIMIT_PIDS (128) USERNS_HOST_ID (100000)
+#   NO_FLOOR (unset: build the floor)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self=$here/$(basename "${BASH_SOURCE[0]}")
-all_benches="run lifecycle exec seccomp-run seccomp-lifecycle limits-run limits-lifecycle rss"
+all_benches="run lifecycle exec seccomp-run seccomp-lifecycle limits-run limits-lifecycle userns-run userns-lifecycle rss"
 
 say() { echo "bench: $*" >&2; }
 fail() { echo "bench: $*" >&2; exit 1; }
@@ -51,7 +52,7 @@ if [ "$quick" = 1 ]; then
 	RUNS=${RUNS:-5} ROUNDS=${ROUNDS:-2} WARMUP=${WARMUP:-1} RSS_SAMPLES=${RSS_SAMPLES:-3}
 fi
 RUNS=${RUNS:-30} ROUNDS=${ROUNDS:-3} WARMUP=${WARMUP:-3} RSS_SAMPLES=${RSS_SAMPLES:-20}
-LIMIT_MEMORY=${LIMIT_MEMORY:-268435456} LIMIT_PIDS=${LIMIT_PIDS:-128}
+LIMIT_MEMORY=${LIMIT_MEMORY:-268435456} LIMIT_PIDS=${LIMIT_PIDS:-128} USERNS_HOST_ID=${USERNS_HOST_ID:-100000}
 
 [ "$(id -u)" = 0 ] || fail "must run as root"
 for tool in hyperfine jq unshare mount /usr/bin/time; do
@@ -142,7 +143,7 @@ make_bundle() { # make_bundle NAME JQ-FILTER CMD...: bundle NAME from the base c
 	mkdir -p "$out/bundles/$name"
 	jq --arg rootfs "$rootfs" --slurpfile seccomp "$out/bundles/docker-seccomp.json" \
 		--argjson args "$(jq -n '$ARGS.positional' --args -- "$@")" \
-		--argjson mem "$LIMIT_MEMORY" --argjson pids "$LIMIT_PIDS" \
+		--argjson mem "$LIMIT_MEMORY" --argjson pids "$LIMIT_PIDS" --argjson uid "$USERNS_HOST_ID" \
 		".root.path = \$rootfs | .process.args = \$args | $filter" \
 		"$out/bundles/base/config.json" >"$out/bundles/$name/config.json"
 }
@@ -150,6 +151,12 @@ make_bundle true '.' true
 make_bundle sleep '.' sleep 3600
 make_bundle seccomp-true '.linux.seccomp = $seccomp[0]' true
 make_bundle seccomp-sleep '.linux.seccomp = $seccomp[0]' sleep 3600
+# A user namespace: container root is host uid/gid USERNS_HOST_ID (100000),
+# 65536 ids; the shared rootfs is root-owned and world-readable, which is
+# all a read-only root needs.
+userns='.linux.namespaces += [{type: "user"}] | .linux.uidMappings = [{containerID: 0, hostID: $uid, size: 65536}] | .linux.gidMappings = [{containerID: 0, hostID: $uid, size: 65536}]'
+make_bundle userns-true "$userns" true
+make_bundle userns-sleep "$userns" sleep 3600
 limits='.linux.resources.memory = {limit: $mem} | .linux.resources.pids = {limit: $pids}'
 for i in "${!names[@]}"; do
 	# A cgroup per runtime, so no runtime ever finds another's leftovers.
@@ -192,6 +199,8 @@ bundle_for() { # bundle_for BENCH I: the bundle directory runtime I uses
 	seccomp-lifecycle) echo "$out/bundles/seccomp-sleep" ;;
 	limits-run) echo "$out/bundles/limits-true-${names[$2]}" ;;
 	limits-lifecycle) echo "$out/bundles/limits-sleep-${names[$2]}" ;;
+	userns-run) echo "$out/bundles/userns-true" ;;
+	userns-lifecycle) echo "$out/bundles/userns-sleep" ;;
 	esac
 }
 command_for() { # command_for BENCH I: the shell command hyperfine times
@@ -249,8 +258,8 @@ check_applied() { # check_applied BENCH I
 	# A `run` of `true` is over too soon to look at: its twin lifecycle bundle
 	# (same config, a `sleep` process) is checked instead.
 	case "$b" in
-	seccomp-run | limits-run) b=${b%-run}-lifecycle ;;
-	seccomp-lifecycle | limits-lifecycle) ;;
+	seccomp-run | limits-run | userns-run) b=${b%-run}-lifecycle ;;
+	seccomp-lifecycle | limits-lifecycle | userns-lifecycle) ;;
 	*) return 0 ;;
 	esac
 	id="check-$b-${names[$i]}"
@@ -267,6 +276,10 @@ check_applied() { # check_applied BENCH I
 		[ "$got" = "$LIMIT_MEMORY" ] || problem="memory limit not applied (found $got)"
 		got=$(cgroup_value "$pid" pids pids.max pids.max)
 		[ "$got" = "$LIMIT_PIDS" ] || problem="$problem${problem:+; }pids limit not applied (found $got)"
+		;;
+	userns-lifecycle)
+		got=$(awk '{print $1, $2, $3}' "/proc/$pid/uid_map")
+		[ "$got" = "0 $USERNS_HOST_ID 65536" ] || problem="container not in the user namespace (uid_map: $got)"
 		;;
 	esac
 	rt "$i" delete -f "$id" </dev/null >/dev/null 2>&1 || true
@@ -319,6 +332,15 @@ if [[ " $benches " == *" rss "* ]]; then
 		[ -n "${tested[lifecycle,$i]:-}" ] || smoke lifecycle "$i"
 		[ -n "${usable[lifecycle,$i]:-}" ] || { exclude rss "$i" "$out/raw/smoke-lifecycle-${names[$i]}.err"; continue; }
 		say "rss: ${names[$i]}, $RSS_SAMPLES samples"
+		# A binary's resident text depends on how its page cache was filled:
+		# a file just written (cp, a linker, dpkg) sits in large folios, and
+		# a page fault maps a whole folio, which showed as 350 KiB more peak
+		# RSS for the same rt. Dropping the binary's cached pages makes every
+		# runtime's text come back through exec's readahead alike. Dirty
+		# pages cannot be dropped: write them back first.
+		sync "${paths[$i]}" 2>/dev/null || true
+		dd if="${paths[$i]}" iflag=nocache count=0 status=none 2>/dev/null || true
+		rt "$i" --version >/dev/null 2>&1 || true
 		samples="$out/raw/rss.${names[$i]}.tsv"
 		: >"$samples"
 		for ((s = 0; s < RSS_SAMPLES; s++)); do

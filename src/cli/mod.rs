@@ -177,7 +177,9 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         cli.command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
     ) {
-        crate::exe_protection::ensure()?;
+        // The clone's mount is let go on a thread of its own, so its RCU
+        // grace period overlaps the command instead of preceding it.
+        crate::exe_protection::ensure_then(crate::exe_protection::Release::InBackground)?;
     }
     match &cli.command {
         Command::Create(a) => commands::create(&root, a, cli.systemd_cgroup),

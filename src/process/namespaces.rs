@@ -87,6 +87,11 @@ impl ForChildren {
             } else {
                 "time_for_children"
             };
+            if *flag == libc::CLONE_NEWTIME {
+                // The kernel lets only a single-threaded process join a
+                // time namespace.
+                crate::exe_protection::settle();
+            }
             let own: OwnedFd = std::fs::File::open(format!("/proc/self/ns/{name}"))
                 .map_err(|e| Error::from(e).context(format!("open own {name}")))?
                 .into();
