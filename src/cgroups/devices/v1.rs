@@ -10,7 +10,7 @@
 //! when the default itself changes.
 
 use super::rules::{ACC_MKNOD, ACC_READ, ACC_WRITE, Kind, Rule};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// (kind, major, minor); `None` numbers are the kernel's `*`.
 type Key = (char, Option<u32>, Option<u32>);
@@ -22,6 +22,12 @@ type Key = (char, Option<u32>, Option<u32>);
 pub struct List {
     pub allow_default: bool,
     pub exceptions: BTreeMap<Key, u32>,
+    /// Keys in the order they first became exceptions. New exceptions are
+    /// written in this order, so `devices.list` (which the kernel keeps in
+    /// write order) lists the spec's rules in the spec's order, before
+    /// rt's defaults: runtime-tools checks that order, and it is what a
+    /// reader of the spec expects to see.
+    order: Vec<Key>,
 }
 
 impl List {
@@ -32,6 +38,7 @@ impl List {
         let mut list = List {
             allow_default: false,
             exceptions: BTreeMap::new(),
+            order: Vec::new(),
         };
         for line in text.lines() {
             let mut f = line.split_whitespace();
@@ -41,6 +48,7 @@ impl List {
             if kind == "a" {
                 list.allow_default = true;
                 list.exceptions.clear();
+                list.order.clear();
                 break;
             }
             let Some(kind) = kind.chars().next() else {
@@ -48,7 +56,7 @@ impl List {
             };
             let (major, minor) = numbers.split_once(':').unwrap_or((numbers, "*"));
             let key = (kind, major.parse().ok(), minor.parse().ok());
-            *list.exceptions.entry(key).or_default() |= access_bits(access);
+            list.add(key, access_bits(access));
         }
         list
     }
@@ -58,6 +66,7 @@ impl List {
         let Some(kind) = rule.kind else {
             self.allow_default = rule.allow;
             self.exceptions.clear();
+            self.order.clear();
             return;
         };
         let key = (kind_char(kind), rule.major, rule.minor);
@@ -70,8 +79,28 @@ impl List {
                 }
             }
         } else {
-            *self.exceptions.entry(key).or_default() |= rule.access;
+            self.add(key, rule.access);
         }
+    }
+
+    fn add(&mut self, key: Key, bits: u32) {
+        if bits == 0 {
+            return;
+        }
+        let entry = self.exceptions.entry(key).or_default();
+        if *entry == 0 {
+            self.order.push(key);
+        }
+        *entry |= bits;
+    }
+
+    /// The exceptions in the order they were made, each once.
+    fn in_order(&self) -> impl Iterator<Item = (&Key, &u32)> {
+        let mut seen = BTreeSet::new();
+        self.order
+            .iter()
+            .filter(move |k| seen.insert(**k))
+            .filter_map(|k| self.exceptions.get_key_value(k))
     }
 
     /// (file, line) writes that turn `self` into `target`.
@@ -93,7 +122,7 @@ impl List {
             writes.push((file(target.allow_default), "a".to_string()));
             current = &empty;
         }
-        for (key, bits) in &target.exceptions {
+        for (key, bits) in target.in_order() {
             let new = bits & !current.get(key).copied().unwrap_or(0);
             if new != 0 {
                 writes.push((add, line(key, new)));
@@ -209,6 +238,37 @@ mod tests {
             List::parse(current)
                 .transition(&List::parse(current))
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn new_exceptions_are_written_in_rule_order() {
+        // runtime-tools' linux_cgroups_devices reads devices.list back and
+        // wants the spec's allow rules first, in the spec's order, even
+        // where a sorted list would put the defaults (b *:* m) first.
+        let rules = [
+            rule(false, None, None, ACC_ALL),
+            rule(true, Some(Kind::Char), Some((10, 229)), ACC_ALL),
+            rule(true, Some(Kind::Block), Some((8, 20)), ACC_READ | ACC_WRITE),
+            rule(true, Some(Kind::Char), Some((1, 3)), ACC_ALL),
+            Rule {
+                allow: true,
+                kind: Some(Kind::Block),
+                major: None,
+                minor: None,
+                access: ACC_MKNOD,
+            },
+            rule(true, Some(Kind::Char), Some((10, 229)), ACC_READ),
+        ];
+        let from = List::parse("a *:* rwm\n");
+        let lines: Vec<String> = from
+            .transition(&after("a *:* rwm\n", &rules))
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(
+            lines,
+            ["a", "c 10:229 rwm", "b 8:20 rw", "c 1:3 rwm", "b *:* m"]
         );
     }
 

@@ -4,7 +4,12 @@
 //! RemovePodSandbox, with the given runtime handler, each call timed.
 //!
 //!   cri-churn --socket PATH --handler NAME --image REF [--pods N]
-//!             [--cgroup-parent /P] [--label TEXT]
+//!             [--cgroup-parent /P] [--label TEXT] [--hold-ms MS]
+//!
+//! `--hold-ms` keeps each container running that long after
+//! StartContainer, and first prints `# running POD_ID CONTAINER_ID` to
+//! stderr: the integration suite uses it to look at the running container
+//! through the runtime (README's containerd snippet test).
 //!
 //! Prints one tab-separated line per pod: label, pod number, start and end
 //! (Unix time in nanoseconds, to match with the runtime's own timings), the
@@ -26,11 +31,12 @@ struct Options {
     pods: u32,
     cgroup_parent: String,
     label: String,
+    hold: Duration,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: cri-churn --socket PATH --handler NAME --image REF [--pods N] [--cgroup-parent /P] [--label TEXT]"
+        "usage: cri-churn --socket PATH --handler NAME --image REF [--pods N] [--cgroup-parent /P] [--label TEXT] [--hold-ms MS]"
     );
     std::process::exit(2)
 }
@@ -43,6 +49,7 @@ fn parse_args() -> Options {
         pods: 50,
         cgroup_parent: String::new(),
         label: String::new(),
+        hold: Duration::ZERO,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -54,6 +61,9 @@ fn parse_args() -> Options {
             "--pods" => o.pods = value.parse().unwrap_or_else(|_| usage()),
             "--cgroup-parent" => o.cgroup_parent = value,
             "--label" => o.label = value,
+            "--hold-ms" => {
+                o.hold = Duration::from_millis(value.parse().unwrap_or_else(|_| usage()))
+            }
             _ => usage(),
         }
     }
@@ -178,6 +188,10 @@ async fn one_pod(
             container_id: ctr.clone()
         })
     );
+    if !o.hold.is_zero() {
+        eprintln!("# running {pod} {ctr}");
+        tokio::time::sleep(o.hold).await;
+    }
     timed!(
         times,
         "StopContainer",
