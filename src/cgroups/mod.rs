@@ -12,6 +12,7 @@ mod hierarchy;
 mod io_hugetlb_net;
 mod preflight;
 mod resources;
+mod rootless;
 mod stats;
 pub mod systemd;
 
@@ -42,6 +43,18 @@ pub struct Placement {
     /// With the systemd driver: the unit that owns the cgroup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<systemd::Unit>,
+    /// Rootless cgroups (`--rootless`): device rules that cannot be
+    /// enforced are not an error (an unprivileged user cannot attach the
+    /// cgroup2 device filter), as in runc.
+    #[serde(skip)]
+    pub rootless: bool,
+    /// Rootless without a cgroupsPath: hierarchies we may not write to
+    /// are left out (moved to `denied`) rather than refused.
+    #[serde(skip)]
+    pub leave_out_denied: bool,
+    /// The hierarchies left out; a limit asked there is an error.
+    #[serde(skip)]
+    pub denied: Vec<rootless::Denied>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -155,6 +168,9 @@ impl Placement {
     pub fn create_dirs(&mut self) -> Result<()> {
         if self.systemd.is_some() {
             return systemd::connect();
+        }
+        if self.leave_out_denied {
+            self.leave_out_denied();
         }
         let dirs = self.dirs.clone();
         for d in &dirs {
@@ -492,9 +508,9 @@ impl Placement {
 
     /// Freezes or thaws every process of the container.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
-        let (file, v2) = self
-            .freezer()
-            .ok_or_else(|| Error::new("no freezer cgroup for this container"))?;
+        let (file, v2) = self.freezer().ok_or_else(|| {
+            Error::new("cannot toggle freezer: cgroups not configured for container")
+        })?;
         let value = match (v2, frozen) {
             (true, true) => "1",
             (true, false) => "0",

@@ -33,8 +33,8 @@ fn forward_signals() {
     }
 }
 
-pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
-    let mut opts = create_options(root, &a.create, systemd_cgroup)?;
+pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool, rootless: Option<bool>) -> Result<i32> {
+    let mut opts = create_options(root, &a.create, systemd_cgroup, rootless)?;
     let bundle = crate::spec::load_bundle(&opts.bundle)?;
     // A terminal without --console-socket: we hold the pty ourselves.
     let terminal = bundle

@@ -1,8 +1,15 @@
 //! uid_map / gid_map for a new user namespace, written by the parent
 //! (the init cannot map itself to ids it does not hold).
+//!
+//! Root writes the maps directly. A user may write directly only a map of
+//! its own id (and for gid_map only after "deny" in setgroups); any other
+//! map is refused with EPERM, and then the setuid helpers newuidmap and
+//! newgidmap (shadow's uidmap package) write it, checking the ranges
+//! against /etc/subuid and /etc/subgid, as runc and crun do.
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use oci_spec::runtime::LinuxIdMapping;
+use std::process::Command;
 
 fn format_map(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
@@ -10,12 +17,91 @@ fn format_map(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-pub fn write_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
-    if !uid.is_empty() {
-        std::fs::write(format!("/proc/{pid}/uid_map"), format_map(uid)).ctx("write uid_map")?;
+/// Which of the two maps.
+#[derive(Clone, Copy)]
+enum Kind {
+    Uid,
+    Gid,
+}
+
+impl Kind {
+    fn file(self) -> &'static str {
+        match self {
+            Kind::Uid => "uid_map",
+            Kind::Gid => "gid_map",
+        }
     }
-    if !gid.is_empty() {
-        std::fs::write(format!("/proc/{pid}/gid_map"), format_map(gid)).ctx("write gid_map")?;
+    fn tool(self) -> &'static str {
+        match self {
+            Kind::Uid => "newuidmap",
+            Kind::Gid => "newgidmap",
+        }
+    }
+}
+
+/// Whether `gid` maps only the caller's own gid: the one gid map an
+/// unprivileged process may write itself, once setgroups is denied.
+fn only_own_gid(gid: &[LinuxIdMapping]) -> bool {
+    let egid = nix::unistd::getegid().as_raw();
+    matches!(gid, [m] if m.host_id() == egid && m.size() == 1)
+}
+
+pub fn write_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    let unprivileged = !crate::rootless::euid_is_root();
+    if unprivileged && only_own_gid(gid) {
+        // The kernel lets an unprivileged writer map its own gid only when
+        // setgroups(2) can never drop a group in the namespace (a group
+        // that forbids access would otherwise be shed).
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
+            .with_ctx(|| format!("write deny to /proc/{pid}/setgroups"))?;
+    }
+    write_map(pid, Kind::Uid, uid)?;
+    write_map(pid, Kind::Gid, gid)
+}
+
+fn write_map(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<()> {
+    if maps.is_empty() {
+        return Ok(());
+    }
+    let path = format!("/proc/{pid}/{}", kind.file());
+    match std::fs::write(&path, format_map(maps)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => map_with_tool(pid, kind, maps),
+        Err(e) => Err(Error::from(e).context(format!("write {path}"))),
+    }
+}
+
+/// `newuidmap PID  ID HOST-ID COUNT ...` (newgidmap alike).
+fn map_with_tool(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<()> {
+    let mut cmd = Command::new(kind.tool());
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([
+            m.container_id().to_string(),
+            m.host_id().to_string(),
+            m.size().to_string(),
+        ]);
+    }
+    let failed = |why: String| {
+        Error::new(format!(
+            "failed to use {} on {pid} (writing /proc/{pid}/{} directly is not permitted): {why}",
+            kind.tool(),
+            kind.file()
+        ))
+    };
+    let out = cmd.output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            failed(format!(
+                "{} not found in $PATH (install uidmap)",
+                kind.tool()
+            ))
+        } else {
+            failed(e.to_string())
+        }
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(failed(format!("{} ({})", stderr.trim(), out.status)));
     }
     Ok(())
 }
@@ -29,5 +115,20 @@ mod tests {
         let m: Vec<LinuxIdMapping> =
             serde_json::from_str(r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":100000,"size":65536}]"#).unwrap();
         assert_eq!(format_map(&m), "0 1000 1\n1 100000 65536\n");
+    }
+
+    #[test]
+    fn own_gid_alone_is_self_writable() {
+        let egid = nix::unistd::getegid().as_raw();
+        let m = |json: String| serde_json::from_str::<Vec<LinuxIdMapping>>(&json).unwrap();
+        assert!(only_own_gid(&m(format!(
+            r#"[{{"containerID":0,"hostID":{egid},"size":1}}]"#
+        ))));
+        assert!(!only_own_gid(&m(format!(
+            r#"[{{"containerID":0,"hostID":{egid},"size":2}}]"#
+        ))));
+        assert!(!only_own_gid(&m(format!(
+            r#"[{{"containerID":0,"hostID":{egid},"size":1}},{{"containerID":1,"hostID":100000,"size":10}}]"#
+        ))));
     }
 }
