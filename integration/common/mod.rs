@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod exec;
 pub mod spec;
 pub mod tools;
+pub mod user;
 
 pub use bundle::Bundle;
 pub use ctx::{TestCtx, path, rt_bin, skip_rt_only, testing_runc};

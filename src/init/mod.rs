@@ -125,8 +125,15 @@ fn has_ns(cfg: &InitConfig, t: LinuxNamespaceType) -> bool {
 /// Steps up to `Ready`, in spec order.
 fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     let spec = cfg.spec;
-    // Nobody in the container may ptrace us while we hold host fds.
-    sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    let new_user_ns = cfg.new_namespaces & libc::CLONE_NEWUSER != 0;
+    // Nobody in the container may ptrace us while we hold host fds. With a
+    // new user namespace, only once the parent wrote our id maps: while we
+    // are not dumpable /proc/<us> is root's, and an unprivileged parent
+    // (or newuidmap, which checks who owns /proc/<us>) could not write
+    // them. Until then nothing of the container exists to ptrace us.
+    if !new_user_ns {
+        sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
     // Device nodes and files get exactly the modes the spec asks for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
@@ -142,7 +149,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         }
         CgroupEntry::SelfWhenReady => {}
     }
-    if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
+    if new_user_ns {
+        // Maps written (ByParent: the parent sent Go after them).
+        sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
         // Become root of the new user namespace now that it is mapped.
         user::become_root().ctx("setresuid(0) in user namespace")?;
     }
