@@ -398,3 +398,94 @@ fn delegated_cgroup_enforces_limits() {
     );
     assert!(user.processes().is_empty(), "{:?}", user.processes());
 }
+
+/// Rootless Podman (4.3, conmon 2.1) with the runtime under test: podman
+/// runs in its own user namespace (mapping the user's subordinate ids),
+/// so the runtime runs as root of a user namespace, not as the user; it
+/// must skip the cgroups it cannot write to and bind-mount device nodes.
+/// Native overlay storage and no network, all in the user's home.
+#[test]
+fn podman_run_exec_stop_rm() {
+    let ctx = TestCtx::new("rootless::podman_run_exec_stop_rm");
+    if crate::common::tools::skip_without(&ctx.name, &["podman", "conmon", "tar"]) {
+        return;
+    }
+    let Some(user) = TestUser::new(&ctx) else {
+        return;
+    };
+    let dir = user.home.join("podman");
+    user.make_own_dir(&dir, 0o755);
+    let runtime_name = user.rt.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::write(
+        dir.join("containers.conf"),
+        format!("[engine]\nruntime_supports_json = [\"{runtime_name}\"]\n"),
+    )
+    .unwrap();
+    let tar = crate::common::tools::busybox_rootfs_tar(&dir);
+    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let podman = |args: &[&str]| {
+        let d = |sub: &str| path(&dir.join(sub)).to_string();
+        let mut argv: Vec<String> = vec![
+            "--root".into(),
+            d("storage"),
+            "--runroot".into(),
+            d("run"),
+            "--tmpdir".into(),
+            d("tmp"),
+            "--cgroup-manager".into(),
+            "cgroupfs".into(),
+            "--events-backend".into(),
+            "file".into(),
+            "--storage-driver".into(),
+            "overlay".into(),
+        ];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut cmd = user.command("podman", &argv);
+        cmd.env("CONTAINERS_CONF", dir.join("containers.conf"));
+        user.run(cmd)
+    };
+    const IMAGE: &str = "localhost/rt-rootless-busybox:latest";
+    podman(&["import", "--change", "CMD [\"sh\"]", path(&tar), IMAGE]).ok();
+    let rt = path(&user.rt).to_string();
+    let run_opts = ["--runtime", &rt, "--network", "none"];
+    let with = |head: &[&str], tail: &[&str]| -> Vec<String> {
+        head.iter()
+            .chain(run_opts.iter())
+            .chain(tail.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let call = |argv: Vec<String>| podman(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let out = call(with(
+        &["run", "--rm"],
+        &[IMAGE, "sh", "-c", "id -u; echo hello-rootless"],
+    ));
+    out.ok();
+    assert_eq!(out.stdout.trim(), "0\nhello-rootless");
+    call(with(&["run", "--rm"], &[IMAGE, "sh", "-c", "exit 3"])).fails_with(3);
+
+    let name = ctx.id("rlpod");
+    call(with(
+        &["run", "-d", "--name", &name],
+        &[IMAGE, "sleep", "300"],
+    ))
+    .ok();
+    let out = podman(&[
+        "inspect",
+        "--format",
+        "{{.OCIRuntime}} {{.State.Status}}",
+        &name,
+    ]);
+    assert_eq!(out.ok().stdout.trim(), format!("{rt} running"));
+    let out = podman(&["exec", &name, "sh", "-c", "echo in-exec; id -u"]);
+    assert_eq!(out.ok().stdout.trim(), "in-exec\n0");
+    podman(&["exec", &name, "sh", "-c", "exit 4"]).fails_with(4);
+    podman(&["stop", "-t", "1", &name]).ok();
+    let out = podman(&["inspect", "--format", "{{.State.Status}}", &name]);
+    assert_eq!(out.ok().stdout.trim(), "exited");
+    podman(&["rm", &name]).ok();
+    let out = podman(&["ps", "-a", "-q"]);
+    assert_eq!(out.ok().stdout.trim(), "", "containers left");
+}

@@ -48,11 +48,9 @@ pub struct Placement {
     /// cgroup2 device filter), as in runc.
     #[serde(skip)]
     pub rootless: bool,
-    /// Rootless without a cgroupsPath: hierarchies we may not write to
-    /// are left out (moved to `denied`) rather than refused.
-    #[serde(skip)]
-    pub leave_out_denied: bool,
-    /// The hierarchies left out; a limit asked there is an error.
+    /// Rootless without a cgroupsPath: the hierarchies we may not write
+    /// to, left out (Self::leave_out_denied); a limit asked there is an
+    /// error.
     #[serde(skip)]
     pub denied: Vec<rootless::Denied>,
 }
@@ -168,9 +166,6 @@ impl Placement {
     pub fn create_dirs(&mut self) -> Result<()> {
         if self.systemd.is_some() {
             return systemd::connect();
-        }
-        if self.leave_out_denied {
-            self.leave_out_denied();
         }
         let dirs = self.dirs.clone();
         for d in &dirs {

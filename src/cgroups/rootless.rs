@@ -20,9 +20,10 @@ pub struct Denied {
 
 impl Placement {
     /// Moves each hierarchy whose cgroup we could not make or join into
-    /// `denied`. Decided from permissions up front, so nothing is made in
-    /// a hierarchy we then give up.
-    pub(super) fn leave_out_denied(&mut self) {
+    /// `denied`. Decided from permissions when the placement is planned,
+    /// before anything is made and before the init (which may join its
+    /// cgroups itself) is cloned with a copy of it.
+    pub fn leave_out_denied(&mut self) {
         let (mut kept, mut denied) = (Vec::new(), Vec::new());
         for d in self.dirs.drain(..) {
             match unwritable(&d) {

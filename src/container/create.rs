@@ -237,7 +237,9 @@ impl<'a> Plan<'a> {
         let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
         let mut cgroup = cgroups::plan(&layout, cgroups_path, &opts.id, opts.systemd_cgroup)?;
         cgroup.rootless = crate::rootless::cgroups_rootless(opts.rootless);
-        cgroup.leave_out_denied = cgroup.rootless && cgroups_path.is_none();
+        if cgroup.rootless && cgroups_path.is_none() && !cgroup.is_systemd() {
+            cgroup.leave_out_denied();
+        }
         let resources = linux
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();

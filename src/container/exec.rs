@@ -83,6 +83,9 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
     if !privileged {
         enter_user_namespace_first(&mut join)?;
     }
+    // Root of a user namespace (rootless Podman's) cannot join the host's
+    // pid namespace again, which belongs to the initial one.
+    let can_switch_back = privileged && !crate::rootless::in_user_namespace();
     let console: Option<OwnedFd> = match (&opts.console_socket, opts.console_fd) {
         (_, Some(fd)) => {
             // SAFETY: the caller keeps `console_fd` open for the call.
@@ -124,7 +127,7 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
     // namespace, from which setns to an ancestor is refused). Rootless,
     // we cannot go back (that takes privilege over the host's pid
     // namespace) and need not: this process forks no other child.
-    if privileged {
+    if can_switch_back {
         saved.restore()?;
     }
     let pid = cloned.map_err(|e| Error::errno("clone exec process", e))?;

@@ -217,7 +217,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         cgroup: cfg.cgroup,
         pure_v2: cfg.pure_v2,
         new_mount_ns: cfg.new_namespaces & libc::CLONE_NEWNS != 0,
-        new_user_ns: has_ns(cfg, LinuxNamespaceType::User),
+        in_user_ns: has_ns(cfg, LinuxNamespaceType::User) || crate::rootless::in_user_namespace(),
         new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
         need_cgroups: &need_cgroups,
     };

@@ -25,7 +25,9 @@ pub struct RootfsContext<'a> {
     pub cgroup: &'a Placement,
     pub pure_v2: bool,
     pub new_mount_ns: bool,
-    pub new_user_ns: bool,
+    /// In a user namespace (a new or joined one, or rt's own, as under
+    /// rootless Podman): mknod is refused, device nodes are bind-mounted.
+    pub in_user_ns: bool,
     pub new_cgroup_ns: bool,
     /// Called before a step needs the container's cgroups: the init may
     /// still be on its way into them (init::CgroupEntry::SelfWhenReady).
@@ -90,7 +92,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
     }
     if needs_dev_setup(ctx.spec) {
         (ctx.need_cgroups)(CgroupNeed::Limited)?;
-        devices::setup(&root, ctx.spec, ctx.new_user_ns)?;
+        devices::setup(&root, ctx.spec, ctx.in_user_ns)?;
     }
     Ok(root)
 }
