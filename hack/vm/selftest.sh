@@ -5,8 +5,9 @@
 # pure cgroup v2 with controllers, and RUNTIME runs a busybox container that
 # sits in its v2 cgroup with the memory limit applied and device access
 # limited (cgroup2 device filter: a node outside the allow list cannot be
-# opened, one the spec allows can; for rt also after `update`); then, with
-# systemd as the guest's init, that RUNTIME --systemd-cgroup runs containers
+# opened, one the spec allows can; for rt also after `update`); that an
+# unprivileged user gets limits in a delegated subtree (rootless-checks.sh);
+# then, with systemd as the guest's init, that RUNTIME --systemd-cgroup runs containers
 # in systemd scopes (systemd-checks.sh). Prints one line per check; exits 1
 # if any failed.
 set -uo pipefail
@@ -103,6 +104,15 @@ No such device or address" "$got"
 	cat "$work/warn" >>"$work/err"
 fi
 [ "$failed" = 0 ] || { echo "stderr of the container runs:"; cat "$work/err"; }
+
+# Rootless on pure cgroup v2: an unprivileged user owning a delegated
+# subtree (rootless-checks.sh). The user must be able to run the runtime
+# and read the bundle: both are copied into a world-readable dir.
+rl=$work/rootless
+mkdir -p "$rl" && chmod 755 "$work" "$rl"
+cp "$runtime" "$rl/" && chmod 755 "$rl/$(basename "$runtime")"
+"$here/../mkbundle.sh" "$rl/sleeper" true >/dev/null
+"$vm" "$rl" sh "$here/rootless-checks.sh" "$rl/$(basename "$runtime")" | tr -d '\0' || failed=1
 
 # The systemd cgroup driver, with systemd as the guest's PID 1: see
 # systemd-checks.sh for what is checked.

@@ -363,7 +363,8 @@ fn mount_cgroup(
     if ctx.pure_v2 {
         // As runc: a fresh cgroup2 mount. With a cgroup namespace it shows
         // the container's subtree; without one the whole hierarchy. Where
-        // the kernel refuses (user namespace without cgroupns), bind it.
+        // the kernel refuses (user namespace without cgroupns: EPERM, or
+        // EBUSY as root of one), bind it, as runc does.
         let flags = base | ro;
         if let Err(e) = sys::mount(
             Some("cgroup2"),
@@ -372,16 +373,16 @@ fn mount_cgroup(
             flags,
             None,
         ) {
-            if e != nix::Error::EPERM || ctx.new_cgroup_ns {
+            if !matches!(e, nix::Error::EPERM | nix::Error::EBUSY) {
                 return Err(Error::errno("mount cgroup2", e));
             }
-            let dir = ctx
-                .cgroup
-                .dirs
-                .iter()
-                .find(|d| d.v2)
-                .map(|d| d.mount.clone())
-                .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
+            // With a cgroup namespace, what it would show: our own cgroup.
+            let v2 = ctx.cgroup.dirs.iter().find(|d| d.v2);
+            let dir = match v2 {
+                Some(d) if ctx.new_cgroup_ns => d.full(),
+                Some(d) => d.mount.clone(),
+                None => PathBuf::from("/sys/fs/cgroup"),
+            };
             bind_path(&dir, &target)?;
             remount(&reopen(root, dest)?, libc::MS_BIND | base | ro)?;
         }
