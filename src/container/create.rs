@@ -235,8 +235,13 @@ impl<'a> Plan<'a> {
         }
         let layout = cgroups::detect()?;
         let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-        let mut cgroup = cgroups::plan(&layout, cgroups_path, &opts.id, opts.systemd_cgroup)?;
-        cgroup.rootless = crate::rootless::cgroups_rootless(opts.rootless);
+        let rootless = crate::rootless::cgroups_rootless(opts.rootless);
+        let mut cgroup = if opts.systemd_cgroup && rootless {
+            cgroups::plan_user_systemd(&layout, cgroups_path, &opts.id)?
+        } else {
+            cgroups::plan(&layout, cgroups_path, &opts.id, opts.systemd_cgroup)?
+        };
+        cgroup.rootless = rootless;
         if cgroup.rootless && cgroups_path.is_none() && !cgroup.is_systemd() {
             cgroup.leave_out_denied();
         }

@@ -81,6 +81,11 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
     // Decided before we possibly join the user namespace, where we are root.
     let privileged = nix::unistd::geteuid().is_root();
     if !privileged {
+        if let Some(unit) = st.cgroup.systemd.as_ref().filter(|u| u.user) {
+            // While we are still ourselves: in the container's user
+            // namespace we would claim uid 0 to the user's bus.
+            crate::cgroups::systemd::connect(unit.user)?;
+        }
         enter_user_namespace_first(&mut join)?;
     }
     // Root of a user namespace (rootless Podman's) cannot join the host's
@@ -142,7 +147,14 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
     };
     drop(unified_dir);
     if !cfg.joins_own_cgroups {
-        st.cgroup.enter(pid, born_in_unified).map_err(fail)?;
+        match st.cgroup.enter(pid, born_in_unified) {
+            Ok(()) => {}
+            // Rootless from outside the user's subtree (cgroup2 wants write
+            // access to the common ancestor): the process runs, outside the
+            // container's cgroup, as runc lets it.
+            Err(e) if !privileged => log::debug!("exec: not in the container's cgroup: {e}"),
+            Err(e) => return Err(fail(e)),
+        }
         parent.send(&Msg::Go).map_err(fail)?;
     }
     // EOF means the process exec'd (the channel is close-on-exec).

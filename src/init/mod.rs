@@ -172,6 +172,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // Into our cgroups (SelfWhenReady: when a step first needs them), then
     // a new cgroup namespace, which is rooted where we are.
     let reached: std::cell::Cell<Option<CgroupNeed>> = std::cell::Cell::new(None);
+    // Where a user's systemd put us: known to the parent only after our
+    // clone (cgroups::systemd::Unit::locate), so read here, before a new
+    // cgroup namespace hides it, for the cgroup mount.
+    let own_cgroup2: std::cell::RefCell<Option<PathBuf>> = std::cell::RefCell::new(None);
     let need_cgroups = |need: CgroupNeed| -> Result<()> {
         let late = cfg.cgroup_entry == CgroupEntry::SelfWhenReady;
         if reached.get().is_none() {
@@ -181,6 +185,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
                 scheduling::affinity_final(spec.process().as_ref())?;
             }
             if cfg.unshare_cgroup_ns {
+                if cfg.cgroup.systemd.as_ref().is_some_and(|u| u.user) {
+                    *own_cgroup2.borrow_mut() = read_own_cgroup2(cfg.cgroup);
+                }
                 sys::unshare(libc::CLONE_NEWCGROUP)
                     .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
             }
@@ -220,6 +227,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         in_user_ns: has_ns(cfg, LinuxNamespaceType::User) || crate::rootless::in_user_namespace(),
         new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
         need_cgroups: &need_cgroups,
+        own_cgroup2: &own_cgroup2,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
     need_cgroups(CgroupNeed::Limited)?;
@@ -324,6 +332,14 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     let exec = exec::Program::resolve(process)?;
     chan.send(&Msg::Ready)?;
     Ok(Prepared { exec, seccomp })
+}
+
+/// Our cgroup2 directory on the host, from /proc/self/cgroup.
+fn read_own_cgroup2(cgroup: &Placement) -> Option<PathBuf> {
+    let text = sys::read_virtual("/proc/self/cgroup").ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let mount = cgroup.dirs.iter().find(|d| d.v2)?.mount.clone();
+    Some(mount.join(path.trim().trim_start_matches('/')))
 }
 
 /// After pivot_root, the last mount step: rootfsPropagation on the whole

@@ -32,6 +32,9 @@ pub struct RootfsContext<'a> {
     /// Called before a step needs the container's cgroups: the init may
     /// still be on its way into them (init::CgroupEntry::SelfWhenReady).
     pub need_cgroups: &'a dyn Fn(CgroupNeed) -> Result<()>,
+    /// Our cgroup2 directory when `cgroup.dirs` cannot tell it (a user's
+    /// systemd chose it after the clone); set by `need_cgroups`.
+    pub own_cgroup2: &'a std::cell::RefCell<Option<PathBuf>>,
 }
 
 /// What a mount step needs of the container's cgroups.
@@ -378,10 +381,12 @@ fn mount_cgroup(
             }
             // With a cgroup namespace, what it would show: our own cgroup.
             let v2 = ctx.cgroup.dirs.iter().find(|d| d.v2);
-            let dir = match v2 {
-                Some(d) if ctx.new_cgroup_ns => d.full(),
-                Some(d) => d.mount.clone(),
-                None => PathBuf::from("/sys/fs/cgroup"),
+            let own = ctx.own_cgroup2.borrow().clone();
+            let dir = match (v2, own) {
+                (Some(_), Some(own)) if ctx.new_cgroup_ns => own,
+                (Some(d), _) if ctx.new_cgroup_ns => d.full(),
+                (Some(d), _) => d.mount.clone(),
+                (None, _) => PathBuf::from("/sys/fs/cgroup"),
             };
             bind_path(&dir, &target)?;
             remount(&reopen(root, dest)?, libc::MS_BIND | base | ro)?;
