@@ -30,12 +30,15 @@ pub fn euid_is_root() -> bool {
 }
 
 /// Whether we run in a user namespace other than the initial one, whose
-/// uid_map is the identity over the whole range.
+/// uid_map is the identity over the whole range. Read once per process
+/// (create asks it, and its init, cloned after, inherits the answer): it
+/// is about where rt was started, not where a process later moved.
 pub fn in_user_namespace() -> bool {
-    match crate::sys::read_virtual("/proc/self/uid_map") {
+    static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_USERNS.get_or_init(|| match crate::sys::read_virtual("/proc/self/uid_map") {
         Ok(map) => !is_initial_uid_map(&map),
         Err(_) => false,
-    }
+    })
 }
 
 fn is_initial_uid_map(map: &str) -> bool {
