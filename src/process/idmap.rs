@@ -55,26 +55,67 @@ pub fn write_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> R
         std::fs::write(format!("/proc/{pid}/setgroups"), "deny")
             .with_ctx(|| format!("write deny to /proc/{pid}/setgroups"))?;
     }
-    write_map(pid, Kind::Uid, uid)?;
-    write_map(pid, Kind::Gid, gid)
+    // newuidmap and newgidmap (a few ms each: setuid execs) run at once.
+    let uid_tool = write_map(pid, Kind::Uid, uid)?;
+    let gid_tool = write_map(pid, Kind::Gid, gid);
+    let uid_done = uid_tool.map_or(Ok(()), ToolRun::wait);
+    let gid_done = gid_tool.and_then(|t| t.map_or(Ok(()), ToolRun::wait));
+    uid_done.and(gid_done)
 }
 
-fn write_map(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<()> {
+/// Writes the map directly, or starts the tool that will.
+fn write_map(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<Option<ToolRun>> {
     if maps.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let path = format!("/proc/{pid}/{}", kind.file());
     match std::fs::write(&path, format_map(maps)) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => map_with_tool(pid, kind, maps),
+        Ok(()) => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => map_with_tool(pid, kind, maps).map(Some),
         Err(e) => Err(Error::from(e).context(format!("write {path}"))),
     }
 }
 
-/// `newuidmap PID  ID HOST-ID COUNT ...` (newgidmap alike).
-fn map_with_tool(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<()> {
+/// A running newuidmap or newgidmap.
+struct ToolRun {
+    child: std::process::Child,
+    pid: i32,
+    kind: Kind,
+}
+
+fn tool_failed(pid: i32, kind: Kind, why: String) -> Error {
+    Error::new(format!(
+        "failed to use {} on {pid} (writing /proc/{pid}/{} directly is not permitted): {why}",
+        kind.tool(),
+        kind.file()
+    ))
+}
+
+impl ToolRun {
+    fn wait(self) -> Result<()> {
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| tool_failed(self.pid, self.kind, e.to_string()))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(tool_failed(
+                self.pid,
+                self.kind,
+                format!("{} ({})", stderr.trim(), out.status),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Starts `newuidmap PID  ID HOST-ID COUNT ...` (newgidmap alike).
+fn map_with_tool(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<ToolRun> {
     let mut cmd = Command::new(kind.tool());
-    cmd.arg(pid.to_string());
+    cmd.arg(pid.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
     for m in maps {
         cmd.args([
             m.container_id().to_string(),
@@ -82,28 +123,15 @@ fn map_with_tool(pid: i32, kind: Kind, maps: &[LinuxIdMapping]) -> Result<()> {
             m.size().to_string(),
         ]);
     }
-    let failed = |why: String| {
-        Error::new(format!(
-            "failed to use {} on {pid} (writing /proc/{pid}/{} directly is not permitted): {why}",
-            kind.tool(),
-            kind.file()
-        ))
-    };
-    let out = cmd.output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            failed(format!(
-                "{} not found in $PATH (install uidmap)",
-                kind.tool()
-            ))
+    let child = cmd.spawn().map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("{} not found in $PATH (install uidmap)", kind.tool())
         } else {
-            failed(e.to_string())
-        }
+            e.to_string()
+        };
+        tool_failed(pid, kind, why)
     })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(failed(format!("{} ({})", stderr.trim(), out.status)));
-    }
-    Ok(())
+    Ok(ToolRun { child, pid, kind })
 }
 
 #[cfg(test)]
