@@ -23,6 +23,7 @@ mod podman;
 mod process;
 mod reliability;
 mod resources;
+mod rootless;
 mod scheduling;
 mod seccomp;
 mod security;

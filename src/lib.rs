@@ -13,6 +13,7 @@ pub mod init;
 pub mod logging;
 pub mod mounts;
 pub mod process;
+pub mod rootless;
 pub mod seccomp;
 pub mod spec;
 pub mod state;

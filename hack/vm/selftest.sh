@@ -7,9 +7,11 @@
 # limited (cgroup2 device filter: a node outside the allow list cannot be
 # opened, one the spec allows can; for rt also after `update`), and whose
 # OOM kill reaches `events` as an oom record (memory.events), and for rt
-# that `exec --cgroup` joins a sub-cgroup; then, with
-# systemd as the guest's init, that RUNTIME --systemd-cgroup runs containers
-# in systemd scopes (systemd-checks.sh). Prints one line per check; exits 1
+# that `exec --cgroup` joins a sub-cgroup; that an unprivileged user gets
+# limits in a delegated subtree (rootless-checks.sh); then, with systemd as
+# the guest's init, that RUNTIME --systemd-cgroup runs containers in
+# systemd scopes (systemd-checks.sh), also rootless in a user's own
+# systemd instance (systemd-user-checks.sh). Prints one line per check; exits 1
 # if any failed.
 set -uo pipefail
 
@@ -153,6 +155,15 @@ controller prefixes need cgroup v1" "$got"
 fi
 [ "$failed" = 0 ] || { echo "stderr of the container runs:"; cat "$work/err"; }
 
+# Rootless on pure cgroup v2: an unprivileged user owning a delegated
+# subtree (rootless-checks.sh). The user must be able to run the runtime
+# and read the bundle: both are copied into a world-readable dir.
+rl=$work/rootless
+mkdir -p "$rl" && chmod 755 "$work" "$rl"
+cp "$runtime" "$rl/" && chmod 755 "$rl/$(basename "$runtime")"
+"$here/../mkbundle.sh" "$rl/sleeper" true >/dev/null
+"$vm" "$rl" sh "$here/rootless-checks.sh" "$rl/$(basename "$runtime")" | tr -d '\0' || failed=1
+
 # The systemd cgroup driver, with systemd as the guest's PID 1: see
 # systemd-checks.sh for what is checked.
 sd=$work/systemd
@@ -172,5 +183,13 @@ jq --arg bb "$(realpath "$(command -v busybox)")" \
 	"$sd/oom/config.json" >"$work/config.json" && mv "$work/config.json" "$sd/oom/config.json"
 # After a guest OOM kill, a UML process that outlives the guest writes ~32 MiB
 # of NUL bytes to the console fd (seen with runc and rt alike): drop them.
-"$vm" --systemd "$sd" sh "$here/systemd-checks.sh" "$runtime" | tr -d '\0' || failed=1
+# Rootless, the same boot: the runtime and a bundle where a user can read
+# them, for systemd-user-checks.sh (the user's own systemd instance).
+sdu=$sd/user
+mkdir -p "$sdu" && chmod 755 "$sd" "$sdu"
+cp "$runtime" "$sdu/" && chmod 755 "$sdu/$(basename "$runtime")"
+"$here/../mkbundle.sh" "$sdu/sleeper" true >/dev/null
+"$vm" --systemd "$sd" sh -c 'sh "$1" "$2"; a=$?; cd user && sh "$3" "$4"; b=$?; [ $a = 0 ] && [ $b = 0 ]' sh \
+	"$here/systemd-checks.sh" "$runtime" "$here/systemd-user-checks.sh" "$sdu/$(basename "$runtime")" |
+	tr -d '\0' || failed=1
 exit "$failed"

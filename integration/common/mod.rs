@@ -11,6 +11,7 @@ pub mod exec;
 pub mod readme;
 pub mod spec;
 pub mod tools;
+pub mod user;
 
 pub use bundle::Bundle;
 pub use ctx::{TestCtx, path, rt_bin, skip_rt_only, testing_runc};

@@ -24,7 +24,7 @@ pub struct Wanted {
 }
 
 /// The controllers `r` needs, each with the field that asks for it.
-fn wanted(r: &LinuxResources) -> Vec<Wanted> {
+pub(super) fn wanted(r: &LinuxResources) -> Vec<Wanted> {
     let mut out = Vec::new();
     let mut want = |field, v1, v2| out.push(Wanted { field, v1, v2 });
     if r.block_io().as_ref().is_some_and(block_io_is_set) {

@@ -13,6 +13,7 @@ mod io_hugetlb_net;
 pub mod oom;
 mod preflight;
 mod resources;
+mod rootless;
 mod stats;
 pub mod sub;
 pub mod systemd;
@@ -54,6 +55,16 @@ pub struct Placement {
     /// With the systemd driver: the unit that owns the cgroup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<systemd::Unit>,
+    /// Rootless cgroups (`--rootless`): device rules that cannot be
+    /// enforced are not an error (an unprivileged user cannot attach the
+    /// cgroup2 device filter), as in runc.
+    #[serde(skip)]
+    pub rootless: bool,
+    /// Rootless without a cgroupsPath: the hierarchies we may not write
+    /// to, left out (Self::leave_out_denied); a limit asked there is an
+    /// error.
+    #[serde(skip)]
+    pub denied: Vec<rootless::Denied>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -127,9 +138,34 @@ pub fn plan(
     })
 }
 
+/// Rootless with the systemd driver: the unit goes to the caller's own
+/// systemd instance (`systemd --user`), which only manages cgroup2 (runc
+/// refuses it on v1 in the same words).
+pub fn plan_user_systemd(
+    layout: &Layout,
+    cgroups_path: Option<&Path>,
+    id: &str,
+) -> Result<Placement> {
+    if !layout.is_pure_v2() {
+        return Err(Error::new(
+            "cannot use rootless systemd cgroups manager on cgroup v1",
+        ));
+    }
+    plan_systemd_for(layout, cgroups_path, id, true)
+}
+
 fn plan_systemd(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Placement> {
+    plan_systemd_for(layout, cgroups_path, id, false)
+}
+
+fn plan_systemd_for(
+    layout: &Layout,
+    cgroups_path: Option<&Path>,
+    id: &str,
+    user: bool,
+) -> Result<Placement> {
     let path = cgroups_path.map(|p| p.to_string_lossy().into_owned());
-    let unit = systemd::parse(path.as_deref(), id)?;
+    let unit = systemd::parse_for(path.as_deref(), id, user)?;
     if unit.cgroup == "/" {
         return Err(Error::new("linux.cgroupsPath: must not be the root cgroup"));
     }
@@ -165,8 +201,8 @@ impl Placement {
     /// driver the unit's cgroup appears only in [`Self::enter_init`]; here
     /// we just make sure systemd can be reached.
     pub fn create_dirs(&mut self) -> Result<()> {
-        if self.systemd.is_some() {
-            return systemd::connect();
+        if let Some(unit) = &self.systemd {
+            return systemd::connect(unit.user);
         }
         let dirs = self.dirs.clone();
         for d in &dirs {
@@ -245,6 +281,9 @@ impl Placement {
     /// Moves `pid` into the container's cgroup in every hierarchy (but the
     /// cgroup2 one when it was born there).
     pub fn enter(&self, pid: i32, born_in_unified: bool) -> Result<()> {
+        if let Some(unit) = self.systemd.as_ref().filter(|u| u.user) {
+            return systemd::attach(unit, pid);
+        }
         for d in self.dirs.iter().filter(|d| !(born_in_unified && d.v2)) {
             let procs = d.full().join("cgroup.procs");
             std::fs::write(&procs, pid.to_string())
@@ -288,6 +327,14 @@ impl Placement {
             return self.enter(pid, false);
         };
         systemd::start(unit, pid, r, pure_v2, id)?;
+        if unit.user {
+            // Only now is it known where the user manager put the unit.
+            unit.locate(pid)?;
+            let cgroup = unit.cgroup.clone();
+            for d in self.dirs.iter_mut().filter(|d| d.v2) {
+                d.path = cgroup.clone();
+            }
+        }
         let dirs = self.dirs.clone();
         for d in &dirs {
             let procs = std::fs::read_to_string(d.full().join("cgroup.procs")).unwrap_or_default();
@@ -504,9 +551,9 @@ impl Placement {
 
     /// Freezes or thaws every process of the container.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
-        let (file, v2) = self
-            .freezer()
-            .ok_or_else(|| Error::new("no freezer cgroup for this container"))?;
+        let (file, v2) = self.freezer().ok_or_else(|| {
+            Error::new("cannot toggle freezer: cgroups not configured for container")
+        })?;
         let value = match (v2, frozen) {
             (true, true) => "1",
             (true, false) => "0",
@@ -735,6 +782,25 @@ mod tests {
         assert!(mount.join("a").is_dir() && !mount.join("a/b").exists());
         assert!(mount.join("x/y").is_dir());
         std::fs::remove_dir_all(&mount).unwrap();
+    }
+
+    #[test]
+    fn rootless_systemd_needs_cgroup_v2() {
+        let e = plan_user_systemd(&layout(), None, "x").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot use rootless systemd cgroups manager on cgroup v1"
+        );
+        let v2 = Layout {
+            hierarchies: vec![Hierarchy {
+                mount: "/sys/fs/cgroup".into(),
+                controllers: vec![],
+                own_path: "/".into(),
+                v2: true,
+            }],
+        };
+        let p = plan_user_systemd(&v2, None, "x").unwrap();
+        assert!(p.systemd.as_ref().unwrap().user);
     }
 
     #[test]

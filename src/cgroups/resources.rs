@@ -12,6 +12,7 @@ fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
 }
 
 pub fn apply_resources(p: &mut Placement, r: &LinuxResources) -> Result<()> {
+    super::rootless::check_denied(p, r)?;
     let r = &without_zero_knobs(r);
     super::io_hugetlb_net::warn_missing(p, r);
     let pure_v2 = p.dirs.len() == 1 && p.dirs[0].v2;
@@ -19,7 +20,7 @@ pub fn apply_resources(p: &mut Placement, r: &LinuxResources) -> Result<()> {
         if d.v2 {
             apply_v2(d, r, pure_v2)?;
         } else {
-            apply_v1(d, r)?;
+            apply_v1(d, r, p.rootless)?;
         }
     }
     apply_device_filter(p, r)
@@ -40,7 +41,14 @@ fn apply_device_filter(p: &mut Placement, r: &LinuxResources) -> Result<()> {
     };
     let mut rules = p.device_rules.clone();
     rules.extend(new_rules.iter().cloned());
-    super::devices::install(&dir, &rules)?;
+    if let Err(e) = super::devices::install(&dir, &rules) {
+        if p.rootless {
+            // Attaching the filter needs privilege a user does not have.
+            log::debug!("rootless: device rules not enforced: {e}");
+            return Ok(());
+        }
+        return Err(e);
+    }
     p.device_rules = rules;
     Ok(())
 }
@@ -79,11 +87,47 @@ fn without_zero_knobs(r: &LinuxResources) -> LinuxResources {
     r
 }
 
+/// The v1 controllers `r` sets a limit in (device rules aside), as runc
+/// names them in "cannot set X limit".
+pub(super) fn asked_controllers(r: &LinuxResources) -> Vec<&'static str> {
+    let r = without_zero_knobs(r);
+    let mut out = Vec::new();
+    let memory_asked = r.memory().as_ref().is_some_and(|m| {
+        m.limit().is_some()
+            || m.reservation().is_some()
+            || m.swap().is_some()
+            || m.kernel_tcp().is_some()
+            || m.swappiness().is_some()
+            || m.disable_oom_killer() == Some(true)
+    });
+    if memory_asked {
+        out.push("memory");
+    }
+    if r.pids().is_some() {
+        out.push("pids");
+    }
+    if let Some(c) = r.cpu() {
+        if c.shares().is_some()
+            || c.quota().is_some()
+            || c.period().is_some()
+            || c.realtime_runtime().is_some()
+            || c.realtime_period().is_some()
+        {
+            out.push("cpu");
+        }
+        if c.cpus().is_some() || c.mems().is_some() {
+            out.push("cpuset");
+        }
+    }
+    out.extend(super::io_hugetlb_net::wanted(&r).iter().map(|w| w.v1));
+    out
+}
+
 fn has(d: &CgroupDir, c: &str) -> bool {
     d.controllers.iter().any(|x| x == c)
 }
 
-fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
+fn apply_v1(d: &CgroupDir, r: &LinuxResources, rootless: bool) -> Result<()> {
     if let (true, Some(m)) = (has(d, "memory"), r.memory()) {
         // The kernel keeps limit <= memsw at every step: raising both (an
         // update) must write memsw first, lowering both the limit first.
@@ -150,14 +194,28 @@ fn apply_v1(d: &CgroupDir, r: &LinuxResources) -> Result<()> {
         }
     }
     if let (true, Some(rules)) = (has(d, "devices"), r.devices()) {
-        let list_file = d.full().join("devices.list");
-        let current = crate::sys::read_virtual(&list_file)
-            .with_ctx(|| format!("read {}", list_file.display()))?;
-        for (file, line) in super::devices::v1_writes(&current, rules)? {
-            write(d, file, line)?;
+        let written = write_v1_device_rules(d, rules);
+        match written {
+            // Writing device rules needs CAP_SYS_ADMIN, even in a cgroup
+            // the user owns; runc ignores this failure when rootless.
+            Err(e) if rootless => log::debug!("rootless: device rules not enforced: {e}"),
+            other => other?,
         }
     }
     super::io_hugetlb_net::apply_v1(d, r, |f| d.full().join(f).exists(), |f, v| write(d, f, v))
+}
+
+fn write_v1_device_rules(
+    d: &CgroupDir,
+    rules: &[oci_spec::runtime::LinuxDeviceCgroup],
+) -> Result<()> {
+    let list_file = d.full().join("devices.list");
+    let current = crate::sys::read_virtual(&list_file)
+        .with_ctx(|| format!("read {}", list_file.display()))?;
+    for (file, line) in super::devices::v1_writes(&current, rules)? {
+        write(d, file, line)?;
+    }
+    Ok(())
 }
 
 fn apply_v2(d: &CgroupDir, r: &LinuxResources, pure_v2: bool) -> Result<()> {

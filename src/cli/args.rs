@@ -14,7 +14,7 @@ use std::path::PathBuf;
     about = "rt: an OCI container runtime"
 )]
 pub struct Cli {
-    /// Directory for container state (default /run/rt, or $XDG_RUNTIME_DIR/rt when not root).
+    /// Directory for container state (default /run/rt, or $XDG_RUNTIME_DIR/rt when rootless).
     #[arg(long)]
     pub root: Option<PathBuf>,
     /// Log file (records are appended).
@@ -29,7 +29,8 @@ pub struct Cli {
     /// Use the systemd cgroup driver (cgroupsPath is slice:prefix:name).
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
-    /// Accepted for runc compatibility (true, false or auto).
+    /// Ignore cgroup permission errors ('true', 'false', or 'auto':
+    /// when not root or in a user namespace).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// Accepted and ignored (runc's removed --criu).
@@ -44,14 +45,19 @@ impl Cli {
         if let Some(r) = &self.root {
             return r.clone();
         }
-        if !nix::unistd::geteuid().is_root() {
-            if let Ok(x) = std::env::var("XDG_RUNTIME_DIR") {
-                if !x.is_empty() {
-                    return PathBuf::from(x).join("rt");
-                }
-            }
+        match self.xdg_state_root() {
+            Some(r) => r,
+            None => PathBuf::from("/run/rt"),
         }
-        PathBuf::from("/run/rt")
+    }
+
+    /// $XDG_RUNTIME_DIR/rt, when no --root is given and rootless rules
+    /// pick it (crate::rootless::honor_xdg_runtime_dir).
+    pub fn xdg_state_root(&self) -> Option<PathBuf> {
+        if self.root.is_some() || !crate::rootless::honor_xdg_runtime_dir() {
+            return None;
+        }
+        std::env::var_os("XDG_RUNTIME_DIR").map(|x| PathBuf::from(x).join("rt"))
     }
 }
 

@@ -45,7 +45,12 @@ pub fn resolve_id_and_bundle(a: &CreateArgs) -> Result<(String, PathBuf)> {
     Ok((a.id.clone(), bundle))
 }
 
-pub fn create_options(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<CreateOptions> {
+pub fn create_options(
+    root: &Path,
+    a: &CreateArgs,
+    systemd_cgroup: bool,
+    rootless: Option<bool>,
+) -> Result<CreateOptions> {
     let (id, bundle) = resolve_id_and_bundle(a)?;
     Ok(CreateOptions {
         root: root.to_path_buf(),
@@ -59,11 +64,17 @@ pub fn create_options(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Resu
         stdio: None,
         console_fd: None,
         systemd_cgroup,
+        rootless,
     })
 }
 
-pub fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<i32> {
-    container::create(&create_options(root, a, systemd_cgroup)?)?;
+pub fn create(
+    root: &Path,
+    a: &CreateArgs,
+    systemd_cgroup: bool,
+    rootless: Option<bool>,
+) -> Result<i32> {
+    container::create(&create_options(root, a, systemd_cgroup, rootless)?)?;
     Ok(0)
 }
 

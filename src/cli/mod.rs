@@ -181,13 +181,22 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         // grace period overlaps the command instead of preceding it.
         crate::exe_protection::ensure_then(crate::exe_protection::Release::InBackground)?;
     }
+    if let Some(xdg_root) = cli.xdg_state_root() {
+        make_xdg_state_root(&xdg_root)?;
+    }
+    let rootless = match cli.command {
+        Command::Create(_) | Command::Run(_) => {
+            crate::rootless::parse_flag(cli.rootless.as_deref())?
+        }
+        _ => None,
+    };
     match &cli.command {
-        Command::Create(a) => commands::create(&root, a, cli.systemd_cgroup),
+        Command::Create(a) => commands::create(&root, a, cli.systemd_cgroup, rootless),
         Command::Start(a) => commands::start(&root, a),
         Command::State(a) => commands::state(&root, a),
         Command::Kill(a) => commands::kill(&root, a),
         Command::Delete(a) => commands::delete(&root, a),
-        Command::Run(a) => run::run(&root, a, cli.systemd_cgroup),
+        Command::Run(a) => run::run(&root, a, cli.systemd_cgroup, rootless),
         Command::List(a) => commands::list(&root, a),
         // As runc: only `spec --rootless` writes the rootless variant; the
         // global --rootless is about cgroup handling, not the spec.
@@ -200,6 +209,19 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Events(a) => events::events(&root, a),
         Command::Features => commands::features(),
     }
+}
+
+/// A state root in $XDG_RUNTIME_DIR is made private and sticky, as the
+/// XDG base directory spec asks of files kept there (runc does the same).
+fn make_xdg_state_root(root: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| crate::Error::from(e).context(format!("create {}", root.display())))?;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1700))
+        .map_err(|e| crate::Error::from(e).context(format!("chmod {}", root.display())))
 }
 
 #[cfg(test)]

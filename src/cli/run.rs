@@ -6,14 +6,28 @@ use super::commands::create_options;
 use crate::container;
 use crate::error::{Error, Result};
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 static INIT_PID: AtomicI32 = AtomicI32::new(0);
+/// Signals that came before the init's pid was known, one bit each.
+static PENDING: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn forward(sig: libc::c_int) {
     let pid = INIT_PID.load(Ordering::Relaxed);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    } else if (0..64).contains(&sig) {
+        PENDING.fetch_or(1 << sig, Ordering::Relaxed);
+    }
+}
+
+/// From now on signals go to `pid`, those that came meanwhile too.
+fn forward_to(pid: i32) {
+    INIT_PID.store(pid, Ordering::Relaxed);
+    let pending = PENDING.swap(0, Ordering::Relaxed);
+    for sig in (1..64).filter(|s| pending & (1 << s) != 0) {
+        // SAFETY: kill(2) of the container's init with a signal we caught.
         unsafe { libc::kill(pid, sig) };
     }
 }
@@ -33,8 +47,8 @@ fn forward_signals() {
     }
 }
 
-pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
-    let mut opts = create_options(root, &a.create, systemd_cgroup)?;
+pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool, rootless: Option<bool>) -> Result<i32> {
+    let mut opts = create_options(root, &a.create, systemd_cgroup, rootless)?;
     let bundle = crate::spec::load_bundle(&opts.bundle)?;
     // A terminal without --console-socket: we hold the pty ourselves.
     let terminal = bundle
@@ -62,12 +76,17 @@ pub fn run(root: &Path, a: &RunArgs, systemd_cgroup: bool) -> Result<i32> {
         crate::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
             .map_err(|e| Error::errno("set subreaper", e))?;
     }
+    // Caught from before the container runs: a signal that comes as soon
+    // as it does (its first output) must not kill us; it is held until
+    // the init's pid is known, then forwarded.
+    if !a.detach {
+        forward_signals();
+    }
     // The init execs the container process as soon as it is set up; the
     // container runs when this returns.
     let st = container::create_and_start(&opts, &bundle)?;
     if !a.detach {
-        INIT_PID.store(st.pid, Ordering::Relaxed);
-        forward_signals();
+        forward_to(st.pid);
     }
     let proxy = match &proxy_sock {
         Some((ours, _)) => {

@@ -50,6 +50,9 @@ pub struct CreateOptions {
     pub console_fd: Option<std::os::fd::RawFd>,
     /// `--systemd-cgroup`: the cgroup is a systemd unit.
     pub systemd_cgroup: bool,
+    /// `--rootless`: rootless cgroups on or off; None decides (not root,
+    /// or in a user namespace).
+    pub rootless: Option<bool>,
 }
 
 /// Everything `create` made so far, undone on drop unless committed.
@@ -249,13 +252,21 @@ impl<'a> Plan<'a> {
     fn new(opts: &CreateOptions, bundle: &'a Bundle) -> Result<Plan<'a>> {
         let spec = &bundle.spec;
         let linux = spec.linux().as_ref();
+        if !crate::rootless::euid_is_root() {
+            crate::rootless::check_spec(spec)?;
+        }
         let layout = cgroups::detect()?;
-        let cgroup = cgroups::plan(
-            &layout,
-            linux.and_then(|l| l.cgroups_path().as_deref()),
-            &opts.id,
-            opts.systemd_cgroup,
-        )?;
+        let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+        let rootless = crate::rootless::cgroups_rootless(opts.rootless);
+        let mut cgroup = if opts.systemd_cgroup && rootless {
+            cgroups::plan_user_systemd(&layout, cgroups_path, &opts.id)?
+        } else {
+            cgroups::plan(&layout, cgroups_path, &opts.id, opts.systemd_cgroup)?
+        };
+        cgroup.rootless = rootless;
+        if cgroup.rootless && cgroups_path.is_none() && !cgroup.is_systemd() {
+            cgroup.leave_out_denied();
+        }
         let resources = linux
             .and_then(|l| l.resources().clone())
             .unwrap_or_default();

@@ -81,6 +81,19 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
             join.push((flag, fd));
         }
     }
+    // Decided before we possibly join the user namespace, where we are root.
+    let privileged = nix::unistd::geteuid().is_root();
+    if !privileged {
+        if let Some(unit) = st.cgroup.systemd.as_ref().filter(|u| u.user) {
+            // While we are still ourselves: in the container's user
+            // namespace we would claim uid 0 to the user's bus.
+            crate::cgroups::systemd::connect(unit.user)?;
+        }
+        enter_user_namespace_first(&mut join)?;
+    }
+    // Root of a user namespace (rootless Podman's) cannot join the host's
+    // pid namespace again, which belongs to the initial one.
+    let can_switch_back = privileged && !crate::rootless::in_user_namespace();
     let console: Option<OwnedFd> = match (&opts.console_socket, opts.console_fd) {
         (_, Some(fd)) => {
             // SAFETY: the caller keeps `console_fd` open for the call.
@@ -105,7 +118,7 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
         cgroup: &cgroup,
         // The helper starts as privileged as we are, before it joins the
         // container's user namespace: it can move itself (cheaper).
-        joins_own_cgroups: nix::unistd::geteuid().is_root(),
+        joins_own_cgroups: privileged,
         born_in_unified: std::cell::Cell::new(false),
     };
     log::debug!(
@@ -126,8 +139,12 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
         setns_init::run(&cfg, &child);
     }
     // Only the parent switches back (the child is in the joined pid
-    // namespace, from which setns to an ancestor is refused).
-    saved.restore()?;
+    // namespace, from which setns to an ancestor is refused). Rootless,
+    // we cannot go back (that takes privilege over the host's pid
+    // namespace) and need not: this process forks no other child.
+    if can_switch_back {
+        saved.restore()?;
+    }
     let pid = cloned.map_err(|e| Error::errno("clone exec process", e))?;
     drop(child);
     let fail = |e: Error| -> Error {
@@ -140,7 +157,14 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
     };
     drop(unified_dir);
     if !cfg.joins_own_cgroups {
-        cgroup.enter(pid, born_in_unified).map_err(fail)?;
+        match cgroup.enter(pid, born_in_unified) {
+            Ok(()) => {}
+            // Rootless from outside the user's subtree (cgroup2 wants write
+            // access to the common ancestor): the process runs, outside the
+            // container's cgroup, as runc lets it.
+            Err(e) if !privileged => log::debug!("exec: not in the container's cgroup: {e}"),
+            Err(e) => return Err(fail(e)),
+        }
         parent.send(&Msg::Go).map_err(fail)?;
     }
     // EOF means the process exec'd (the channel is close-on-exec).
@@ -176,6 +200,24 @@ pub fn start(opts: &ExecOptions) -> Result<i32> {
         state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).map_err(fail)?;
     }
     Ok(pid)
+}
+
+/// Rootless: the container's pid namespace belongs to its user namespace,
+/// and only a process inside that one may join it (for its children, as
+/// we must). So rt joins the user namespace itself before the clone (the
+/// user owns it: joining needs no privilege on the host) and the child
+/// inherits it. rt turns non-dumpable first: the container's root then
+/// cannot ptrace it, since rt's memory still belongs to the host's user
+/// namespace. rt gains nothing over host files by this: its ids stay the
+/// user's.
+fn enter_user_namespace_first(join: &mut Vec<(i32, OwnedFd)>) -> Result<()> {
+    let Some(at) = join.iter().position(|(f, _)| *f == libc::CLONE_NEWUSER) else {
+        return Ok(());
+    };
+    let (_, fd) = join.remove(at);
+    sys::set_dumpable(false).map_err(|e| Error::errno("prctl(PR_SET_DUMPABLE)", e))?;
+    sys::setns(fd.as_raw_fd(), libc::CLONE_NEWUSER)
+        .map_err(|e| Error::errno("join user namespace", e))
 }
 
 /// Waits for our child, mapping a signal death to 128+n like a shell.

@@ -40,7 +40,31 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let (_dir, st) = ContainerDir::open(root, id)?;
     let mut p = st.cgroup.pids();
     if p.is_empty() && crate::state::status::init_alive(&st) {
-        p.push(st.pid);
+        // No cgroup (rootless without permission): the processes of the
+        // init's own pid namespace, else the init alone.
+        p = if st.own_pid_ns {
+            in_pid_namespace_of(st.pid)
+        } else {
+            vec![st.pid]
+        };
     }
     Ok(p)
+}
+
+/// Host pids of the processes in `init`'s pid namespace (those whose
+/// /proc entry we may read: ours).
+fn in_pid_namespace_of(init: i32) -> Vec<i32> {
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(theirs) = ns(&init.to_string()) else {
+        return vec![init];
+    };
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| ns(&pid.to_string()).as_ref() == Some(&theirs))
+        .collect();
+    pids.sort_unstable();
+    pids
 }

@@ -139,8 +139,15 @@ fn has_ns(cfg: &InitConfig, t: LinuxNamespaceType) -> bool {
 /// Steps up to `Ready`, in spec order.
 fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     let spec = cfg.spec;
-    // Nobody in the container may ptrace us while we hold host fds.
-    sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    let new_user_ns = cfg.new_namespaces & libc::CLONE_NEWUSER != 0;
+    // Nobody in the container may ptrace us while we hold host fds. With a
+    // new user namespace, only once the parent wrote our id maps: while we
+    // are not dumpable /proc/<us> is root's, and an unprivileged parent
+    // (or newuidmap, which checks who owns /proc/<us>) could not write
+    // them. Until then nothing of the container exists to ptrace us.
+    if !new_user_ns {
+        sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
     // Device nodes and files get exactly the modes the spec asks for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
 
@@ -159,12 +166,16 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // A joined user namespace was entered before the clone (see
     // process::userns_join).
     let joined_userns = cfg.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+    if new_user_ns {
+        // Maps written (ByParent: the parent sent Go after them).
+        sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
     if cfg.unshare_ipc {
         nix::unistd::setresuid(0.into(), 0.into(), 0.into())
             .map_err(|e| Error::errno("setresuid(0) in user namespace", e))?;
         sys::unshare(libc::CLONE_NEWIPC).map_err(|e| Error::errno("unshare IPC namespace", e))?;
     }
-    if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 || joined_userns {
+    if new_user_ns || joined_userns {
         // Become root of the user namespace (a new one is mapped by now).
         user::become_root().ctx("setresuid(0) in user namespace")?;
     }
@@ -189,6 +200,10 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // Into our cgroups (SelfWhenReady: when a step first needs them), then
     // a new cgroup namespace, which is rooted where we are.
     let reached: std::cell::Cell<Option<CgroupNeed>> = std::cell::Cell::new(None);
+    // Where a user's systemd put us: known to the parent only after our
+    // clone (cgroups::systemd::Unit::locate), so read here, before a new
+    // cgroup namespace hides it, for the cgroup mount.
+    let own_cgroup2: std::cell::RefCell<Option<PathBuf>> = std::cell::RefCell::new(None);
     let need_cgroups = |need: CgroupNeed| -> Result<()> {
         let late = cfg.cgroup_entry == CgroupEntry::SelfWhenReady;
         if reached.get().is_none() {
@@ -198,6 +213,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
                 scheduling::affinity_final(spec.process().as_ref())?;
             }
             if cfg.unshare_cgroup_ns {
+                if cfg.cgroup.systemd.as_ref().is_some_and(|u| u.user) {
+                    *own_cgroup2.borrow_mut() = read_own_cgroup2(cfg.cgroup);
+                }
                 sys::unshare(libc::CLONE_NEWCGROUP)
                     .map_err(|e| Error::errno("unshare cgroup namespace", e))?;
             }
@@ -239,11 +257,12 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         cgroup: cfg.cgroup,
         pure_v2: cfg.pure_v2,
         new_mount_ns: cfg.new_namespaces & libc::CLONE_NEWNS != 0,
-        new_user_ns: has_ns(cfg, LinuxNamespaceType::User),
+        in_user_ns: has_ns(cfg, LinuxNamespaceType::User) || crate::rootless::in_user_namespace(),
         new_cgroup_ns: cfg.unshare_cgroup_ns || cfg.new_namespaces & libc::CLONE_NEWCGROUP != 0,
         need_cgroups: &need_cgroups,
         sources: cfg.bind_sources,
         opened: &opened,
+        own_cgroup2: &own_cgroup2,
     };
     let _root = mounts::prepare(&ctx).ctx("rootfs")?;
     log::debug!(
@@ -363,6 +382,14 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     log::debug!("init: ready, as uid {}", process.user().uid());
     chan.send(&Msg::Ready)?;
     Ok(Prepared { exec, seccomp })
+}
+
+/// Our cgroup2 directory on the host, from /proc/self/cgroup.
+fn read_own_cgroup2(cgroup: &Placement) -> Option<PathBuf> {
+    let text = sys::read_virtual("/proc/self/cgroup").ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let mount = cgroup.dirs.iter().find(|d| d.v2)?.mount.clone();
+    Some(mount.join(path.trim().trim_start_matches('/')))
 }
 
 /// After pivot_root, the last mount step: rootfsPropagation on the whole

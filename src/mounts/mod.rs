@@ -27,7 +27,9 @@ pub struct RootfsContext<'a> {
     pub cgroup: &'a Placement,
     pub pure_v2: bool,
     pub new_mount_ns: bool,
-    pub new_user_ns: bool,
+    /// In a user namespace (a new or joined one, or rt's own, as under
+    /// rootless Podman): mknod is refused, device nodes are bind-mounted.
+    pub in_user_ns: bool,
     pub new_cgroup_ns: bool,
     /// Called before a step needs the container's cgroups: the init may
     /// still be on its way into them (init::CgroupEntry::SelfWhenReady).
@@ -36,6 +38,9 @@ pub struct RootfsContext<'a> {
     pub sources: &'a BindSources,
     /// Bind sources rt opened for an init in a user namespace.
     pub opened: &'a OpenedSources,
+    /// Our cgroup2 directory when `cgroup.dirs` cannot tell it (a user's
+    /// systemd chose it after the clone); set by `need_cgroups`.
+    pub own_cgroup2: &'a std::cell::RefCell<Option<PathBuf>>,
 }
 
 /// What a mount step needs of the container's cgroups.
@@ -96,7 +101,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<OwnedFd> {
     }
     if needs_dev_setup(ctx.spec) {
         (ctx.need_cgroups)(CgroupNeed::Limited)?;
-        devices::setup(&root, ctx.spec, ctx.new_user_ns)?;
+        devices::setup(&root, ctx.spec, ctx.in_user_ns)?;
     }
     Ok(root)
 }
@@ -415,7 +420,8 @@ fn mount_cgroup(
     if ctx.pure_v2 {
         // As runc: a fresh cgroup2 mount. With a cgroup namespace it shows
         // the container's subtree; without one the whole hierarchy. Where
-        // the kernel refuses (user namespace without cgroupns), bind it.
+        // the kernel refuses (user namespace without cgroupns: EPERM, or
+        // EBUSY as root of one), bind it, as runc does.
         let flags = base | ro;
         if let Err(e) = sys::mount(
             Some("cgroup2"),
@@ -424,16 +430,18 @@ fn mount_cgroup(
             flags,
             None,
         ) {
-            if e != nix::Error::EPERM || ctx.new_cgroup_ns {
+            if !matches!(e, nix::Error::EPERM | nix::Error::EBUSY) {
                 return Err(Error::errno("mount cgroup2", e));
             }
-            let dir = ctx
-                .cgroup
-                .dirs
-                .iter()
-                .find(|d| d.v2)
-                .map(|d| d.mount.clone())
-                .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
+            // With a cgroup namespace, what it would show: our own cgroup.
+            let v2 = ctx.cgroup.dirs.iter().find(|d| d.v2);
+            let own = ctx.own_cgroup2.borrow().clone();
+            let dir = match (v2, own) {
+                (Some(_), Some(own)) if ctx.new_cgroup_ns => own,
+                (Some(d), _) if ctx.new_cgroup_ns => d.full(),
+                (Some(d), _) => d.mount.clone(),
+                (None, _) => PathBuf::from("/sys/fs/cgroup"),
+            };
             bind_path(&dir, &target)?;
             remount(&reopen(root, dest)?, libc::MS_BIND | base | ro)?;
         }

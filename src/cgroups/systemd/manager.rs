@@ -51,16 +51,48 @@ fn system_bus_socket() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(SYSTEM_BUS_SOCKET))
 }
 
+/// The user's session bus and its systemd's private socket, for the
+/// user's own systemd instance (`systemd --user`): the session bus from
+/// $DBUS_SESSION_BUS_ADDRESS if it is a plain `unix:path=...`, else
+/// $XDG_RUNTIME_DIR/bus, as runc and crun find it.
+fn user_sockets() -> Vec<(PathBuf, bool)> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        .ok()
+        .and_then(|a| {
+            Some(PathBuf::from(
+                a.strip_prefix("unix:path=")?.split(',').next()?,
+            ))
+        })
+    {
+        out.push((p, true));
+    }
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
+        let x = PathBuf::from(x);
+        out.push((x.join("bus"), true));
+        out.push((x.join("systemd/private"), false));
+    }
+    out
+}
+
 impl Manager {
     /// Connects to systemd: as root through its private socket, else (or
-    /// if that fails) through the system bus.
-    pub fn connect() -> Result<Manager> {
+    /// if that fails) through the system bus. `user`: the caller's own
+    /// systemd instance instead (rootless).
+    pub fn connect(user: bool) -> Result<Manager> {
         let mut tried = Vec::new();
         let mut candidates = Vec::new();
-        if nix::unistd::geteuid().is_root() {
-            candidates.push((PathBuf::from(PRIVATE_SOCKET), false));
+        if user {
+            candidates = user_sockets();
+            if candidates.is_empty() {
+                tried.push("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set".into());
+            }
+        } else {
+            if nix::unistd::geteuid().is_root() {
+                candidates.push((PathBuf::from(PRIVATE_SOCKET), false));
+            }
+            candidates.push((system_bus_socket(), true));
         }
-        candidates.push((system_bus_socket(), true));
         for (socket, message_bus) in candidates {
             match Bus::connect(Path::new(&socket), message_bus) {
                 Ok(bus) => {
@@ -74,8 +106,13 @@ impl Manager {
                 Err(e) => tried.push(e.to_string()),
             }
         }
+        let which = if user {
+            "the user's systemd (systemd --user, over its session bus)"
+        } else {
+            "systemd"
+        };
         Err(Error::new(format!(
-            "systemd cgroup driver: cannot reach systemd over D-Bus ({}); is systemd running?",
+            "systemd cgroup driver: cannot reach {which} over D-Bus ({}); is it running?",
             tried.join("; ")
         )))
     }
@@ -207,6 +244,23 @@ impl Manager {
             self.reset_failed(unit);
             log::warn!("stop systemd unit {unit}: job {result}");
         }
+        Ok(())
+    }
+
+    /// `AttachProcessesToUnit(unit, "", pids)`: moves processes into a
+    /// running unit. A user's systemd asks PID 1 to do it when it may not
+    /// write the common ancestor's cgroup.procs, for processes that are
+    /// the user's.
+    pub fn attach_processes(&mut self, unit: &str, pids: &[u32]) -> Result<()> {
+        let pids = Value::Array {
+            elem: "u".into(),
+            items: pids.iter().map(|p| Value::U32(*p)).collect(),
+        };
+        self.call(
+            "AttachProcessesToUnit",
+            &[Value::str(unit), Value::str(""), pids],
+        )
+        .map_err(|e| e.error.context(format!("attach to systemd unit {unit}")))?;
         Ok(())
     }
 

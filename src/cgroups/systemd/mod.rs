@@ -33,6 +33,10 @@ pub struct Unit {
     /// rt started the unit (and so stops it on delete).
     #[serde(default)]
     pub started: bool,
+    /// The unit belongs to the user's own systemd (`systemd --user`):
+    /// rootless, as runc and crun do it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user: bool,
 }
 
 impl Unit {
@@ -42,11 +46,21 @@ impl Unit {
 }
 
 const DEFAULT_SLICE: &str = "system.slice";
+/// The default slice in the user's systemd instance (runc's too).
+const DEFAULT_USER_SLICE: &str = "user.slice";
 const DEFAULT_PREFIX: &str = "rt";
 
 /// Parses `slice:prefix:name` (or, without a cgroupsPath, uses
 /// `system.slice:rt:<id>`).
 pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<Unit> {
+    parse_for(cgroups_path, id, false)
+}
+
+/// [`parse`], for the system's systemd or (`user`) the caller's own; the
+/// default slice is then `user.slice`, and the unit's cgroup, below the
+/// user manager's own, is known once the unit started
+/// ([`Unit::locate`]).
+pub fn parse_for(cgroups_path: Option<&str>, id: &str, user: bool) -> Result<Unit> {
     let path = cgroups_path.unwrap_or("");
     let (slice, prefix, name) = if path.is_empty() {
         ("", DEFAULT_PREFIX, id)
@@ -59,10 +73,10 @@ pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<Unit> {
         };
         (slice, prefix, name)
     };
-    let slice = if slice.is_empty() {
-        DEFAULT_SLICE
-    } else {
-        slice
+    let slice = match (slice.is_empty(), user) {
+        (false, _) => slice,
+        (true, false) => DEFAULT_SLICE,
+        (true, true) => DEFAULT_USER_SLICE,
     };
     let slice_dir = expand_slice(slice)?;
     if name.is_empty() {
@@ -88,7 +102,25 @@ pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<Unit> {
         slice: slice.to_string(),
         cgroup,
         started: false,
+        user,
     })
+}
+
+impl Unit {
+    /// The cgroup a started unit got, from where `pid` (in it) is: a user
+    /// manager places its slices below its own cgroup
+    /// (/user.slice/user-1000.slice/user@1000.service/...), which the
+    /// name alone does not tell.
+    pub fn locate(&mut self, pid: i32) -> Result<()> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .map_err(|e| Error::from(e).context(format!("read /proc/{pid}/cgroup")))?;
+        let path = text
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .ok_or_else(|| Error::new(format!("/proc/{pid}/cgroup: no cgroup2 entry")))?;
+        self.cgroup = path.trim().to_string();
+        Ok(())
+    }
 }
 
 /// systemd nests slices by dashes: "a-b-c.slice" lives at
@@ -139,13 +171,17 @@ fn check_unit_name(name: &str) -> Result<()> {
 /// One connection per rt process, opened on first use and kept for the
 /// calls that follow (create talks to systemd before and after cloning
 /// the init).
-static MANAGER: Mutex<Option<Manager>> = Mutex::new(None);
+/// Keyed by `user`: the system's manager or the caller's own.
+static MANAGER: Mutex<Option<(bool, Manager)>> = Mutex::new(None);
 
-fn with_manager<T>(f: impl FnOnce(&mut Manager) -> Result<T>) -> Result<T> {
+fn with_manager<T>(user: bool, f: impl FnOnce(&mut Manager) -> Result<T>) -> Result<T> {
     let mut guard = MANAGER.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.as_ref().is_some_and(|(u, _)| *u != user) {
+        *guard = None;
+    }
     let manager = match guard.as_mut() {
-        Some(m) => m,
-        None => guard.insert(Manager::connect()?),
+        Some((_, m)) => m,
+        None => &mut guard.insert((user, Manager::connect(user)?)).1,
     };
     let result = f(manager);
     if result.is_err() {
@@ -157,8 +193,8 @@ fn with_manager<T>(f: impl FnOnce(&mut Manager) -> Result<T>) -> Result<T> {
 }
 
 /// Makes sure systemd is reachable before anything is created.
-pub fn connect() -> Result<()> {
-    with_manager(|_| Ok(()))
+pub fn connect(user: bool) -> Result<()> {
+    with_manager(user, |_| Ok(()))
 }
 
 /// Starts the unit with `pid` in it (a scope; a slice unit gets no pids)
@@ -170,7 +206,7 @@ pub fn start(
     v2: bool,
     id: &str,
 ) -> Result<()> {
-    with_manager(|m| {
+    with_manager(unit.user, |m| {
         let mut props = vec![property(
             "Description",
             Value::str(&format!("rt container {id}")),
@@ -210,15 +246,21 @@ pub fn start(
 
 /// Hands changed limits to systemd (`update`).
 pub fn set_resources(unit: &Unit, r: &LinuxResources, v2: bool) -> Result<()> {
-    with_manager(|m| {
+    with_manager(unit.user, |m| {
         let props = resource_props(m, r, v2)?;
         m.set_unit_properties(&unit.name, props)
     })
 }
 
+/// Moves `pid` into the running unit (an exec'd process of a user unit:
+/// the user may not move it there itself).
+pub fn attach(unit: &Unit, pid: i32) -> Result<()> {
+    with_manager(unit.user, |m| m.attach_processes(&unit.name, &[pid as u32]))
+}
+
 /// Stops the unit; systemd removes its cgroup.
 pub fn stop(unit: &Unit) -> Result<()> {
-    with_manager(|m| m.stop_unit(&unit.name))
+    with_manager(unit.user, |m| m.stop_unit(&unit.name))
 }
 
 fn resource_props(m: &mut Manager, r: &LinuxResources, v2: bool) -> Result<Vec<Value>> {
@@ -268,6 +310,20 @@ mod tests {
         assert_eq!(u.name, "n.scope");
         let u = parse(Some("-.slice:p:n"), "x").unwrap();
         assert_eq!(u.cgroup, "/p-n.scope");
+    }
+
+    #[test]
+    fn user_units_default_to_user_slice_and_say_so_in_the_state() {
+        let u = parse_for(None, "c9", true).unwrap();
+        assert_eq!(u.slice, "user.slice");
+        assert!(u.user);
+        let text = serde_json::to_string(&u).unwrap();
+        assert!(text.contains("\"user\":true"), "{text}");
+        // A system unit's record stays as it was.
+        let text = serde_json::to_string(&parse(None, "c9").unwrap()).unwrap();
+        assert!(!text.contains("user"), "{text}");
+        let back: Unit = serde_json::from_str(&text).unwrap();
+        assert!(!back.user);
     }
 
     #[test]
