@@ -9,7 +9,8 @@
 # apache2-utils (htpasswd) for the registry tests, libseccomp-dev for the
 # seccomp compiler's differential test against libseccomp, uidmap
 # (newuidmap/newgidmap) and dbus-user-session for the rootless tests,
-# man-db, zsh and fish to check the installed man pages and completions).
+# man-db, zsh and fish to check the installed man pages and completions,
+# protobuf-compiler for the CRI test client's gRPC code).
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -24,7 +25,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 
-pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns docker-registry apache2-utils libseccomp-dev man-db zsh fish uidmap dbus-user-session)
+pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns docker-registry apache2-utils libseccomp-dev man-db zsh fish uidmap dbus-user-session protobuf-compiler)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -13,6 +13,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 hack/deps.sh || exit 1
 cargo build --release --workspace --locked 2>&1 | tail -n 3
 [ "${PIPESTATUS[0]}" = 0 ] || exit 1
+# The CRI client of the containerd CRI test: a cargo workspace of its own
+# (hack/bench/cri-churn), so its gRPC stack stays out of rt's build.
+cargo build --release --locked --manifest-path hack/bench/cri-churn/Cargo.toml \
+	--target-dir target/cri-churn 2>&1 | tail -n 3
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+export RT_CRI_CHURN=$PWD/target/cri-churn/x86_64-unknown-linux-gnu/release/cri-churn
 
 log=$(mktemp /tmp/rt-test-log.XXXXXX)
 trap 'rm -f "$log"' EXIT

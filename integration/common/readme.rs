@@ -10,6 +10,16 @@ pub const INSTALLED_RT: &str = "/usr/local/bin/rt";
 /// The fenced block that follows `<!-- snippet: NAME -->` in README.md,
 /// with [`INSTALLED_RT`] replaced by the runtime under test.
 pub fn snippet(name: &str) -> String {
+    let body = snippet_raw(name);
+    assert!(
+        body.contains(INSTALLED_RT),
+        "snippet {name} does not name {INSTALLED_RT}"
+    );
+    body.replace(INSTALLED_RT, &super::rt_bin().to_string_lossy())
+}
+
+/// The fenced block that follows `<!-- snippet: NAME -->` in README.md, as is.
+pub fn snippet_raw(name: &str) -> String {
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let text = std::fs::read_to_string(&readme).expect("read README.md");
     let marker = format!("<!-- snippet: {name} -->");
@@ -27,12 +37,7 @@ pub fn snippet(name: &str) -> String {
     let mut body = String::new();
     for line in lines.by_ref() {
         if line.starts_with("```") {
-            let rt = super::rt_bin();
-            assert!(
-                body.contains(INSTALLED_RT),
-                "snippet {name} does not name {INSTALLED_RT}"
-            );
-            return body.replace(INSTALLED_RT, &rt.to_string_lossy());
+            return body;
         }
         body.push_str(line);
         body.push('\n');

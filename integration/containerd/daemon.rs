@@ -19,34 +19,74 @@ impl Containerd {
     /// Starts containerd under `dir`; `namespace` also becomes the cgroup
     /// parent of its containers (`/<namespace>/<id>`).
     pub fn start(dir: &Path, namespace: &str) -> Containerd {
+        let socket = dir.join("containerd.sock");
+        let config = format!(
+            "version = 2\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             {}",
+            Self::private_config(dir, &socket)
+        );
+        Self::spawn(dir, namespace, &config)
+    }
+
+    /// Starts containerd under `dir` with its CRI plugin and `runtimes`, a
+    /// config.toml fragment (top-level keys, then tables) that the
+    /// private settings are added around; pods use the host network (no
+    /// CNI) and `sandbox_image` as their pause image.
+    pub fn start_cri(dir: &Path, runtimes: &str, sandbox_image: &str) -> Containerd {
+        let socket = dir.join("containerd.sock");
+        for sub in ["cni/bin", "cni/conf"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let config = format!(
+            "{runtimes}\n\
+             {private}\
+             [plugins.\"io.containerd.grpc.v1.cri\"]\n\
+             \x20 sandbox_image = \"{sandbox_image}\"\n\
+             \x20 stream_server_address = \"127.0.0.1\"\n\
+             \x20 stream_server_port = \"0\"\n\
+             \x20 disable_apparmor = true\n\
+             \x20 restrict_oom_score_adj = true\n\
+             [plugins.\"io.containerd.grpc.v1.cri\".cni]\n\
+             \x20 bin_dir = \"{cni}/bin\"\n\
+             \x20 conf_dir = \"{cni}/conf\"\n",
+            private = Self::private_config(dir, &socket),
+            cni = dir.join("cni").display(),
+        );
+        Self::spawn(dir, "k8s.io", &config)
+    }
+
+    /// Tables that keep the daemon's sockets and plugin data under `dir`.
+    /// Its root and state dirs, top-level keys in config.toml, are given
+    /// on the command line instead, so that this text can follow a
+    /// fragment that has opened tables.
+    fn private_config(dir: &Path, socket: &Path) -> String {
+        format!(
+            "[grpc]\n  address = \"{sock}\"\n\
+             [ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+             [debug]\n  address = \"\"\n\
+             [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{opt}\"\n",
+            sock = socket.display(),
+            opt = dir.join("opt").display(),
+        )
+    }
+
+    fn spawn(dir: &Path, namespace: &str, config_text: &str) -> Containerd {
         assert!(
             super::image::which("containerd") && super::image::which("ctr"),
             "containerd/ctr are not installed: apt-get install -y containerd (CI installs it)"
         );
         let socket = dir.join("containerd.sock");
         let config = dir.join("containerd.toml");
-        fs::write(
-            &config,
-            format!(
-                "version = 2\n\
-                 root = \"{root}\"\n\
-                 state = \"{state}\"\n\
-                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-                 [grpc]\n  address = \"{sock}\"\n\
-                 [ttrpc]\n  address = \"{sock}.ttrpc\"\n\
-                 [debug]\n  address = \"\"\n\
-                 [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{opt}\"\n",
-                root = dir.join("root").display(),
-                state = dir.join("state").display(),
-                sock = socket.display(),
-                opt = dir.join("opt").display(),
-            ),
-        )
-        .unwrap();
+        fs::write(&config, config_text).unwrap();
         let log = fs::File::create(dir.join("containerd.log")).unwrap();
         let child = command("containerd")
             .arg("--config")
             .arg(&config)
+            .arg("--root")
+            .arg(dir.join("root"))
+            .arg("--state")
+            .arg(dir.join("state"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

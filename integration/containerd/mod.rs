@@ -1,6 +1,8 @@
 //! containerd 1.6 (`ctr`, runc v2 shim) driving the runtime under test via
-//! `--runc-binary`: run, exit status, `-t`, exec, kill, delete.
+//! `--runc-binary`: run, exit status, `-t`, exec, kill, delete; and its CRI
+//! plugin with README.md's runtime configuration (`cri.rs`).
 
+mod cri;
 mod daemon;
 pub(crate) mod image;
 

@@ -184,9 +184,12 @@ fn build(
         console: console.as_ref(),
         bind_sources: &sources,
         // The init of a user namespace gets its bind sources from us,
-        // opened once it exists (sources.rs).
+        // opened once it exists (sources.rs). Not when rt runs as a plain
+        // user (rootless): it may not enter the init's mount namespace,
+        // and it can open nothing the container's root could not.
         sources_from_parent: !matches!(plan.ns.userns(plan.spec), ContainerUserns::None)
-            && sources::has_binds(plan.spec),
+            && sources::has_binds(plan.spec)
+            && crate::rootless::euid_is_root(),
     };
     let init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
     // The init holds its own copies of the detached source trees.
