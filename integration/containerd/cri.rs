@@ -57,9 +57,17 @@ fn cri_pod_runs_with_the_readme_runtime_handler() {
     let cd_dir = ctx.dir.join("containerd-cri");
     std::fs::create_dir_all(&cd_dir).unwrap();
     let archive = super::image::build_busybox_archive(&cd_dir);
+    // The pod's sandbox ("pause") container must live as long as the pod:
+    // its namespaces are the ones the pod's containers join.
+    let pause = super::image::build_archive(&cd_dir, "pause:rt-test", &["sleep", "2147483647"]);
     let shim_root_existed = Path::new(SHIM_ROOT).exists();
-    let cd = Containerd::start_cri(&cd_dir, &snippet("containerd-config.toml"), IMAGE);
+    let cd = Containerd::start_cri(
+        &cd_dir,
+        &snippet("containerd-config.toml"),
+        "docker.io/library/pause:rt-test",
+    );
     cd.ctr(&["images", "import", path(&archive)]).ok();
+    cd.ctr(&["images", "import", path(&pause)]).ok();
     let handler = runtime_class_handler();
 
     // One pod with the RuntimeClass's handler: sandbox and container are

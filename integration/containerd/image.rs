@@ -20,14 +20,21 @@ fn step(dir: &Path, program: &str, args: &[&str]) {
 
 /// Builds the image under `dir` and returns the docker-archive path.
 pub fn build_busybox_archive(dir: &Path) -> PathBuf {
+    build_archive(dir, "busybox:latest", &["sh"])
+}
+
+/// Builds a busybox image named `tag` (docker.io/library/NAME:TAG once
+/// imported) whose command is `cmd`, in `dir`; returns the archive path.
+pub fn build_archive(dir: &Path, tag: &str, cmd: &[&str]) -> PathBuf {
     for tool in ["umoci", "skopeo"] {
         assert!(
             which(tool),
             "{tool} is not installed: apt-get install -y umoci skopeo"
         );
     }
-    let layout = dir.join("layout");
-    let unpacked = dir.join("unpacked");
+    let stem = tag.replace([':', '/'], "-");
+    let layout = dir.join(format!("layout-{stem}"));
+    let unpacked = dir.join(format!("unpacked-{stem}"));
     let image = format!("{}:latest", path(&layout));
     step(dir, "umoci", &["init", "--layout", path(&layout)]);
     step(dir, "umoci", &["new", "--image", &image]);
@@ -42,27 +49,20 @@ pub fn build_busybox_archive(dir: &Path) -> PathBuf {
         "umoci",
         &["repack", "--image", &image, path(&unpacked)],
     );
-    step(
-        dir,
-        "umoci",
-        &[
-            "config",
-            "--image",
-            &image,
-            "--config.cmd",
-            "sh",
-            "--config.env",
-            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-        ],
-    );
-    let archive = dir.join("busybox-docker.tar");
+    let mut config = vec!["config", "--image", &image];
+    for arg in cmd {
+        config.extend(["--config.cmd", arg]);
+    }
+    config.extend(["--config.env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
+    step(dir, "umoci", &config);
+    let archive = dir.join(format!("{stem}-docker.tar"));
     step(
         dir,
         "skopeo",
         &[
             "copy",
             &format!("oci:{image}"),
-            &format!("docker-archive:{}:busybox:latest", path(&archive)),
+            &format!("docker-archive:{}:{tag}", path(&archive)),
         ],
     );
     archive
