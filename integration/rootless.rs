@@ -399,6 +399,16 @@ fn delegated_cgroup_enforces_limits() {
     assert!(user.processes().is_empty(), "{:?}", user.processes());
 }
 
+/// A directory removed when dropped.
+struct ShortDir(std::path::PathBuf);
+
+impl Drop for ShortDir {
+    fn drop(&mut self) {
+        crate::common::tools::unmount_under(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Rootless Podman (4.3, conmon 2.1) with the runtime under test: podman
 /// runs in its own user namespace (mapping the user's subordinate ids),
 /// so the runtime runs as root of a user namespace, not as the user; it
@@ -423,13 +433,17 @@ fn podman_run_exec_stop_rm() {
     .unwrap();
     let tar = crate::common::tools::busybox_rootfs_tar(&dir);
     std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // podman refuses a runroot longer than 50 characters, which the test
+    // dir's path can exceed: a short one in /tmp, removed at the end.
+    let runroot = ShortDir(std::path::PathBuf::from(format!("/tmp/rtpr-{}", user.name)));
+    user.make_own_dir(&runroot.0, 0o700);
     let podman = |args: &[&str]| {
         let d = |sub: &str| path(&dir.join(sub)).to_string();
         let mut argv: Vec<String> = vec![
             "--root".into(),
             d("storage"),
             "--runroot".into(),
-            d("run"),
+            path(&runroot.0).to_string(),
             "--tmpdir".into(),
             d("tmp"),
             "--cgroup-manager".into(),

@@ -569,6 +569,7 @@ fn clone_init(
         state_json: &hook_state,
         bind_sources,
         source_socket: init_source_socket.as_ref(),
+        maps_written_unprivileged: !crate::rootless::euid_is_root(),
     };
     // A systemd unit's cgroup does not exist before the unit starts.
     let unified_dir = if cgroup.is_systemd() {

@@ -74,6 +74,9 @@ pub struct InitConfig<'a> {
     pub bind_sources: &'a mounts::sources::BindSources,
     /// Where rt sends the bind sources it opens for us (user namespace).
     pub source_socket: Option<&'a OwnedFd>,
+    /// rt runs as a plain user: it writes a new user namespace's id maps
+    /// (or has newuidmap write them) without privilege.
+    pub maps_written_unprivileged: bool,
 }
 
 /// How the init gets into its cgroups.
@@ -140,12 +143,15 @@ fn has_ns(cfg: &InitConfig, t: LinuxNamespaceType) -> bool {
 fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     let spec = cfg.spec;
     let new_user_ns = cfg.new_namespaces & libc::CLONE_NEWUSER != 0;
-    // Nobody in the container may ptrace us while we hold host fds. With a
-    // new user namespace, only once the parent wrote our id maps: while we
-    // are not dumpable /proc/<us> is root's, and an unprivileged parent
-    // (or newuidmap, which checks who owns /proc/<us>) could not write
-    // them. Until then nothing of the container exists to ptrace us.
-    if !new_user_ns {
+    // Nobody in the container may ptrace us while we hold host fds. When
+    // an unprivileged rt maps a new user namespace, only once it wrote our
+    // id maps: while we are not dumpable /proc/<us> is root's, and neither
+    // it nor newuidmap (which checks who owns /proc/<us>) could write
+    // them. Until then nothing of the container exists to ptrace us, and
+    // only the same user could, who owns rt anyway. Root writes the maps
+    // of a non-dumpable process, so it never opens that window.
+    let dumpable_until_mapped = new_user_ns && cfg.maps_written_unprivileged;
+    if !dumpable_until_mapped {
         sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
     }
     // Device nodes and files get exactly the modes the spec asks for.
@@ -166,7 +172,7 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     // A joined user namespace was entered before the clone (see
     // process::userns_join).
     let joined_userns = cfg.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
-    if new_user_ns {
+    if dumpable_until_mapped {
         // Maps written (ByParent: the parent sent Go after them).
         sys::set_dumpable(false).ctx("prctl(PR_SET_DUMPABLE)")?;
     }

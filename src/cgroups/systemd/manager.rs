@@ -106,13 +106,13 @@ impl Manager {
                 Err(e) => tried.push(e.to_string()),
             }
         }
-        let which = if user {
-            "the user's systemd (systemd --user, over its session bus)"
+        let (which, bus) = if user {
+            ("the user's systemd", "its session bus")
         } else {
-            "systemd"
+            ("systemd", "D-Bus")
         };
         Err(Error::new(format!(
-            "systemd cgroup driver: cannot reach {which} over D-Bus ({}); is it running?",
+            "systemd cgroup driver: cannot reach {which} over {bus} ({}); is {which} running?",
             tried.join("; ")
         )))
     }
