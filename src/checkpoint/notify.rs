@@ -1,0 +1,69 @@
+//! CRIU's callbacks during `restore`. runc gets them as RPC notifications;
+//! rt gives the `criu` command an `--action-script` that runs rt again as
+//! `rt criu-notify FILE` (a hidden subcommand). CRIU runs it at each step
+//! with the step's name in `CRTOOLS_SCRIPT_ACTION`; at "setup-namespaces"
+//! (the restored init exists in its new namespaces, nothing of it runs
+//! yet) it runs the prestart and createRuntime hooks with the init's pid
+//! in the state, as runc does there. A failing hook fails the script, and
+//! CRIU then aborts the restore.
+
+use crate::error::{Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What the callback needs, written by `restore` before it runs CRIU.
+#[derive(Serialize, Deserialize)]
+pub(super) struct HookPlan {
+    /// The OCI state of the container being restored (pid filled in here).
+    pub state: crate::state::OciState,
+    pub bundle: PathBuf,
+    pub prestart: Vec<oci_spec::runtime::Hook>,
+    pub create_runtime: Vec<oci_spec::runtime::Hook>,
+}
+
+impl HookPlan {
+    pub(super) fn is_empty(&self) -> bool {
+        self.prestart.is_empty() && self.create_runtime.is_empty()
+    }
+
+    pub(super) fn save(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec(self).map_err(|e| Error::new(e.to_string()))?;
+        crate::state::write_atomic(path, &json, 0o600).ctx("write the restore hook plan")
+    }
+}
+
+/// The action-script command line CRIU runs (through `sh -c`).
+pub(super) fn action_script(plan: &Path) -> Result<String> {
+    let exe = std::env::current_exe().ctx("find rt's own binary")?;
+    Ok(format!("{} criu-notify {}", sh_quote(&exe), sh_quote(plan)))
+}
+
+fn sh_quote(p: &Path) -> String {
+    format!("'{}'", p.to_string_lossy().replace('\'', r"'\''"))
+}
+
+/// `rt criu-notify FILE`: one CRIU callback.
+pub fn run(plan_file: &Path) -> Result<()> {
+    let action = std::env::var("CRTOOLS_SCRIPT_ACTION").unwrap_or_default();
+    if action != "setup-namespaces" {
+        return Ok(());
+    }
+    let text = std::fs::read(plan_file).with_ctx(|| format!("read {}", plan_file.display()))?;
+    let mut plan: HookPlan = serde_json::from_slice(&text)
+        .map_err(|e| Error::new(format!("{}: {e}", plan_file.display())))?;
+    plan.state.pid = std::env::var("CRTOOLS_INIT_PID")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| Error::new("CRIU gave no CRTOOLS_INIT_PID at setup-namespaces"))?;
+    let at = crate::hooks::Setting {
+        cwd: Some(&plan.bundle),
+        default_env: None,
+    };
+    let mut state = plan.state.clone();
+    state.status = "created".into();
+    let created = serde_json::to_string(&state).unwrap_or_default();
+    crate::hooks::run_all("prestart", &plan.prestart, &created, at)?;
+    state.status = "creating".into();
+    let creating = serde_json::to_string(&state).unwrap_or_default();
+    crate::hooks::run_all("createRuntime", &plan.create_runtime, &creating, at)
+}
