@@ -216,3 +216,14 @@ fn which(bin: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
+
+#[test]
+fn init_leads_its_own_session() {
+    // As runc's init does (setsid): CRIU refuses to dump a container whose
+    // init is in a session begun outside its pid namespace ("A session
+    // leader of N(1) is outside of its pid namespace").
+    let ctx = TestCtx::new("checkpoint::session");
+    let mut b = ctx.bundle();
+    b.args(&["sh", "-c", "cut -d' ' -f6 /proc/1/stat"]);
+    assert_eq!(ctx.output_of(&mut b, "sess").trim(), "1");
+}
