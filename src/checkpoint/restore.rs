@@ -124,6 +124,8 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
     undo.cgroup.create_dirs()?;
     cgroups::apply_resources(&mut undo.cgroup, &resources).ctx("linux.resources")?;
 
+    let state_dir = undo.dir.as_ref().expect("state dir").path.clone();
+    let criu_root = RootMount::bind(&bundle.rootfs, &state_dir.join("criu-root"))?;
     let pid_path = work.join("restore.pid");
     let _ = std::fs::remove_file(&pid_path);
     let mut args = vec![
@@ -132,7 +134,7 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
         "--work-dir".to_string(),
         path_arg(&work),
         "--root".to_string(),
-        path_arg(&bundle.rootfs),
+        path_arg(&criu_root.path),
         "--restore-detached".to_string(),
         "--restore-sibling".to_string(),
         "--pidfile".to_string(),
@@ -183,6 +185,7 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
         join_cgroups: procs,
     }
     .run()?;
+    drop(criu_root);
 
     let pid: i32 = std::fs::read_to_string(&pid_path)
         .ok()
@@ -211,6 +214,38 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
     undo.cgroup.disown();
     undo.dir.take();
     Ok(record)
+}
+
+/// The rootfs bound onto a directory of the state dir for CRIU's
+/// `--root`: CRIU pivots into it, and pivot_root wants a mount point (runc
+/// does the same). Unmounted and removed on drop.
+struct RootMount {
+    path: PathBuf,
+}
+
+impl RootMount {
+    fn bind(rootfs: &Path, at: &Path) -> Result<RootMount> {
+        std::fs::create_dir(at).with_ctx(|| format!("create {}", at.display()))?;
+        let m = RootMount {
+            path: at.to_path_buf(),
+        };
+        crate::sys::mount(
+            Some(&path_arg(rootfs)),
+            &path_arg(at),
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .map_err(|e| Error::errno(format!("bind {} for criu", rootfs.display()), e))?;
+        Ok(m)
+    }
+}
+
+impl Drop for RootMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.path);
+    }
 }
 
 /// `--inherit-fd` for each stdio stream that was a pipe at checkpoint
