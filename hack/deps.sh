@@ -7,7 +7,9 @@
 # umoci/skopeo for images, jq, iproute2, openssl for the https ADD test,
 # slirp4netns for rt-build's RUN network sandbox, docker-registry and
 # apache2-utils (htpasswd) for the registry tests, libseccomp-dev for the
-# seccomp compiler's differential test against libseccomp).
+# seccomp compiler's differential test against libseccomp, criu for
+# checkpoint/restore and qemu-system-x86 for the guest that runs it with
+# Debian's 6.1 kernel).
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -22,7 +24,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 
-pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns docker-registry apache2-utils libseccomp-dev)
+pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns docker-registry apache2-utils libseccomp-dev criu qemu-system-x86)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

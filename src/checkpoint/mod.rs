@@ -61,19 +61,23 @@ impl CriuFlags {
                  and lazy-pages daemon, which rt does not run; checkpoint without it",
             ));
         }
-        if let Some(m) = &self.manage_cgroups_mode {
-            if !["soft", "full", "strict", "ignore"].contains(&m.as_str()) {
-                return Err(Error::new(format!(
-                    "invalid --manage-cgroups-mode {m:?}: want soft, full, strict or ignore"
-                )));
-            }
+        if let Some(m) = self
+            .manage_cgroups_mode
+            .as_ref()
+            .filter(|m| !["soft", "full", "strict", "ignore"].contains(&m.as_str()))
+        {
+            return Err(Error::new(format!(
+                "invalid --manage-cgroups-mode {m:?}: want soft, full, strict or ignore"
+            )));
         }
-        if let Some(ns) = &self.empty_ns {
-            if ns != "network" && ns != "net" {
-                return Err(Error::new(format!(
-                    "invalid --empty-ns {ns:?}: only the network namespace can be left empty"
-                )));
-            }
+        if let Some(ns) = self
+            .empty_ns
+            .as_ref()
+            .filter(|ns| *ns != "network" && *ns != "net")
+        {
+            return Err(Error::new(format!(
+                "invalid --empty-ns {ns:?}: only the network namespace can be left empty"
+            )));
         }
         Ok(())
     }
