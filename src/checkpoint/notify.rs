@@ -32,10 +32,19 @@ impl HookPlan {
     }
 }
 
-/// The action-script command line CRIU runs (through `sh -c`).
-pub(super) fn action_script(plan: &Path) -> Result<String> {
+/// Writes the action script CRIU runs, next to `plan`, and returns its
+/// path. CRIU execs the script's path as it is (no shell, no arguments),
+/// so the script is a two-line shell file that runs `rt criu-notify PLAN`.
+pub(super) fn write_action_script(plan: &Path) -> Result<PathBuf> {
     let exe = std::env::current_exe().ctx("find rt's own binary")?;
-    Ok(format!("{} criu-notify {}", sh_quote(&exe), sh_quote(plan)))
+    let script = plan.with_extension("sh");
+    let text = format!(
+        "#!/bin/sh\nexec {} criu-notify {}\n",
+        sh_quote(&exe),
+        sh_quote(plan)
+    );
+    crate::state::write_atomic(&script, text.as_bytes(), 0o700).ctx("write the action script")?;
+    Ok(script)
 }
 
 fn sh_quote(p: &Path) -> String {

@@ -167,10 +167,8 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
     if !hooks.is_empty() {
         let plan_file = work.join("rt-restore-hooks.json");
         hooks.save(&plan_file)?;
-        args.extend([
-            "--action-script".to_string(),
-            notify::action_script(&plan_file)?,
-        ]);
+        let script = notify::write_action_script(&plan_file)?;
+        args.extend(["--action-script".to_string(), path_arg(&script)]);
     }
     let procs = undo
         .cgroup
