@@ -45,6 +45,7 @@ rtc run -d c1 <&7 >&8 2>&9
 check "run -d" "0 running" "$? $(status)"
 wait_counter_above 2
 check "the counter counts" 0 $?
+echo "info: the container's init is pid $(rtc state c1 | jq .pid)"
 
 # --leave-running: images written, the container still runs and counts.
 rtc checkpoint --leave-running --image-path /tmp/img-live c1
@@ -76,6 +77,9 @@ rc=$?
 check "restore -d" "0 running" "$rc $(status)"
 pid=$(rtc state c1 2>/dev/null | jq -r .pid)
 [ -n "$pid" ] || pid=none
+echo "info: state pid $pid, pid file $(cat /tmp/restored.pid 2>/dev/null); processes:"
+ps -eo pid,ppid,stat,comm 2>/dev/null | grep -E ' (sh|sleep)$' | sed 's/^/    /'
+grep -h -E '^(Pid|PPid|NSpid|State)' /proc/$(cat /tmp/restored.pid 2>/dev/null)/status 2>&1 | sed 's/^/    /'
 check "pid file has the restored init" "$pid" "$(cat /tmp/restored.pid 2>/dev/null)"
 check "the restored init is in the container's cgroup" "0::/criu/c1" "$(cat /proc/"$pid"/cgroup 2>/dev/null)"
 check "createRuntime hook ran for the restored pid" "$pid" "$(jq -r .pid /tmp/hook-state 2>/dev/null)"

@@ -17,6 +17,8 @@ pub(super) struct HookPlan {
     /// The OCI state of the container being restored (pid filled in here).
     pub state: crate::state::OciState,
     pub bundle: PathBuf,
+    /// The `rt restore` process: the restored init is its child.
+    pub rt_pid: u32,
     pub prestart: Vec<oci_spec::runtime::Hook>,
     pub create_runtime: Vec<oci_spec::runtime::Hook>,
 }
@@ -60,10 +62,13 @@ pub fn run(plan_file: &Path) -> Result<()> {
     let text = std::fs::read(plan_file).with_ctx(|| format!("read {}", plan_file.display()))?;
     let mut plan: HookPlan = serde_json::from_slice(&text)
         .map_err(|e| Error::new(format!("{}: {e}", plan_file.display())))?;
-    plan.state.pid = std::env::var("CRTOOLS_INIT_PID")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| Error::new("CRIU gave no CRTOOLS_INIT_PID at setup-namespaces"))?;
+    plan.state.pid = restored_init(plan.rt_pid)
+        .or_else(|| {
+            std::env::var("CRTOOLS_INIT_PID")
+                .ok()
+                .and_then(|p| p.parse().ok())
+        })
+        .ok_or_else(|| Error::new("cannot tell the restored init's pid at setup-namespaces"))?;
     let at = crate::hooks::Setting {
         cwd: Some(&plan.bundle),
         default_env: None,
@@ -75,4 +80,43 @@ pub fn run(plan_file: &Path) -> Result<()> {
     state.status = "creating".into();
     let creating = serde_json::to_string(&state).unwrap_or_default();
     crate::hooks::run_all("createRuntime", &plan.create_runtime, &creating, at)
+}
+
+/// The restored init while CRIU restores it: a child of `rt restore`
+/// (`--restore-sibling`) that is not the CRIU process running us. Not
+/// CRTOOLS_INIT_PID: for an init in a new pid namespace criu 3.17 gives
+/// the pid it had at checkpoint time there.
+fn restored_init(rt_pid: u32) -> Option<i32> {
+    let ancestors = ancestors_of_self();
+    let children: Vec<i32> =
+        crate::sys::read_virtual(format!("/proc/{rt_pid}/task/{rt_pid}/children"))
+            .ok()?
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|p| !ancestors.contains(p))
+            .collect();
+    match children[..] {
+        [only] => Some(only),
+        _ => None,
+    }
+}
+
+/// Our pid and our parents' up to pid 1.
+fn ancestors_of_self() -> Vec<i32> {
+    let mut chain = vec![std::process::id() as i32];
+    let mut pid = chain[0];
+    while pid > 1 && chain.len() < 64 {
+        let Some(ppid) = crate::sys::read_virtual(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|t| {
+                let rest = t[t.rfind(')')? + 2..].to_string();
+                rest.split(' ').nth(1)?.parse::<i32>().ok()
+            })
+        else {
+            break;
+        };
+        chain.push(ppid);
+        pid = ppid;
+    }
+    chain
 }

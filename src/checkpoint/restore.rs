@@ -185,15 +185,7 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
     .run()?;
     drop(criu_root);
 
-    let pid: i32 = std::fs::read_to_string(&pid_path)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| {
-            Error::new(format!(
-                "criu restore wrote no pid to {}",
-                pid_path.display()
-            ))
-        })?;
+    let pid = restored_init(&undo.cgroup, &pid_path)?;
     undo.pid = Some(pid);
     record.pid = pid;
     record.init_start_time = crate::state::status::proc_stat(pid)
@@ -212,6 +204,62 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
     undo.cgroup.disown();
     undo.dir.take();
     Ok(record)
+}
+
+/// The restored init's pid: the one live process of the container's
+/// cgroup whose parent is outside it (the root of the restored tree),
+/// else our only child (`--restore-sibling`), else CRIU's pid file. CRIU's
+/// pid file is the last resort: for an init in a new pid namespace criu
+/// 3.17 wrote a pid that was not the restored init's (seen in the QEMU
+/// guest: that process was gone when `state` looked).
+fn restored_init(cgroup: &Placement, pid_file: &Path) -> Result<i32> {
+    let members = cgroup.pids();
+    let roots: Vec<i32> = members
+        .iter()
+        .copied()
+        .filter(|p| {
+            status_field(*p, "PPid:")
+                .and_then(|v| v.parse::<i32>().ok())
+                .is_some_and(|pp| !members.contains(&pp))
+                && status_field(*p, "State:").is_some_and(|s| !s.starts_with('Z'))
+        })
+        .collect();
+    if let [only] = roots[..] {
+        return Ok(only);
+    }
+    let children = children_of(std::process::id());
+    if let [only] = children[..] {
+        return Ok(only);
+    }
+    std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| {
+            Error::new(format!(
+                "cannot tell the restored init: cgroup roots {roots:?}, rt's children \
+                 {children:?}, no pid in {}",
+                pid_file.display()
+            ))
+        })
+}
+
+/// A field of /proc/PID/status, trimmed.
+fn status_field(pid: i32, name: &str) -> Option<String> {
+    crate::sys::read_virtual(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+}
+
+/// Children of the single-threaded process `pid`, from procfs.
+fn children_of(pid: u32) -> Vec<i32> {
+    crate::sys::read_virtual(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|s| {
+            s.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The rootfs bound onto a directory of the state dir for CRIU's
@@ -275,6 +323,7 @@ fn hook_plan(record: &ContainerState, bundle: &Bundle) -> HookPlan {
     HookPlan {
         state: record.oci(Status::Created),
         bundle: bundle.dir.clone(),
+        rt_pid: std::process::id(),
         prestart,
         create_runtime: hooks
             .and_then(|h| h.create_runtime().clone())
