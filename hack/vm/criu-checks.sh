@@ -78,8 +78,10 @@ check "restore -d" "0 running" "$rc $(status)"
 pid=$(rtc state c1 2>/dev/null | jq -r .pid)
 [ -n "$pid" ] || pid=none
 echo "info: state pid $pid, pid file $(cat /tmp/restored.pid 2>/dev/null); processes:"
-ps -eo pid,ppid,stat,comm 2>/dev/null | grep -E ' (sh|sleep)$' | sed 's/^/    /'
+ps -eo pid,ppid,stat,comm,args 2>/dev/null | tail -n 12 | sed 's/^/    /'
+echo "    cgroup.procs: $(cat /sys/fs/cgroup/criu/c1/cgroup.procs 2>&1 | tr '\n' ' ')"
 grep -h -E '^(Pid|PPid|NSpid|State)' /proc/$(cat /tmp/restored.pid 2>/dev/null)/status 2>&1 | sed 's/^/    /'
+grep -E 'Restore finished|pidfile|Forking task|task with|PID: real' /tmp/img/restore.log 2>/dev/null | tail -n 8 | sed 's/^/    /'
 check "pid file has the restored init" "$pid" "$(cat /tmp/restored.pid 2>/dev/null)"
 check "the restored init is in the container's cgroup" "0::/criu/c1" "$(cat /proc/"$pid"/cgroup 2>/dev/null)"
 check "createRuntime hook ran for the restored pid" "$pid" "$(jq -r .pid /tmp/hook-state 2>/dev/null)"

@@ -37,6 +37,10 @@ struct Undo {
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        // Committed (the state dir taken): the container is the caller's.
+        let Some(dir) = self.dir.take() else {
+            return;
+        };
         if let Some(pid) = self.pid.take() {
             // SAFETY: killing and reaping the restored init, our child.
             unsafe {
@@ -46,9 +50,7 @@ impl Drop for Undo {
         }
         self.cgroup.kill_all();
         self.cgroup.remove();
-        if let Some(dir) = self.dir.take() {
-            let _ = dir.remove();
-        }
+        let _ = dir.remove();
     }
 }
 
