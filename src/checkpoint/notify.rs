@@ -83,9 +83,8 @@ pub fn run(plan_file: &Path) -> Result<()> {
 }
 
 /// The restored init while CRIU restores it: a child of `rt restore`
-/// (`--restore-sibling`) that is not the CRIU process running us. Not
-/// CRTOOLS_INIT_PID: for an init in a new pid namespace criu 3.17 gives
-/// the pid it had at checkpoint time there.
+/// (`--restore-sibling`) that is not the CRIU process running us;
+/// CRTOOLS_INIT_PID is the fallback.
 fn restored_init(rt_pid: u32) -> Option<i32> {
     let ancestors = ancestors_of_self();
     let children: Vec<i32> =

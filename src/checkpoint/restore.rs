@@ -210,10 +210,10 @@ pub fn restore(o: &RestoreOptions, bundle: &Bundle) -> Result<ContainerState> {
 
 /// The restored init's pid: the one live process of the container's
 /// cgroup whose parent is outside it (the root of the restored tree),
-/// else our only child (`--restore-sibling`), else CRIU's pid file. CRIU's
-/// pid file is the last resort: for an init in a new pid namespace criu
-/// 3.17 wrote a pid that was not the restored init's (seen in the QEMU
-/// guest: that process was gone when `state` looked).
+/// else our only child (`--restore-sibling`), else CRIU's pid file. (An
+/// earlier reading that CRIU's pid file was wrong was this module's own
+/// bug: the undo guard killed the restored tree. The cgroup is still asked
+/// first: it is what `state` and `delete` rely on.)
 fn restored_init(cgroup: &Placement, pid_file: &Path) -> Result<i32> {
     let members = cgroup.pids();
     let roots: Vec<i32> = members
