@@ -10,7 +10,9 @@
 # seccomp compiler's differential test against libseccomp, uidmap
 # (newuidmap/newgidmap) and dbus-user-session for the rootless tests,
 # man-db, zsh and fish to check the installed man pages and completions,
-# protobuf-compiler for the CRI test client's gRPC code).
+# protobuf-compiler for the CRI test client's gRPC code, criu for
+# checkpoint/restore and qemu-system-x86 for the guest that runs it with
+# Debian's 6.1 kernel).
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -25,7 +27,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 
-pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns docker-registry apache2-utils libseccomp-dev man-db zsh fish uidmap dbus-user-session protobuf-compiler)
+pkgs=(busybox-static bc jq iproute2 util-linux tar openssl ca-certificates runc crun containerd docker.io podman conmon buildah umoci skopeo hyperfine gcc strace user-mode-linux slirp4netns docker-registry apache2-utils libseccomp-dev man-db zsh fish uidmap dbus-user-session protobuf-compiler criu qemu-system-x86)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

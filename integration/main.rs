@@ -7,6 +7,7 @@
 mod common;
 
 mod buildah;
+mod checkpoint;
 mod containerd;
 mod docker;
 mod errors;

@@ -2,6 +2,7 @@
 //! line, usable as a library (`container::{create, start, kill, delete}`).
 
 pub mod cgroups;
+pub mod checkpoint;
 pub mod cli;
 pub mod container;
 pub mod error;

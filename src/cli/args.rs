@@ -96,6 +96,13 @@ pub enum Command {
     Events(EventsArgs),
     /// Print the runtime's features as JSON.
     Features,
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(RestoreArgs),
+    /// CRIU's action script during restore (runs the hooks); internal.
+    #[command(name = "criu-notify", hide = true)]
+    CriuNotify(CriuNotifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -326,4 +333,84 @@ pub struct UpdateArgs {
     pub mem_bw_schema: Option<String>,
     /// Container id.
     pub id: String,
+}
+
+/// The CRIU options `checkpoint` and `restore` share (runc's names).
+#[derive(Args, Debug)]
+pub struct CriuArgs {
+    /// Directory of the checkpoint images (default: ./checkpoint).
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's log and work files (default: the image path).
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs.
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Cgroups mode for CRIU: soft, full, strict or ignore (default: CRIU's, soft).
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create this namespace empty instead of restoring it (network).
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Option<String>,
+    /// Deduplicate the images of a parent checkpoint (CRIU --auto-dedup).
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Not supported by rt (refused): needs CRIU's lazy-pages daemon.
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Images of a previous --pre-dump, relative to --image-path.
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Only dump memory (CRIU pre-dump); the container keeps running.
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Bundle directory (default: current directory).
+    #[arg(short = 'b', long)]
+    pub bundle: Option<PathBuf>,
+    /// Do not wait for the restored container.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Accepted for runc compatibility; a container with a terminal is
+    /// refused at restore, so there is no pty to send.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Accepted for runc compatibility: CRIU enters the rootfs itself.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CriuNotifyArgs {
+    pub plan: PathBuf,
 }

@@ -415,7 +415,12 @@ pub fn features() -> Result<i32> {
             "selinux": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": idmap}}
         },
-        "annotations": {"org.opencontainers.runc.version": super::VERSION}
+        // runc 1.2's key; true when the criu binary is there (whether the
+        // kernel lets CRIU work shows only when it runs: `criu check`).
+        "annotations": {
+            "org.opencontainers.runc.version": super::VERSION,
+            "org.opencontainers.runc.checkpoint.enabled": crate::checkpoint::criu_available().to_string()
+        }
     });
     if let Some(opts) = v["mountOptions"].as_array_mut().filter(|_| idmap) {
         opts.extend([serde_json::json!("idmap"), serde_json::json!("ridmap")]);

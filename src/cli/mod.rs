@@ -2,6 +2,7 @@
 //! library, turn errors into runc-shaped log records and exit code 1.
 
 mod args;
+mod checkpoint;
 mod commands;
 mod events;
 mod run;
@@ -52,6 +53,19 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
         "resources",
         "stats",
         "interval",
+        "image-path",
+        "work-path",
+        "parent-path",
+        "leave-running",
+        "tcp-established",
+        "ext-unix-sk",
+        "shell-job",
+        "file-locks",
+        "pre-dump",
+        "manage-cgroups-mode",
+        "empty-ns",
+        "auto-dedup",
+        "lazy-pages",
     ];
     args.map(|a| {
         let name = a
@@ -160,7 +174,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     let root = cli.state_root();
     // A --root that is a file would otherwise read as "no containers": list
     // shows nothing and delete --force reports success. runc fails on it.
-    if !matches!(cli.command, Command::Spec(_) | Command::Features) {
+    if !matches!(
+        cli.command,
+        Command::Spec(_) | Command::Features | Command::CriuNotify(_)
+    ) {
         if let Ok(meta) = std::fs::metadata(&root) {
             if !meta.is_dir() {
                 return Err(crate::Error::new(format!(
@@ -208,6 +225,9 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Update(a) => update::update(&root, a),
         Command::Events(a) => events::events(&root, a),
         Command::Features => commands::features(),
+        Command::Checkpoint(a) => checkpoint::checkpoint(&root, a),
+        Command::Restore(a) => checkpoint::restore(&root, a, cli.systemd_cgroup),
+        Command::CriuNotify(a) => crate::checkpoint::notify::run(&a.plan).map(|()| 0),
     }
 }
 

@@ -32,6 +32,12 @@ fn forward_to(pid: i32) {
     }
 }
 
+/// Forwards the signals a foreground `run` (or `restore`) gets to `pid`.
+pub(super) fn forward_signals_to(pid: i32) {
+    INIT_PID.store(pid, Ordering::Relaxed);
+    forward_signals();
+}
+
 fn forward_signals() {
     for sig in [
         libc::SIGINT,

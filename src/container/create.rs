@@ -285,34 +285,7 @@ impl<'a> Plan<'a> {
             .unwrap_or_default();
         let ns = plan_namespaces(&ns_list, linux)?;
         let cgroup_entry = choose_cgroup_entry(&ns, &cgroup);
-        let record = ContainerState {
-            id: opts.id.clone(),
-            pid: 0,
-            init_start_time: 0,
-            bundle: bundle.dir.clone(),
-            rootfs: bundle.rootfs.clone(),
-            created: crate::logging::rfc3339_now(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            owner: owner_name(),
-            cgroup: Placement::default(),
-            own_pid_ns: ns_list
-                .iter()
-                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()),
-            has_process: spec.process().is_some(),
-            hooks: spec.hooks().clone(),
-            namespaces: ns_list
-                .iter()
-                .map(|n| crate::process::namespaces::proc_name(n.typ()).to_string())
-                .collect(),
-            no_new_privileges: spec
-                .process()
-                .as_ref()
-                .and_then(|p| p.no_new_privileges())
-                .unwrap_or(false),
-            process: spec.process().clone(),
-            seccomp: linux.and_then(|l| l.seccomp().clone()),
-            creating: false,
-        };
+        let record = initial_record(&opts.id, bundle);
         #[allow(deprecated)]
         let prestart_hooks: Vec<_> = spec
             .hooks()
@@ -379,6 +352,45 @@ impl Namespaces {
             .find(|n| n.typ() == LinuxNamespaceType::User)
             .and_then(|n| n.path().as_deref())
             .map_or(ContainerUserns::None, ContainerUserns::Joined)
+    }
+}
+
+/// The state record of a container made from `bundle` but for what its
+/// init's birth tells (pid, start time, cgroup directories made). `restore`
+/// starts from it too.
+pub(crate) fn initial_record(id: &str, bundle: &Bundle) -> ContainerState {
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref();
+    let ns_list = linux
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    ContainerState {
+        id: id.to_string(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339_now(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: owner_name(),
+        cgroup: Placement::default(),
+        own_pid_ns: ns_list
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()),
+        has_process: spec.process().is_some(),
+        hooks: spec.hooks().clone(),
+        namespaces: ns_list
+            .iter()
+            .map(|n| crate::process::namespaces::proc_name(n.typ()).to_string())
+            .collect(),
+        no_new_privileges: spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.no_new_privileges())
+            .unwrap_or(false),
+        process: spec.process().clone(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
+        creating: false,
     }
 }
 

@@ -7,6 +7,7 @@ mod exec;
 mod signal;
 mod start;
 
+pub(crate) use create::initial_record;
 pub use create::{CreateOptions, create, create_and_start};
 pub use delete::delete;
 pub use exec::{ExecOptions, exec, start as exec_start, wait_child as exec_wait_child};

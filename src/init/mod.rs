@@ -247,9 +247,11 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     let process = spec.process().as_ref();
     let apparmor = apparmor::prepare(process.and_then(|p| p.apparmor_profile().as_deref()))?;
     let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
-    if terminal {
-        nix::unistd::setsid().map_err(|e| Error::errno("setsid", e))?;
-    }
+    // Always a session of its own, as runc's init makes it: CRIU cannot
+    // checkpoint a container whose init belongs to a session that began
+    // outside its pid namespace, and the caller's job control has no
+    // business with the container.
+    nix::unistd::setsid().map_err(|e| Error::errno("setsid", e))?;
 
     // Filesystem: mounts and /dev, hooks, pivot_root.
     let opened = match cfg.source_socket {
