@@ -38,6 +38,9 @@ wait_counter_above() { # wait_counter_above N: until the counter passes N (30 s)
 }
 
 cd "$b" || exit 1
+# Here CRIU works (criu check passes), so features says so.
+check "features: checkpoint enabled" true \
+	"$("$rt" features | jq -r '.annotations["org.opencontainers.runc.checkpoint.enabled"]')"
 # The container's stdio are pipes, as containerd gives them (and runc's
 # own tests): restore hands its own pipes over in their place.
 exec 7< <(sleep 100000) 8> >(cat >/dev/null) 9> >(cat >/dev/null)
