@@ -383,6 +383,7 @@ pub struct CheckpointArgs {
     /// Only dump memory (CRIU pre-dump); the container keeps running.
     #[arg(long = "pre-dump")]
     pub pre_dump: bool,
+    /// Container id.
     pub id: String,
 }
 
@@ -396,17 +397,20 @@ pub struct RestoreArgs {
     /// Do not wait for the restored container.
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Write the restored init's pid to this file.
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
     /// Accepted for runc compatibility; a container with a terminal is
     /// refused at restore, so there is no pty to send.
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Do not make rt a child subreaper while it waits.
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
     /// Accepted for runc compatibility: CRIU enters the rootfs itself.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
+    /// Container id.
     pub id: String,
 }
 
