@@ -141,17 +141,9 @@ run=$(mktemp -d /tmp/rt-qemu.XXXXXX)
 cleanup() { rm -rf "$run"; }
 trap cleanup EXIT
 
-q() { printf '%q' "$1"; }
-qa() { local a out=""; for a in "$@"; do out+="$(q "$a") "; done; printf '%s' "$out"; }
-
-{
-	echo "cd $(q "$dir") || exit 125"
-	env_words=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
-	for name in "${pass_env[@]}"; do
-		[ -z "${!name+set}" ] || env_words+=("$name=${!name}")
-	done
-	echo "exec env -i $(qa "${env_words[@]}") $(qa "$@")"
-} >"$run/cmd"
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/guest-cmd.sh"
+# The command, as the guest will run it: clean environment, cwd DIR.
+write_guest_cmd "$run/cmd" "$dir" "$@"
 
 # Stage 2 (on the host root): the same guest setup as run-in-vm.sh.
 cat >"$run/init" <<EOF

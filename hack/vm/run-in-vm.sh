@@ -107,18 +107,9 @@ run=$(mktemp -d /tmp/rt-vm.XXXXXX)
 cleanup() { rm -rf "$run"; }
 trap cleanup EXIT
 
-q() { printf '%q' "$1"; }
-qa() { local a out=""; for a in "$@"; do out+="$(q "$a") "; done; printf '%s' "$out"; }
-
+. "$here/guest-cmd.sh"
 # The command, as the guest will run it: clean environment, cwd DIR.
-{
-	echo "cd $(q "$dir") || exit 125"
-	env_words=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
-	for name in "${pass_env[@]}"; do
-		[ -z "${!name+set}" ] || env_words+=("$name=${!name}")
-	done
-	echo "exec env -i $(qa "${env_words[@]}") $(qa "$@")"
-} >"$run/cmd"
+write_guest_cmd "$run/cmd" "$dir" "$@"
 
 # Guest PID 1 (or, with --systemd, what runs before systemd takes over).
 cat >"$run/init" <<EOF
