@@ -347,6 +347,43 @@ pub fn send_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> nix::Result<()> {
     sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).map(|_| ())
 }
 
+/// Most fds `send_fds` sends and `recv_fds` takes in one datagram.
+pub const MAX_FDS_PER_DATAGRAM: usize = 32;
+
+/// Sends `fds` (at most MAX_FDS_PER_DATAGRAM) with SCM_RIGHTS in one
+/// datagram; an empty list sends the payload alone.
+pub fn send_fds(sock: RawFd, payload: &[u8], fds: &[RawFd]) -> nix::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    if fds.len() > MAX_FDS_PER_DATAGRAM {
+        return Err(nix::Error::E2BIG);
+    }
+    let iov = [std::io::IoSlice::new(payload)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsg: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    sendmsg::<()>(sock, &iov, cmsg, MsgFlags::empty(), None).map(|_| ())
+}
+
+/// Receives the fds of one `send_fds` datagram (close-on-exec), in order.
+pub fn recv_fds(sock: RawFd) -> nix::Result<Vec<OwnedFd>> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; MAX_FDS_PER_DATAGRAM]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let mut out = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed these fds for us.
+            out.extend(fds.iter().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) }));
+        }
+    }
+    if msg.bytes == 0 {
+        // The other side closed the channel.
+        return Err(nix::Error::ECONNRESET);
+    }
+    Ok(out)
+}
+
 pub fn write_all(fd: RawFd, mut data: &[u8]) -> nix::Result<()> {
     while !data.is_empty() {
         // SAFETY: `data` is a valid buffer of the given length.

@@ -29,6 +29,20 @@ use serde::{Deserialize, Serialize};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// Opens the cgroup file `path` for writing. cgroupfs files exist or do
+/// not: no O_CREAT (its lookup takes the directory's lock exclusively)
+/// and no O_TRUNC (kernfs has nothing to truncate). std adds O_CLOEXEC.
+pub(crate) fn open_knob(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open(path)
+}
+
+/// Writes `value` to the cgroup file `path` in one write(2), which
+/// cgroupfs takes whole.
+pub(crate) fn write_knob(path: &Path, value: impl AsRef<[u8]>) -> std::io::Result<()> {
+    use std::io::Write;
+    open_knob(path)?.write_all(value.as_ref())
+}
+
 /// The container's cgroup directories, for debug records.
 pub fn describe(p: &Placement) -> String {
     let dirs: Vec<String> = p
@@ -286,7 +300,7 @@ impl Placement {
         }
         for d in self.dirs.iter().filter(|d| !(born_in_unified && d.v2)) {
             let procs = d.full().join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string())
+            write_knob(&procs, pid.to_string())
                 .with_ctx(|| format!("join cgroup {}", procs.display()))?;
         }
         Ok(())
@@ -305,7 +319,41 @@ impl Placement {
             // cgroup2 domain cgroups have no per-thread file: there the
             // whole-process write is the only way.
             let file = d.full().join(if d.v2 { "cgroup.procs" } else { "tasks" });
-            std::fs::write(&file, "0").with_ctx(|| format!("join cgroup {}", file.display()))?;
+            write_knob(&file, "0").with_ctx(|| format!("join cgroup {}", file.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The files `enter_self` writes, opened by the parent for the init
+    /// (the opening is half the cost of each join, and the parent has time
+    /// while the init mounts). None if any fails to open: the init then
+    /// joins by path and reports what is wrong.
+    pub fn open_self_entry(&self, born_in_unified: bool) -> Option<Vec<std::fs::File>> {
+        self.dirs
+            .iter()
+            .filter(|d| !(born_in_unified && d.v2))
+            .map(|d| open_knob(&d.full().join(if d.v2 { "cgroup.procs" } else { "tasks" })).ok())
+            .collect()
+    }
+
+    /// `enter_self` through the files `open_self_entry` opened, in the same
+    /// order; by path if they are not all there.
+    pub fn enter_self_through(
+        &self,
+        files: &[std::os::fd::OwnedFd],
+        born_in_unified: bool,
+    ) -> Result<()> {
+        let dirs: Vec<&CgroupDir> = self
+            .dirs
+            .iter()
+            .filter(|d| !(born_in_unified && d.v2))
+            .collect();
+        if files.len() != dirs.len() {
+            return self.enter_self(born_in_unified);
+        }
+        for (d, fd) in dirs.iter().zip(files) {
+            crate::sys::write_all(std::os::fd::AsRawFd::as_raw_fd(fd), b"0")
+                .map_err(|e| Error::errno(format!("join cgroup {}", d.full().display()), e))?;
         }
         Ok(())
     }
@@ -341,7 +389,7 @@ impl Placement {
             if !procs.lines().any(|l| l.trim() == pid.to_string()) {
                 self.create_one(d)?;
                 let f = d.full().join("cgroup.procs");
-                std::fs::write(&f, pid.to_string())
+                write_knob(&f, pid.to_string())
                     .with_ctx(|| format!("join cgroup {}", f.display()))?;
             }
         }
@@ -560,7 +608,7 @@ impl Placement {
             (false, true) => "FROZEN",
             (false, false) => "THAWED",
         };
-        std::fs::write(&file, value).with_ctx(|| format!("write {}", file.display()))?;
+        write_knob(&file, value).with_ctx(|| format!("write {}", file.display()))?;
         if !v2 {
             // v1 reports FREEZING until every task stopped.
             for _ in 0..1000 {
@@ -592,7 +640,7 @@ fn enable_controllers(dir: &Path) -> Result<()> {
         return Ok(());
     }
     let f = dir.join("cgroup.subtree_control");
-    std::fs::write(&f, line.join(" ")).with_ctx(|| format!("write {}", f.display()))
+    write_knob(&f, line.join(" ")).with_ctx(|| format!("write {}", f.display()))
 }
 
 /// Copies the parent's cpuset.cpus / cpuset.mems into an existing v1
@@ -636,7 +684,7 @@ fn fill_empty_cpuset(parent: &Path, dir: &Path) -> Result<()> {
         }
         let v = crate::sys::read_virtual(parent.join(f))
             .with_ctx(|| format!("read {}", parent.join(f).display()))?;
-        std::fs::write(dir.join(f), v.trim())
+        write_knob(&dir.join(f), v.trim())
             .with_ctx(|| format!("write {}", dir.join(f).display()))?;
     }
     Ok(())
@@ -657,7 +705,7 @@ fn copy_cpuset(d: &CgroupDir, parent: &Path, dir: &Path) -> Result<()> {
             fill_empty_cpusets(d, parent)?;
             v = read()?;
         }
-        std::fs::write(dir.join(f), v.trim())
+        write_knob(&dir.join(f), v.trim())
             .with_ctx(|| format!("write {}", dir.join(f).display()))?;
     }
     Ok(())

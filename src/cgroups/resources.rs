@@ -8,7 +8,7 @@ use oci_spec::runtime::LinuxResources;
 
 fn write(d: &CgroupDir, file: &str, value: impl ToString) -> Result<()> {
     let path = d.full().join(file);
-    std::fs::write(&path, value.to_string()).with_ctx(|| format!("write {}", path.display()))
+    super::write_knob(&path, value.to_string()).with_ctx(|| format!("write {}", path.display()))
 }
 
 pub fn apply_resources(p: &mut Placement, r: &LinuxResources) -> Result<()> {
@@ -212,8 +212,20 @@ fn write_v1_device_rules(
     let list_file = d.full().join("devices.list");
     let current = crate::sys::read_virtual(&list_file)
         .with_ctx(|| format!("read {}", list_file.display()))?;
+    // Rules go one write(2) each, in order, through one fd per file.
+    let mut open: Vec<(&str, std::fs::File)> = Vec::new();
     for (file, line) in super::devices::v1_writes(&current, rules)? {
-        write(d, file, line)?;
+        let path = d.full().join(file);
+        let i = match open.iter().position(|(f, _)| *f == file) {
+            Some(i) => i,
+            None => {
+                let fd = super::open_knob(&path).with_ctx(|| format!("open {}", path.display()))?;
+                open.push((file, fd));
+                open.len() - 1
+            }
+        };
+        std::io::Write::write_all(&mut open[i].1, line.as_bytes())
+            .with_ctx(|| format!("write {}", path.display()))?;
     }
     Ok(())
 }

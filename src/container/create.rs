@@ -28,7 +28,7 @@ use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
 use crate::sys;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxResources};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Default, Clone, Debug)]
@@ -664,7 +664,13 @@ fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Res
             // A failed send means the init already gave up: the loop in
             // wait_until_ready reads why.
             cgroup.create_dirs()?;
+            let entry = cgroup
+                .open_self_entry(init.born_in_unified)
+                .filter(|f| f.len() <= crate::sys::MAX_FDS_PER_DATAGRAM)
+                .unwrap_or_default();
+            let entry: Vec<_> = entry.iter().map(|f| f.as_fd()).collect();
             let _ = init.chan.send(&Msg::Go);
+            let _ = init.chan.send_fds(&entry);
             cgroups::apply_resources(cgroup, &plan.resources).ctx("linux.resources")?;
             let _ = init.chan.send(&Msg::LimitsSet);
         }

@@ -215,7 +215,9 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
         if reached.get().is_none() {
             if late {
                 chan.expect(Msg::Go).ctx("wait for the cgroups")?;
-                cfg.cgroup.enter_self(cfg.born_in_unified.get())?;
+                let entry = chan.recv_fds().ctx("wait for the cgroup files")?;
+                cfg.cgroup
+                    .enter_self_through(&entry, cfg.born_in_unified.get())?;
                 scheduling::affinity_final(spec.process().as_ref())?;
             }
             if cfg.unshare_cgroup_ns {

@@ -6,7 +6,7 @@ use super::resolve;
 use crate::error::{Error, Result};
 use crate::sys;
 use oci_spec::runtime::{LinuxDeviceType, Spec};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 struct Node {
@@ -69,6 +69,8 @@ pub fn setup(root: &OwnedFd, spec: &Spec, in_user_ns: bool) -> Result<()> {
             gid: d.gid().unwrap_or(0),
         });
     }
+    // Most nodes share /dev: each parent directory is made and opened once.
+    let mut parents = Parents::default();
     for n in &nodes {
         if !n.path.starts_with("/dev") {
             return Err(Error::new(format!(
@@ -76,24 +78,50 @@ pub fn setup(root: &OwnedFd, spec: &Spec, in_user_ns: bool) -> Result<()> {
                 n.path.display()
             )));
         }
-        create_node(root, n, in_user_ns)
+        create_node(root, &mut parents, n, in_user_ns)
             .map_err(|e| e.context(format!("device {}", n.path.display())))?;
     }
-    symlinks(root)
+    let dev = match parents.find(Path::new("dev")) {
+        Some(fd) => fd,
+        None => resolve::open_in_root(root, Path::new("/dev"), libc::O_DIRECTORY | libc::O_RDONLY)
+            .map_err(|e| Error::errno("open /dev", e))?,
+    };
+    symlinks(&dev)
 }
 
-fn create_node(root: &OwnedFd, n: &Node, in_user_ns: bool) -> Result<()> {
+/// Directories of device nodes, opened (made if need be) inside the root.
+#[derive(Default)]
+struct Parents(Vec<(PathBuf, OwnedFd)>);
+
+impl Parents {
+    fn find(&mut self, rel: &Path) -> Option<OwnedFd> {
+        let i = self.0.iter().position(|(p, _)| p == rel)?;
+        Some(self.0.swap_remove(i).1)
+    }
+
+    fn open(&mut self, root: &OwnedFd, rel: &Path) -> Result<RawFd> {
+        if let Some((_, fd)) = self.0.iter().find(|(p, _)| p == rel) {
+            return Ok(fd.as_raw_fd());
+        }
+        let dir = resolve::mkdir_all(root, rel, 0o755)?;
+        let fd = sys::openat(dir.as_raw_fd(), c".", libc::O_DIRECTORY | libc::O_RDONLY, 0)
+            .map_err(|e| Error::errno("open parent", e))?;
+        let raw = fd.as_raw_fd();
+        self.0.push((rel.to_path_buf(), fd));
+        Ok(raw)
+    }
+}
+
+fn create_node(root: &OwnedFd, parents: &mut Parents, n: &Node, in_user_ns: bool) -> Result<()> {
     let rel = resolve::relative(&n.path);
     let parent = rel.parent().unwrap_or(Path::new(""));
     let name = rel.file_name().ok_or_else(|| Error::new("no file name"))?;
-    let dir = resolve::mkdir_all(root, parent, 0o755)?;
-    let dirfd = sys::openat(dir.as_raw_fd(), c".", libc::O_DIRECTORY | libc::O_RDONLY, 0)
-        .map_err(|e| Error::errno("open parent", e))?;
+    let dirfd = parents.open(root, parent)?;
     let cname = sys::cstr(name.as_encoded_bytes())?;
     if in_user_ns {
         // Bind the host's node onto an empty file.
         match sys::openat(
-            dirfd.as_raw_fd(),
+            dirfd,
             &cname,
             libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
             0o644,
@@ -115,20 +143,20 @@ fn create_node(root: &OwnedFd, n: &Node, in_user_ns: bool) -> Result<()> {
     }
     // An image may ship its own node or file there; the configured one wins.
     // SAFETY: unlinkat relative to a directory fd we hold.
-    unsafe { libc::unlinkat(dirfd.as_raw_fd(), cname.as_ptr(), 0) };
+    unsafe { libc::unlinkat(dirfd, cname.as_ptr(), 0) };
     let dev = libc::makedev(n.major as u32, n.minor as u32);
     // SAFETY: mknodat relative to our directory fd with a NUL-terminated name.
-    let rc = unsafe { libc::mknodat(dirfd.as_raw_fd(), cname.as_ptr(), n.kind | n.mode, dev) };
+    let rc = unsafe { libc::mknodat(dirfd, cname.as_ptr(), n.kind | n.mode, dev) };
     if rc < 0 {
         return Err(Error::errno("mknod", nix::Error::last()));
     }
     // SAFETY: fchmodat/fchownat relative to our directory fd, no symlink follow.
     unsafe {
-        if libc::fchmodat(dirfd.as_raw_fd(), cname.as_ptr(), n.mode, 0) < 0 {
+        if libc::fchmodat(dirfd, cname.as_ptr(), n.mode, 0) < 0 {
             return Err(Error::errno("chmod", nix::Error::last()));
         }
         if libc::fchownat(
-            dirfd.as_raw_fd(),
+            dirfd,
             cname.as_ptr(),
             n.uid,
             n.gid,
@@ -141,9 +169,8 @@ fn create_node(root: &OwnedFd, n: &Node, in_user_ns: bool) -> Result<()> {
     Ok(())
 }
 
-fn symlinks(root: &OwnedFd) -> Result<()> {
-    let dev = resolve::open_in_root(root, Path::new("/dev"), libc::O_DIRECTORY | libc::O_RDONLY)
-        .map_err(|e| Error::errno("open /dev", e))?;
+/// The standard links in `dev`, an fd of the container's /dev.
+fn symlinks(dev: &OwnedFd) -> Result<()> {
     let mut links = vec![
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),

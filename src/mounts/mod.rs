@@ -455,22 +455,36 @@ fn mount_cgroup(
         Some("mode=755"),
     )
     .map_err(|e| Error::errno("mount tmpfs for cgroups", e))?;
+    // The tmpfs is new and holds only what we make in it, so its
+    // directories are named relative to it, with no walk from the root.
+    let tmpfs = reopen(root, dest)?;
     for d in &ctx.cgroup.dirs {
-        let name = d
-            .mount
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.is_empty() {
+        let Some(name) = d.mount.file_name() else {
             continue;
+        };
+        let cname = sys::cstr(name.as_encoded_bytes())?;
+        let in_tmpfs = || {
+            sys::openat(
+                tmpfs.as_raw_fd(),
+                &cname,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+            )
+            .map_err(|e| Error::errno(format!("open {}", dest.join(name).display()), e))
+        };
+        // SAFETY: mkdirat relative to the tmpfs fd, NUL-terminated name.
+        if unsafe { libc::mkdirat(tmpfs.as_raw_fd(), cname.as_ptr(), 0o755) } < 0 {
+            return Err(Error::errno(
+                format!("mkdir {}", dest.join(name).display()),
+                nix::Error::last(),
+            ));
         }
-        let sub = dest.join(&name);
-        let t = resolve::ensure_target(root, &sub, true)?;
-        bind_path(&d.full(), &t)?;
-        remount(&reopen(root, &sub)?, libc::MS_BIND | base | ro)?;
+        bind_path(&d.full(), &in_tmpfs()?)?;
+        // The bind covers the directory the first fd names.
+        remount(&in_tmpfs()?, libc::MS_BIND | base | ro)?;
     }
     if ro != 0 {
-        remount(&reopen(root, dest)?, base | ro)?;
+        remount(&tmpfs, base | ro)?;
     }
     Ok(())
 }

@@ -9,7 +9,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 pub enum Msg {
     /// parent → init: id maps written and cgroup joined; go on. With
-    /// CgroupEntry::SelfWhenReady: the cgroup directories exist.
+    /// CgroupEntry::SelfWhenReady: the cgroup directories exist, and the
+    /// next datagram (`send_fds`) holds the files the init writes "0" to
+    /// to move itself in (none: it opens them itself).
     Go,
     /// parent → init (CgroupEntry::SelfWhenReady): the cgroup limits and
     /// device rules are in force.
@@ -98,6 +100,20 @@ impl Channel {
     pub fn recv_fd(&self) -> Result<OwnedFd> {
         crate::sys::recv_fd(self.fd.as_raw_fd())
             .map_err(|e| Error::errno("receive fd on init channel", e))
+    }
+
+    /// Sends `fds` (SCM_RIGHTS, at most sys::MAX_FDS_PER_DATAGRAM; maybe
+    /// none) as a datagram of their own, after the message announcing them.
+    pub fn send_fds(&self, fds: &[std::os::fd::BorrowedFd]) -> Result<()> {
+        let raw: Vec<_> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        crate::sys::send_fds(self.fd.as_raw_fd(), b"fds", &raw)
+            .map_err(|e| Error::errno("send fds on init channel", e))
+    }
+
+    /// Receives the fds `send_fds` sent (close-on-exec), in order.
+    pub fn recv_fds(&self) -> Result<Vec<OwnedFd>> {
+        crate::sys::recv_fds(self.fd.as_raw_fd())
+            .map_err(|e| Error::errno("receive fds on init channel", e))
     }
 
     /// Receives one message; `None` when the other side closed the channel.
