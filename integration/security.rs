@@ -774,6 +774,117 @@ fn runtime_binary_cannot_be_reopened_for_writing_once_the_init_is_gone() {
     }
 }
 
+/// CVE-2019-5736 with a user namespace, the write step replayed as the
+/// container's root itself: hold the waiting init's /proc/PID/exe (O_PATH)
+/// and its user namespace, delete the container, then, in that user
+/// namespace as its uid 0 with all its capabilities, reopen the exe for
+/// writing. rt skips moving its image (src/exe_protection.rs,
+/// `ensure_for_container`) only where the namespace does not map the
+/// binary's owner and the mode lets nobody else write: the open must then
+/// fail with EACCES. When the binary's owner is mapped (here a private copy
+/// chowned to the container's root), the container's root owns the file:
+/// rt must protect it, and the open fails with EROFS (or reaches a copy).
+/// Fails if the skip also covered the owned binary, or if an unmapped one
+/// became writable.
+#[test]
+fn userns_container_root_cannot_reopen_the_runtime_binary_for_writing() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    const HOST_ID: u32 = 100000;
+    let ctx = TestCtx::new("security::exe_userns");
+    for owned_by_container in [false, true] {
+        let label = if owned_by_container {
+            "exeowned"
+        } else {
+            "exeroot"
+        };
+        let private_bin = ctx.dir.join(format!("{label}-rt"));
+        fs::copy(rt_bin(), &private_bin).unwrap();
+        if owned_by_container {
+            std::os::unix::fs::chown(&private_bin, Some(HOST_ID), Some(HOST_ID)).unwrap();
+            fs::set_permissions(
+                &private_bin,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .unwrap();
+        }
+        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+        let mut b = ctx.bundle();
+        b.args(&["sleep", "1000"])
+            .namespace("user", None)
+            .set("/linux/uidMappings", map.clone())
+            .set("/linux/gidMappings", map)
+            .without_mount("/sys/fs/cgroup");
+        let id = ctx.id(label);
+        ctx.prepare(&mut b, &id);
+        let mut create = exec::command(&private_bin);
+        create.arg("--root").arg(&ctx.root).arg("create");
+        create.arg("--pid-file").arg(ctx.pid_file(&id));
+        create.arg("-b").arg(&b.dir).arg(&id);
+        ctx.exec(create).ok();
+        let pid: u32 = fs::read_to_string(ctx.pid_file(&id))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let held = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(format!("/proc/{pid}/exe"))
+            .unwrap();
+        let userns = File::open(format!("/proc/{pid}/ns/user")).unwrap();
+        let held_meta = held.metadata().unwrap();
+        ctx.delete_force(&id).ok();
+        ctx.assert_nothing_left(&id);
+        let bin = fs::metadata(&private_bin).unwrap();
+        let same_file = (held_meta.dev(), held_meta.ino()) == (bin.dev(), bin.ino());
+        let target = std::ffi::CString::new(format!("/proc/self/fd/{}", held.as_raw_fd())).unwrap();
+        // SAFETY: the child makes only system calls (async-signal-safe)
+        // and leaves with _exit; the parent only waits for it.
+        let errno = unsafe {
+            let child = libc::fork();
+            assert!(child >= 0, "fork failed");
+            if child == 0 {
+                let code = if libc::setns(userns.as_raw_fd(), libc::CLONE_NEWUSER) != 0
+                    || libc::setresgid(0, 0, 0) != 0
+                    || libc::setresuid(0, 0, 0) != 0
+                {
+                    200
+                } else {
+                    let fd = libc::open(target.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd >= 0 {
+                        0
+                    } else {
+                        *libc::__errno_location()
+                    }
+                };
+                libc::_exit(code);
+            }
+            let mut status = 0;
+            libc::waitpid(child, &mut status, 0);
+            libc::WEXITSTATUS(status)
+        };
+        fs::remove_file(&private_bin).ok();
+        assert_ne!(
+            errno, 200,
+            "{label}: could not enter the container's user namespace"
+        );
+        if !same_file {
+            continue; // a copy: writing it cannot reach the binary
+        }
+        let want = if owned_by_container {
+            vec![libc::EROFS]
+        } else {
+            vec![libc::EACCES, libc::EROFS]
+        };
+        assert!(
+            want.contains(&errno),
+            "{label}: reopening the init's exe for writing as the container's root gave errno {errno} \
+             (0 = it succeeded), want one of {want:?}"
+        );
+    }
+}
+
 /// CVE-2016-9962: the runtime process inside the container's namespaces
 /// holds host fds; it must be non-dumpable so the container's root cannot
 /// read its environ or reach its fds through /proc/1/fd/N — while the same shell can read

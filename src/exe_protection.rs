@@ -62,6 +62,56 @@ pub fn ensure() -> Result<()> {
     ensure_then(Release::Now)
 }
 
+/// `ensure` for a container about to be created from `spec`, unless none
+/// of its processes could open rt's binary for writing whatever rt does:
+/// a new user namespace that maps neither the binary's owner nor lets
+/// group or others write it. Its root then acts on the file as an
+/// unmapped stranger (capabilities in a user namespace do not cover
+/// inodes whose owner it does not map), so the open fails with EACCES
+/// before any defence is needed, and rt saves the move (about 0.5 ms).
+pub fn ensure_for_container(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    match unwritable_from(spec) {
+        Some(why) => {
+            log::debug!("exe protection: not needed, {why}");
+            Ok(())
+        }
+        None => ensure_then(Release::InBackground),
+    }
+}
+
+/// Why the container of `spec` cannot write rt's binary, or None if it
+/// might. Only a new user namespace whose maps the spec gives counts: a
+/// joined one is not known before the clone. Group write is refused
+/// whatever the group: with POSIX ACLs those bits are the mask, which
+/// bounds what any named user or group may do.
+fn unwritable_from(spec: &oci_spec::runtime::Spec) -> Option<String> {
+    use oci_spec::runtime::LinuxNamespaceType;
+    use std::os::unix::fs::MetadataExt;
+    let linux = spec.linux().as_ref()?;
+    let userns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|n| n.typ() == LinuxNamespaceType::User)?;
+    if userns.path().is_some() {
+        return None;
+    }
+    let uid_maps = linux.uid_mappings().as_deref().filter(|m| !m.is_empty())?;
+    let meta = std::fs::metadata("/proc/self/exe").ok()?;
+    let owner_mapped = uid_maps.iter().any(|m| {
+        let first = u64::from(m.host_id());
+        (first..first + u64::from(m.size())).contains(&u64::from(meta.uid()))
+    });
+    let writable_by_others = meta.mode() & 0o022 != 0;
+    (!owner_mapped && !writable_by_others).then(|| {
+        format!(
+            "the user namespace does not map its owner (uid {}) and mode {:o} lets only the owner write",
+            meta.uid(),
+            meta.mode() & 0o7777
+        )
+    })
+}
+
 /// When the fd of the read-only clone is closed once the running image
 /// has moved onto it (see release.rs: closing it waits for an RCU grace
 /// period).

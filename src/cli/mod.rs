@@ -190,10 +190,8 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     // These commands leave an rt process in the container until it execs
     // the container's program; that process must not be the writable
     // on-disk binary (src/exe_protection.rs). This may re-execute rt.
-    if matches!(
-        cli.command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
+    // create and run decide once the spec is read (container::create).
+    if matches!(cli.command, Command::Exec(_)) {
         // The clone's mount is let go on a thread of its own, so its RCU
         // grace period overlaps the command instead of preceding it.
         crate::exe_protection::ensure_then(crate::exe_protection::Release::InBackground)?;
