@@ -11,7 +11,7 @@ mod update;
 
 use crate::error::Result;
 use crate::logging;
-use args::{Cli, Command};
+use args::{Cli, Command, RunArgs};
 use clap::Parser;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -190,11 +190,17 @@ fn dispatch(cli: &Cli) -> Result<i32> {
     // These commands leave an rt process in the container until it execs
     // the container's program; that process must not be the writable
     // on-disk binary (src/exe_protection.rs). This may re-execute rt.
-    // create and run decide once the spec is read (container::create).
-    if matches!(cli.command, Command::Exec(_)) {
-        // The clone's mount is let go on a thread of its own, so its RCU
-        // grace period overlaps the command instead of preceding it.
-        crate::exe_protection::ensure_then(crate::exe_protection::Release::InBackground)?;
+    // The clone's mount is let go on a thread of its own, so its RCU grace
+    // period overlaps the command instead of preceding it.
+    match &cli.command {
+        Command::Create(a) | Command::Run(RunArgs { create: a, .. }) => {
+            let (_, bundle) = commands::resolve_id_and_bundle(a)?;
+            crate::exe_protection::ensure_for_bundle(&bundle)?;
+        }
+        Command::Exec(_) => {
+            crate::exe_protection::ensure_then(crate::exe_protection::Release::InBackground)?
+        }
+        _ => {}
     }
     if let Some(xdg_root) = cli.xdg_state_root() {
         make_xdg_state_root(&xdg_root)?;

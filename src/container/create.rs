@@ -122,8 +122,6 @@ fn create_from(
     start: Start,
 ) -> Result<(ContainerState, Channel)> {
     state::validate_id(&opts.id)?;
-    // Before anything exists: this may execute rt again.
-    crate::exe_protection::ensure_for_container(&bundle.spec)?;
     let dir = ContainerDir::create(&opts.root, &opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),

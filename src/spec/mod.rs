@@ -54,7 +54,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
 /// that a FIFO (or a device) planted there cannot block `create` forever
 /// in open(2) or read(2); fstat on the opened fd, not a stat of the path
 /// before, so what is checked is what is read.
-fn read_config(config: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_config(config: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let ctx = |what: &str| format!("{what} {}", config.display());
