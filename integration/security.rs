@@ -721,6 +721,32 @@ fn deny_process_vm_readv() -> std::io::Result<()> {
     Ok(())
 }
 
+/// `create`s `id` from `b` with the runtime binary `binary` (a private
+/// copy: no other test's runtime process keeps it busy); the init's pid.
+fn create_with(ctx: &TestCtx, binary: &Path, b: &mut Bundle, id: &str) -> u32 {
+    ctx.prepare(b, id);
+    let mut create = exec::command(binary);
+    create.arg("--root").arg(&ctx.root).arg("create");
+    create.arg("--pid-file").arg(ctx.pid_file(id));
+    create.arg("-b").arg(&b.dir).arg(id);
+    ctx.exec(create).ok();
+    fs::read_to_string(ctx.pid_file(id))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// /proc/PID/exe held as an O_PATH fd, as a container process keeps it.
+fn hold_exe(pid: u32) -> File {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(format!("/proc/{pid}/exe"))
+        .unwrap()
+}
+
 /// CVE-2019-5736, the write step of the exploit replayed from the host:
 /// hold the waiting init's /proc/PID/exe as an O_PATH fd (what the
 /// container's root keeps after `#!/proc/self/exe` ran the runtime inside
@@ -733,29 +759,14 @@ fn deny_process_vm_readv() -> std::io::Result<()> {
 #[test]
 fn runtime_binary_cannot_be_reopened_for_writing_once_the_init_is_gone() {
     use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
     let ctx = TestCtx::new("security::exe_reopen");
     let private_bin = ctx.dir.join(rt_bin().file_name().unwrap());
     fs::copy(rt_bin(), &private_bin).unwrap();
     let mut b = ctx.bundle();
     b.args(&["sleep", "1000"]);
     let id = ctx.id("exereopen");
-    ctx.prepare(&mut b, &id);
-    let mut create = exec::command(&private_bin);
-    create.arg("--root").arg(&ctx.root).arg("create");
-    create.arg("--pid-file").arg(ctx.pid_file(&id));
-    create.arg("-b").arg(&b.dir).arg(&id);
-    ctx.exec(create).ok();
-    let pid: u32 = fs::read_to_string(ctx.pid_file(&id))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let held = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH)
-        .open(format!("/proc/{pid}/exe"))
-        .unwrap();
+    let pid = create_with(&ctx, &private_bin, &mut b, &id);
+    let held = hold_exe(pid);
     let held_meta = held.metadata().unwrap();
     ctx.delete_force(&id).ok();
     ctx.assert_nothing_left(&id);
@@ -789,7 +800,6 @@ fn runtime_binary_cannot_be_reopened_for_writing_once_the_init_is_gone() {
 #[test]
 fn userns_container_root_cannot_reopen_the_runtime_binary_for_writing() {
     use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
     const HOST_ID: u32 = 100000;
     let ctx = TestCtx::new("security::exe_userns");
     for owned_by_container in [false, true] {
@@ -816,22 +826,8 @@ fn userns_container_root_cannot_reopen_the_runtime_binary_for_writing() {
             .set("/linux/gidMappings", map)
             .without_mount("/sys/fs/cgroup");
         let id = ctx.id(label);
-        ctx.prepare(&mut b, &id);
-        let mut create = exec::command(&private_bin);
-        create.arg("--root").arg(&ctx.root).arg("create");
-        create.arg("--pid-file").arg(ctx.pid_file(&id));
-        create.arg("-b").arg(&b.dir).arg(&id);
-        ctx.exec(create).ok();
-        let pid: u32 = fs::read_to_string(ctx.pid_file(&id))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let held = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH)
-            .open(format!("/proc/{pid}/exe"))
-            .unwrap();
+        let pid = create_with(&ctx, &private_bin, &mut b, &id);
+        let held = hold_exe(pid);
         let userns = File::open(format!("/proc/{pid}/ns/user")).unwrap();
         let held_meta = held.metadata().unwrap();
         ctx.delete_force(&id).ok();

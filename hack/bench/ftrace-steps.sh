@@ -51,6 +51,7 @@ rt_path=$(command -v "$1") || fail "runtime not found: $1"
 rt_path=$(realpath "$rt_path")
 
 . "$here/private-ns.sh"
+. "$here/lib.sh"
 enter_private_ns "$self" "${orig_args[@]}"
 hide_v2_controllers_on_hybrid
 
@@ -62,16 +63,12 @@ inst=$tracefs/instances/rt-ftrace-$$
 events="raw_syscalls/sys_enter raw_syscalls/sys_exit sched/sched_switch sched/sched_wakeup
 	sched/sched_process_fork sched/sched_process_exec sched/sched_process_exit"
 cleanup() {
-	local c
 	if [ -d "$inst" ]; then
 		echo 0 >"$inst/tracing_on" 2>/dev/null || true
 		echo '!stacktrace if prev_state & 2' >"$inst/events/sched/sched_switch/trigger" 2>/dev/null || true
 		rmdir "$inst" 2>/dev/null || true
 	fi
-	for c in "$state"/*; do
-		[ -e "$c" ] && "$rt_path" --root "$state" delete -f "$(basename "$c")" >/dev/null 2>&1
-	done
-	rm -rf "$state"
+	delete_all "$rt_path" "$state"
 	return 0
 }
 trap cleanup EXIT

@@ -41,6 +41,7 @@ shift
 [ $# -gt 0 ] || set -- sleep 3600
 
 . "$here/private-ns.sh"
+. "$here/lib.sh"
 enter_private_ns "$self" "${orig_args[@]}"
 hide_v2_controllers_on_hybrid
 
@@ -50,11 +51,7 @@ out=$(cd "$out" && pwd)
 state=$out/state
 id_base=strace-$$
 cleanup() {
-	local c
-	for c in "$state"/*; do
-		[ -e "$c" ] && "$rt_path" --root "$state" delete -f "$(basename "$c")" >/dev/null 2>&1
-	done
-	rm -rf "$state"
+	delete_all "$rt_path" "$state"
 	return 0
 }
 trap cleanup EXIT
