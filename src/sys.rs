@@ -543,6 +543,25 @@ pub fn move_mount_onto(from: RawFd, onto: RawFd) -> nix::Result<()> {
     check(rc).map(|_| ())
 }
 
+/// move_mount(2) of the detached mount `from` onto `name` in the directory
+/// `dir` (the final component is not followed if it is a symlink).
+pub fn move_mount_into(from: RawFd, dir: RawFd, name: &CStr) -> nix::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: the empty source path with F_EMPTY_PATH acts on `from`; `name`
+    // is NUL-terminated and resolved relative to `dir`.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            dir,
+            name.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    check(rc).map(|_| ())
+}
+
 /// mount_setattr(2) on the mount `fd` refers to (itself only, not its
 /// children); works on detached mounts from open_tree_clone.
 pub fn mount_setattr_fd(fd: RawFd, attr_set: u64) -> nix::Result<()> {

@@ -14,7 +14,11 @@ use crate::cgroups::Placement;
 use crate::error::{Error, Result};
 use crate::sys;
 use oci_spec::runtime::{Mount, Spec};
-use options::MountOptions;
+use options::{
+    MOUNT_ATTR__ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME,
+    MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME,
+    MOUNT_ATTR_STRICTATIME, MountOptions,
+};
 use sources::{BindSources, OpenedSources};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -457,36 +461,67 @@ fn mount_cgroup(
     .map_err(|e| Error::errno("mount tmpfs for cgroups", e))?;
     // The tmpfs is new and holds only what we make in it, so its
     // directories are named relative to it, with no walk from the root.
+    // Each hierarchy's cgroup goes in as a detached clone moved into its
+    // directory; one recursive mount_setattr then gives the tmpfs and every
+    // clone the mount's flags (where runc binds and remounts each one).
     let tmpfs = reopen(root, dest)?;
     for d in &ctx.cgroup.dirs {
         let Some(name) = d.mount.file_name() else {
             continue;
         };
         let cname = sys::cstr(name.as_encoded_bytes())?;
-        let in_tmpfs = || {
-            sys::openat(
-                tmpfs.as_raw_fd(),
-                &cname,
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-                0,
-            )
-            .map_err(|e| Error::errno(format!("open {}", dest.join(name).display()), e))
-        };
+        let shown = || dest.join(name).display().to_string();
         // SAFETY: mkdirat relative to the tmpfs fd, NUL-terminated name.
         if unsafe { libc::mkdirat(tmpfs.as_raw_fd(), cname.as_ptr(), 0o755) } < 0 {
             return Err(Error::errno(
-                format!("mkdir {}", dest.join(name).display()),
+                format!("mkdir {}", shown()),
                 nix::Error::last(),
             ));
         }
-        bind_path(&d.full(), &in_tmpfs()?)?;
-        // The bind covers the directory the first fd names.
-        remount(&in_tmpfs()?, libc::MS_BIND | base | ro)?;
+        let full = d.full();
+        let clone = sys::open_tree_detached(&sys::cpath(&full)?, true)
+            .map_err(|e| Error::errno(format!("bind {}", full.display()), e))?;
+        sys::move_mount_into(clone.as_raw_fd(), tmpfs.as_raw_fd(), &cname)
+            .map_err(|e| Error::errno(format!("bind {} to {}", full.display(), shown()), e))?;
     }
-    if ro != 0 {
-        remount(&tmpfs, base | ro)?;
+    set_tree_flags(&tmpfs, base | ro)
+        .map_err(|e| Error::errno(format!("mount_setattr {}", dest.display()), e))
+}
+
+/// mount(2) flags as mount_setattr(2) attributes, on a mount and every
+/// mount under it. The access-time mode is changed only where the flags
+/// name one; a user namespace may not change one its mount was locked
+/// with, so on EPERM the mount's own mode is kept, as `remount` does.
+fn set_tree_flags(tree: &OwnedFd, flags: libc::c_ulong) -> nix::Result<()> {
+    let mut set = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (libc::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+    ] {
+        if flags & ms != 0 {
+            set |= attr;
+        }
     }
-    Ok(())
+    let atime = if flags & libc::MS_NOATIME != 0 {
+        Some(MOUNT_ATTR_NOATIME)
+    } else if flags & libc::MS_STRICTATIME != 0 {
+        Some(MOUNT_ATTR_STRICTATIME)
+    } else if flags & libc::MS_RELATIME != 0 {
+        Some(MOUNT_ATTR_RELATIME)
+    } else {
+        None
+    };
+    let fd = tree.as_raw_fd();
+    match atime {
+        Some(a) => match sys::mount_setattr_recursive(fd, set | a, MOUNT_ATTR__ATIME) {
+            Err(nix::Error::EPERM) => sys::mount_setattr_recursive(fd, set, 0),
+            other => other,
+        },
+        None => sys::mount_setattr_recursive(fd, set, 0),
+    }
 }
 
 fn bind_path(src: &Path, target: &OwnedFd) -> Result<()> {
