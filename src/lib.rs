@@ -14,6 +14,7 @@ pub mod init;
 pub mod logging;
 pub mod mounts;
 pub mod process;
+pub mod raw_thread;
 pub mod rootless;
 pub mod seccomp;
 pub mod spec;

@@ -7,6 +7,7 @@
 //! We only ever create and remove directories we made ourselves, recorded
 //! in [`Placement::created`]; parents that existed are never touched.
 
+pub mod ahead;
 mod devices;
 mod hierarchy;
 mod io_hugetlb_net;
@@ -326,13 +327,24 @@ impl Placement {
 
     /// The files `enter_self` writes, opened by the parent for the init
     /// (the opening is half the cost of each join, and the parent has time
-    /// while the init mounts). None if any fails to open: the init then
-    /// joins by path and reports what is wrong.
-    pub fn open_self_entry(&self, born_in_unified: bool) -> Option<Vec<std::fs::File>> {
+    /// while the init mounts), or taken from what `ahead` opened. None if
+    /// any fails to open: the init then joins by path and reports what is
+    /// wrong.
+    pub fn open_self_entry(
+        &self,
+        born_in_unified: bool,
+        ahead: &mut ahead::Done,
+    ) -> Option<Vec<std::os::fd::OwnedFd>> {
         self.dirs
             .iter()
-            .filter(|d| !(born_in_unified && d.v2))
-            .map(|d| open_knob(&d.full().join(if d.v2 { "cgroup.procs" } else { "tasks" })).ok())
+            .enumerate()
+            .filter(|(_, d)| !(born_in_unified && d.v2))
+            .map(|(i, d)| match ahead.take_tasks(i) {
+                Some(fd) => Some(fd),
+                None => open_knob(&d.full().join(if d.v2 { "cgroup.procs" } else { "tasks" }))
+                    .ok()
+                    .map(Into::into),
+            })
             .collect()
     }
 

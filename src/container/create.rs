@@ -5,7 +5,8 @@
 //! cgroup placement, namespaces and state record, making nothing →
 //! `record_intent`: a first record naming the cgroup directories about to
 //! be made → exec fifo, console → `make_cgroups_before_clone` →
-//! `clone_init` into its namespaces → `place_init`: id maps, cgroup entry,
+//! `clone_init` into its namespaces (`make_cgroups_during_clone` meanwhile
+//! on a helper thread) → `place_init`: id maps, cgroup entry,
 //! limits → `record_container`: the full record, written while the init
 //! sets itself up → `wait_until_ready` (createRuntime hooks when the init
 //! asks) → pid file.
@@ -191,7 +192,16 @@ fn build(
             && sources::has_binds(plan.spec)
             && crate::rootless::euid_is_root(),
     };
-    let init = clone_init(&plan, bundle, opts, &undo.cgroup, handles)?;
+    let ahead = make_cgroups_during_clone(&plan, &undo.cgroup);
+    let init = match clone_init(&plan, bundle, opts, &undo.cgroup, handles) {
+        Ok(init) => init,
+        Err(e) => {
+            if let Some(ahead) = ahead {
+                ahead.finish_into(&mut undo.cgroup);
+            }
+            return Err(e);
+        }
+    };
     // The init holds its own copies of the detached source trees.
     drop(sources);
     undo.child = Some(init.pid);
@@ -201,7 +211,7 @@ fn build(
         plan.ns.clone_flags,
         init.born_in_unified
     );
-    place_init(&plan, &init, &mut undo.cgroup, &opts.id)?;
+    place_init(&plan, &init, &mut undo.cgroup, &opts.id, ahead)?;
     // While the init sets itself up on another CPU.
     let st = record_container(undo.dir(), &plan, init.pid, &undo.cgroup)?;
     wait_until_ready(&plan, &init)?;
@@ -432,8 +442,8 @@ fn plan_namespaces(
 /// Without a new user namespace the init is as privileged as we are and
 /// moves itself into its cgroups (cheaper, see Placement::enter_self). In
 /// its own mount namespace it can wait for them until its first cgroup
-/// mount, so the parent creates them after the clone, while the init
-/// mounts. With the systemd driver systemd puts the init into its unit;
+/// mount, so the parent creates them during and after the clone, while
+/// the init mounts. With the systemd driver systemd puts the init into its unit;
 /// with a user namespace the parent moves it.
 fn choose_cgroup_entry(ns: &Namespaces, cgroup: &Placement) -> CgroupEntry {
     if ns.new_user
@@ -494,6 +504,17 @@ fn make_cgroups_before_clone(plan: &Plan, cgroup: &mut Placement) -> Result<()> 
     } else {
         create_cgroups(cgroup, &plan.resources)
     }
+}
+
+/// SelfWhenReady: the v1 directories `place_init` would make after the
+/// clone, started on a helper thread during it (cgroups::ahead). Not when
+/// rt joins namespaces for its children: going back to its own time
+/// namespace after the clone needs a single thread.
+fn make_cgroups_during_clone(plan: &Plan, cgroup: &Placement) -> Option<cgroups::ahead::Ahead> {
+    if plan.cgroup_entry != CgroupEntry::SelfWhenReady || !plan.ns.for_children.is_empty() {
+        return None;
+    }
+    cgroups::ahead::Ahead::start(cgroup)
 }
 
 /// The container's init, just cloned.
@@ -629,7 +650,14 @@ fn clone_init(
 
 /// What the parent does for the running init: its id maps, its cgroups
 /// (moving it, or making the rest of them while it mounts) and limits.
-fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Result<()> {
+fn place_init(
+    plan: &Plan,
+    init: &Init,
+    cgroup: &mut Placement,
+    id: &str,
+    ahead: Option<cgroups::ahead::Ahead>,
+) -> Result<()> {
+    let mut made_ahead = ahead.map(|a| a.finish_into(cgroup)).unwrap_or_default();
     if plan.ns.new_user {
         log::debug!("writing uid/gid maps of pid {}", init.pid);
         let l = plan
@@ -663,9 +691,9 @@ fn place_init(plan: &Plan, init: &Init, cgroup: &mut Placement, id: &str) -> Res
             // cgroup mount and for LimitsSet before it makes device nodes.
             // A failed send means the init already gave up: the loop in
             // wait_until_ready reads why.
-            cgroup.create_dirs()?;
+            cgroup.create_dirs_after(&made_ahead)?;
             let entry = cgroup
-                .open_self_entry(init.born_in_unified)
+                .open_self_entry(init.born_in_unified, &mut made_ahead)
                 .filter(|f| f.len() <= crate::sys::MAX_FDS_PER_DATAGRAM)
                 .unwrap_or_default();
             let entry: Vec<_> = entry.iter().map(|f| f.as_fd()).collect();
