@@ -104,3 +104,25 @@ fn no_pivot_container_cannot_mount_procfs() {
         ctx.assert_nothing_left(&id);
     }
 }
+
+/// The init of a user namespace joins the container's cgroup in every
+/// hierarchy: rt opens the `tasks` files and the init writes to them
+/// (create.rs place_init, ByParent), which v1 allows on the opener's
+/// credentials, not the writer's.
+#[test]
+fn userns_init_joins_its_cgroup_in_every_hierarchy() {
+    let ctx = TestCtx::new("userns::cgroups");
+    let mut b = ctx.bundle();
+    with_userns(&mut b);
+    b.args(&["cat", "/proc/self/cgroup"]);
+    let id = ctx.id("ucg");
+    let out = ctx.run(&mut b, &id);
+    out.ok();
+    let want = ctx.cgroups_path(&id);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.len() > 1, "{}", out.stdout);
+    for line in lines {
+        assert!(line.ends_with(&want), "not in {want}: {line}");
+    }
+    ctx.assert_nothing_left(&id);
+}

@@ -12,6 +12,10 @@
 //! exist. What it did not do, `Placement::create_dirs_after` does as
 //! `create_dirs` always has, so errors read the same and every directory
 //! rt made is recorded for removal.
+//!
+//! The same holds for an init with a user namespace
+//! (`CgroupEntry::ByParent`): it waits for Go, which follows the
+//! directories and their limits, and then joins through the same files.
 
 use super::{CgroupDir, Placement};
 use crate::raw_thread::{Slot, sys4};

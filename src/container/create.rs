@@ -262,6 +262,24 @@ struct Namespaces {
 }
 
 impl<'a> Plan<'a> {
+    /// Whether the v1 directories are made after the clone (while the
+    /// init mounts, or before the parent moves it) rather than before it:
+    /// wherever the init does not need them at birth and rt is root
+    /// (rootless placement leaves out what it may not write, which the
+    /// clone must not race), but with a joined user namespace, whose
+    /// clone runs from a helper process.
+    fn v1_dirs_after_clone(&self) -> bool {
+        match self.cgroup_entry {
+            CgroupEntry::SelfWhenReady => true,
+            CgroupEntry::ByParent => {
+                !self.cgroup.is_systemd()
+                    && crate::rootless::euid_is_root()
+                    && self.ns.joined_userns().is_none()
+            }
+            CgroupEntry::SelfAtStart => false,
+        }
+    }
+
     fn new(opts: &CreateOptions, bundle: &'a Bundle) -> Result<Plan<'a>> {
         let spec = &bundle.spec;
         let linux = spec.linux().as_ref();
@@ -443,8 +461,11 @@ fn plan_namespaces(
 /// moves itself into its cgroups (cheaper, see Placement::enter_self). In
 /// its own mount namespace it can wait for them until its first cgroup
 /// mount, so the parent creates them during and after the clone, while
-/// the init mounts. With the systemd driver systemd puts the init into its unit;
-/// with a user namespace the parent moves it.
+/// the init mounts. With the systemd driver systemd puts the init into its
+/// unit; with a user namespace the init waits for the parent and then
+/// moves itself through files the parent opened (place_init), but where
+/// rt is not root or the user namespace is joined: there the parent
+/// moves it.
 fn choose_cgroup_entry(ns: &Namespaces, cgroup: &Placement) -> CgroupEntry {
     if ns.new_user
         || ns.joined_userns().is_some()
@@ -496,22 +517,22 @@ fn connect_console(opts: &CreateOptions) -> Result<Option<OwnedFd>> {
 }
 
 /// The cgroup directories the init needs at birth: all of them with their
-/// limits, or (SelfWhenReady) only the cgroup2 one, which clone3 puts the
-/// init into; `place_init` makes the rest while the init mounts.
+/// limits, or (`v1_dirs_after_clone`) only the cgroup2 one, which clone3
+/// puts the init into; `place_init` makes the rest.
 fn make_cgroups_before_clone(plan: &Plan, cgroup: &mut Placement) -> Result<()> {
-    if plan.cgroup_entry == CgroupEntry::SelfWhenReady {
+    if plan.v1_dirs_after_clone() {
         cgroup.create_unified_dir()
     } else {
         create_cgroups(cgroup, &plan.resources)
     }
 }
 
-/// SelfWhenReady: the v1 directories `place_init` would make after the
-/// clone, started on a helper thread during it (cgroups::ahead). Not when
-/// rt joins namespaces for its children: going back to its own time
-/// namespace after the clone needs a single thread.
+/// The v1 directories `place_init` would make after the clone, started on
+/// a helper thread during it (cgroups::ahead). Not when rt joins
+/// namespaces for its children: going back to its own time namespace
+/// after the clone needs a single thread.
 fn make_cgroups_during_clone(plan: &Plan, cgroup: &Placement) -> Option<cgroups::ahead::Ahead> {
-    if plan.cgroup_entry != CgroupEntry::SelfWhenReady || !plan.ns.for_children.is_empty() {
+    if !plan.v1_dirs_after_clone() || !plan.ns.for_children.is_empty() {
         return None;
     }
     cgroups::ahead::Ahead::start(cgroup)
@@ -678,12 +699,32 @@ fn place_init(
     }
     match plan.cgroup_entry {
         CgroupEntry::ByParent => {
+            // The init waits for Go, then for the files it joins its
+            // cgroups through (none: we moved it).
+            let mut entry = None;
             if cgroup.is_systemd() {
                 cgroup.enter_init(init.pid, Some(&plan.resources), id)?;
             } else {
-                cgroup.enter(init.pid, init.born_in_unified)?;
+                if plan.v1_dirs_after_clone() {
+                    create_cgroups_after(cgroup, &made_ahead, &plan.resources)?;
+                    // Files we opened let the init move itself, as
+                    // SelfWhenReady does: v1 checks the opener's
+                    // credentials, and a thread moving itself skips
+                    // cgroup_threadgroup_rwsem, whose first writer after an
+                    // idle spell waits for an RCU grace period (13 ms in
+                    // ftrace-steps for a parent's cgroup.procs write).
+                    entry = cgroup
+                        .open_self_entry(init.born_in_unified, &mut made_ahead)
+                        .filter(|f| f.len() <= crate::sys::MAX_FDS_PER_DATAGRAM);
+                }
+                if entry.is_none() {
+                    cgroup.enter(init.pid, init.born_in_unified)?;
+                }
             }
+            let entry = entry.unwrap_or_default();
+            let entry: Vec<_> = entry.iter().map(|f| f.as_fd()).collect();
             init.chan.send(&Msg::Go)?;
+            init.chan.send_fds(&entry)?;
         }
         CgroupEntry::SelfAtStart => {}
         CgroupEntry::SelfWhenReady => {
@@ -786,6 +827,17 @@ fn create_cgroups(cgroup: &mut Placement, resources: &LinuxResources) -> Result<
         cgroups::apply_resources(cgroup, resources).ctx("linux.resources")?;
     }
     Ok(())
+}
+
+/// `create_cgroups` after the clone, taking what `make_cgroups_during_clone`
+/// made.
+fn create_cgroups_after(
+    cgroup: &mut Placement,
+    made_ahead: &cgroups::ahead::Done,
+    resources: &LinuxResources,
+) -> Result<()> {
+    cgroup.create_dirs_after(made_ahead)?;
+    cgroups::apply_resources(cgroup, resources).ctx("linux.resources")
 }
 
 /// The start handshake: a fifo the init opens for writing after Ready and

@@ -82,8 +82,10 @@ pub struct InitConfig<'a> {
 /// How the init gets into its cgroups.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CgroupEntry {
-    /// The parent writes id maps and/or moves the init (user namespace,
+    /// The parent writes id maps and/or places the init (user namespace,
     /// systemd driver, rootless) and then sends Go: wait for it first.
+    /// With Go come the files of the init's cgroups, opened by the parent,
+    /// through which it moves itself; none when the parent moved it.
     ByParent,
     /// The init moves itself (Placement::enter_self) first thing; the
     /// cgroups exist before the clone.
@@ -161,6 +163,13 @@ fn setup(cfg: &InitConfig, chan: &Channel) -> Result<Prepared> {
     match cfg.cgroup_entry {
         CgroupEntry::ByParent => {
             chan.expect(Msg::Go).ctx("wait for parent")?;
+            let entry = chan.recv_fds().ctx("wait for the cgroup files")?;
+            if !entry.is_empty() {
+                // Files the parent opened: the kernel checks its
+                // credentials, not ours (we may be in a user namespace).
+                cfg.cgroup
+                    .enter_self_through(&entry, cfg.born_in_unified.get())?;
+            }
             scheduling::affinity_final(spec.process().as_ref())?;
         }
         CgroupEntry::SelfAtStart => {
