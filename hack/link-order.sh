@@ -23,7 +23,16 @@
 # commands. Symbols keep their names across ordinary code changes (the
 # hash in a Rust symbol comes from the crate's metadata, not its code);
 # names the list has and a build lacks are skipped silently, so a stale
-# list costs locality, never a build. Rerun after large changes.
+# list costs locality, never a build. Rerun after large changes, on the
+# binary of `cargo build --release` (the whole workspace, as README, CI
+# and hack/install.sh build it): a `cargo build -p rt` binary has other
+# features in some dependencies, so other hashes, and a list taken from
+# it matches little of the real build.
+#
+# Seen on 2026-12-05 (kernel 6.18.44): with the uprobes in place, the
+# first traced `run` spun in config.json parsing (hashbrown insert) and
+# never finished, also for a binary the script had worked on before; the
+# list was then carried over by hand (its header says how).
 #
 # Needs root, tracefs at /sys/kernel/tracing with uprobes, python3, jq,
 # busybox-static (for hack/mkbundle.sh), nm (binutils). Takes a few minutes:
@@ -36,7 +45,7 @@ fail() { echo "link-order: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "must run as root"
 bin=$(realpath "${1:-$repo/target/x86_64-unknown-linux-gnu/release/rt}")
-[ -x "$bin" ] || fail "no rt binary at $bin (build with cargo build --release first)"
+[ -x "$bin" ] || fail "no rt binary at $bin (build with cargo build --release first, the whole workspace)"
 tracefs=/sys/kernel/tracing
 [ -w "$tracefs/uprobe_events" ] || fail "no uprobes in tracefs at $tracefs"
 for c in python3 jq nm readelf; do command -v "$c" >/dev/null || fail "$c is needed"; done
