@@ -483,9 +483,41 @@ fn mount_cgroup(
             .map_err(|e| Error::errno(format!("bind {}", full.display()), e))?;
         sys::move_mount_into(clone.as_raw_fd(), tmpfs.as_raw_fd(), &cname)
             .map_err(|e| Error::errno(format!("bind {} to {}", full.display(), shown()), e))?;
+        link_combined_controllers(&tmpfs, name.as_encoded_bytes())
+            .map_err(|e| e.context(format!("in {}", dest.display())))?;
     }
     set_tree_flags(&tmpfs, base | ro)
         .map_err(|e| Error::errno(format!("mount_setattr {}", dest.display()), e))
+}
+
+/// A hierarchy of several controllers ("cpu,cpuacct", "net_cls,net_prio")
+/// is also reached by each controller's name, a symlink to it, as runc
+/// makes them and as the host has them: a program reading
+/// /sys/fs/cgroup/cpu/cpu.cfs_quota_us finds it. One that exists (the
+/// host's layout named a controller twice) is left alone.
+fn link_combined_controllers(dir: &OwnedFd, name: &[u8]) -> Result<()> {
+    if !name.contains(&b',') {
+        return Ok(());
+    }
+    let target = sys::cstr(name)?;
+    for controller in name.split(|b| *b == b',').filter(|c| !c.is_empty()) {
+        let link = sys::cstr(controller)?;
+        // SAFETY: symlinkat relative to the directory fd, NUL-terminated
+        // strings.
+        let rc = unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), link.as_ptr()) };
+        let err = nix::Error::last();
+        if rc < 0 && err != nix::Error::EEXIST {
+            return Err(Error::errno(
+                format!(
+                    "symlink {} -> {}",
+                    link.to_string_lossy(),
+                    target.to_string_lossy()
+                ),
+                err,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// mount(2) flags as mount_setattr(2) attributes, on a mount and every
@@ -534,4 +566,33 @@ fn bind_path(src: &Path, target: &OwnedFd) -> Result<()> {
         None,
     )
     .map_err(|e| Error::errno(format!("bind {s}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As runc: "cpu,cpuacct" gets "cpu" and "cpuacct" links to it; a
+    /// single-controller hierarchy gets none; a name already there stays.
+    #[test]
+    fn combined_hierarchies_are_linked_by_each_controller() {
+        let dir = std::env::temp_dir().join(format!("rt-cgroup-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("cpu,cpuacct")).unwrap();
+        std::fs::create_dir_all(dir.join("net_prio")).unwrap();
+        let fd: OwnedFd = std::fs::File::open(&dir).unwrap().into();
+        link_combined_controllers(&fd, b"cpu,cpuacct").unwrap();
+        link_combined_controllers(&fd, b"net_cls,net_prio").unwrap();
+        link_combined_controllers(&fd, b"memory").unwrap();
+        for (link, to) in [
+            ("cpu", "cpu,cpuacct"),
+            ("cpuacct", "cpu,cpuacct"),
+            ("net_cls", "net_cls,net_prio"),
+        ] {
+            assert_eq!(std::fs::read_link(dir.join(link)).unwrap(), Path::new(to));
+        }
+        assert!(dir.join("net_prio").is_dir(), "existing entry kept");
+        assert!(!dir.join("memory").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
