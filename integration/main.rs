@@ -16,6 +16,7 @@ mod exec;
 mod fds;
 mod hooks;
 mod idmap;
+mod layout;
 mod lifecycle;
 mod logging;
 mod mounts;
