@@ -40,7 +40,7 @@ excluded() {
 	jq -R -c 'split("\t") | {bench: .[0], runtime: .[1], reason: .[2]}' "$raw/excluded.tsv"
 }
 
-bench_order='["run", "lifecycle", "exec", "seccomp-run", "seccomp-lifecycle", "limits-run", "limits-lifecycle", "userns-run", "userns-lifecycle"]'
+bench_order='["run", "lifecycle", "exec", "seccomp-run", "seccomp-lifecycle", "limits-run", "limits-lifecycle", "userns-run", "userns-idle-run", "userns-lifecycle"]'
 jq -n --argjson order "$order" --argjson bench_order "$bench_order" \
 	--slurpfile rounds <(rounds) --slurpfile rss <(rss_samples) --slurpfile excluded <(excluded) \
 	--rawfile env "$out/env.txt" '
@@ -60,6 +60,7 @@ jq -n --argjson order "$order" --argjson bench_order "$bench_order" \
 		"limits-run": "run `true`, memory + pids limits",
 		"limits-lifecycle": "lifecycle, memory + pids limits",
 		"userns-run": "run `true`, user namespace",
+		"userns-idle-run": "run `true`, user namespace, 0.3 s idle before each",
 		"userns-lifecycle": "lifecycle, user namespace"
 	}[.] // .;
 	{

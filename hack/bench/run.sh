@@ -22,7 +22,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self=$here/$(basename "${BASH_SOURCE[0]}")
-all_benches="run lifecycle exec seccomp-run seccomp-lifecycle limits-run limits-lifecycle userns-run userns-lifecycle rss"
+all_benches="run lifecycle exec seccomp-run seccomp-lifecycle limits-run limits-lifecycle userns-run userns-idle-run userns-lifecycle rss"
 
 say() { echo "bench: $*" >&2; }
 fail() { echo "bench: $*" >&2; exit 1; }
@@ -199,7 +199,7 @@ bundle_for() { # bundle_for BENCH I: the bundle directory runtime I uses
 	seccomp-lifecycle) echo "$out/bundles/seccomp-sleep" ;;
 	limits-run) echo "$out/bundles/limits-true-${names[$2]}" ;;
 	limits-lifecycle) echo "$out/bundles/limits-sleep-${names[$2]}" ;;
-	userns-run) echo "$out/bundles/userns-true" ;;
+	userns-run | userns-idle-run) echo "$out/bundles/userns-true" ;;
 	userns-lifecycle) echo "$out/bundles/userns-sleep" ;;
 	esac
 }
@@ -259,6 +259,7 @@ check_applied() { # check_applied BENCH I
 	# (same config, a `sleep` process) is checked instead.
 	case "$b" in
 	seccomp-run | limits-run | userns-run) b=${b%-run}-lifecycle ;;
+	userns-idle-run) b=userns-lifecycle ;;
 	seccomp-lifecycle | limits-lifecycle | userns-lifecycle) ;;
 	*) return 0 ;;
 	esac
@@ -312,6 +313,13 @@ for b in $benches; do
 	# floor is not lost in the shell start-up hyperfine subtracts; the
 	# lifecycle chains need bash for their &&.
 	case "$b" in *lifecycle) shell_opt=(--shell bash) ;; *) shell_opt=(-N) ;; esac
+	# userns-idle-run: the same run after 0.3 s of nothing (untimed), as
+	# containers start on a node that is not creating one every few ms.
+	# Back to back, the kernel's cgroup_threadgroup_rwsem stays on its fast
+	# path; after an idle spell the first writer of a cgroup.procs file
+	# waits for an RCU grace period (~13 ms here).
+	prepare=()
+	[ "$b" != userns-idle-run ] || prepare=(--prepare "sleep 0.3")
 	for ((round = 0; round < ROUNDS; round++)); do
 		args=()
 		for ((k = 0; k < n; k++)); do
@@ -319,7 +327,7 @@ for b in $benches; do
 			args+=(--command-name "${c%%$'\t'*}" "${c#*$'\t'}")
 		done
 		say "$b: round $((round + 1))/$ROUNDS"
-		hyperfine --style basic "${shell_opt[@]}" --warmup "$WARMUP" --runs "$RUNS" \
+		hyperfine --style basic "${shell_opt[@]}" "${prepare[@]}" --warmup "$WARMUP" --runs "$RUNS" \
 			--export-json "$out/raw/$b.round$round.json" "${args[@]}" </dev/null >"$out/raw/$b.round$round.log" 2>&1 ||
 			{ say "$b round $round failed (see raw/$b.round$round.log)"; rm -f "$out/raw/$b.round$round.json"; }
 	done
