@@ -50,7 +50,7 @@ struct Job {
     dirs: Vec<DirJob>,
 }
 
-/// The helper at work; `finish` waits for it.
+/// The helper at work; `finish_into` (or Drop) waits for it.
 pub struct Ahead {
     job: Box<Job>,
 }
