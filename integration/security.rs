@@ -737,6 +737,63 @@ fn create_with(ctx: &TestCtx, binary: &Path, b: &mut Bundle, id: &str) -> u32 {
         .unwrap()
 }
 
+/// `exec` into a container with a user namespace decides the exe
+/// protection by the rule `create` uses (the test above shows the open
+/// failing with EACCES where it skips): from the uid map of the namespace
+/// the init lives in. With the binary's owner unmapped it logs the skip;
+/// with a private copy chowned to the container's root it must protect
+/// (no skip logged, and the exec still works).
+#[test]
+fn exec_skips_the_exe_move_only_where_the_user_namespace_cannot_write_rt() {
+    const HOST_ID: u32 = 100000;
+    let ctx = TestCtx::new("security::exe_userns_exec");
+    for owned_by_container in [false, true] {
+        let label = if owned_by_container {
+            "xowned"
+        } else {
+            "xroot"
+        };
+        let private_bin = ctx.dir.join(format!("{label}-rt"));
+        fs::copy(rt_bin(), &private_bin).unwrap();
+        if owned_by_container {
+            std::os::unix::fs::chown(&private_bin, Some(HOST_ID), Some(HOST_ID)).unwrap();
+            fs::set_permissions(
+                &private_bin,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .unwrap();
+        }
+        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+        let mut b = ctx.bundle();
+        b.args(&["sleep", "1000"])
+            .namespace("user", None)
+            .set("/linux/uidMappings", map.clone())
+            .set("/linux/gidMappings", map)
+            .without_mount("/sys/fs/cgroup");
+        let id = ctx.id(label);
+        create_with(&ctx, &private_bin, &mut b, &id);
+        ctx.start(&id).ok();
+        let log = ctx.dir.join(format!("{id}.log"));
+        let mut exec = exec::command(&private_bin);
+        exec.arg("--root")
+            .arg(&ctx.root)
+            .arg("--debug")
+            .arg("--log")
+            .arg(&log);
+        exec.args(["exec", &id, "true"]);
+        let out = ctx.exec(exec);
+        let logged = fs::read_to_string(&log).unwrap_or_default();
+        ctx.delete_force(&id).ok();
+        ctx.assert_nothing_left(&id);
+        out.ok();
+        let skipped = logged.contains("exe protection: not needed");
+        assert_eq!(
+            skipped, !owned_by_container,
+            "owned by the container's root: {owned_by_container}; log:\n{logged}"
+        );
+    }
+}
+
 /// /proc/PID/exe held as an O_PATH fd, as a container process keeps it.
 fn hold_exe(pid: u32) -> File {
     use std::os::unix::fs::OpenOptionsExt;
@@ -790,7 +847,7 @@ fn runtime_binary_cannot_be_reopened_for_writing_once_the_init_is_gone() {
 /// and its user namespace, delete the container, then, in that user
 /// namespace as its uid 0 with all its capabilities, reopen the exe for
 /// writing. rt skips moving its image (src/exe_protection.rs,
-/// `ensure_for_container`) only where the namespace does not map the
+/// `ensure_for_bundle`) only where the namespace does not map the
 /// binary's owner and the mode lets nobody else write: the open must then
 /// fail with EACCES. When the binary's owner is mapped (here a private copy
 /// chowned to the container's root), the container's root owns the file:

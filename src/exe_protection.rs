@@ -89,6 +89,49 @@ pub fn ensure_for_bundle(bundle_dir: &std::path::Path) -> Result<()> {
     }
 }
 
+/// `ensure` for `exec` into container `id` under `root`, unless, by the
+/// same rule as `ensure_for_bundle`, its processes cannot open rt's binary
+/// for writing: the user namespace its init lives in, whose uid map the
+/// kernel shows in /proc/PID/uid_map, maps neither the binary's owner nor
+/// do group or others have write. exec joins exactly that namespace (by
+/// the init's /proc/PID/ns/user, after checking the init is the
+/// container's); a namespace the init made since is nested in it and maps
+/// no more. Only the record's pid is read here; anything unexpected (bad
+/// id, no record, no such process) means protect.
+pub fn ensure_for_container(root: &std::path::Path, id: &str) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct PidView {
+        pid: i32,
+    }
+    let maps = crate::state::validate_id(id)
+        .ok()
+        .and_then(|()| crate::spec::read_config(&root.join(id).join(crate::state::STATE_FILE)).ok())
+        .and_then(|text| serde_json::from_slice::<PidView>(&text).ok())
+        .filter(|v| v.pid > 0)
+        .and_then(|v| std::fs::read_to_string(format!("/proc/{}/uid_map", v.pid)).ok())
+        .map(|text| uid_map_lines(&text));
+    match maps.as_deref().and_then(unwritable_through) {
+        Some(why) => {
+            log::debug!("exe protection: not needed, {why}");
+            Ok(())
+        }
+        None => ensure_then(Release::InBackground),
+    }
+}
+
+/// /proc/PID/uid_map: "inside outside count" per line.
+fn uid_map_lines(text: &str) -> Vec<IdMapView> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().skip(1).map(str::parse::<u32>);
+            match (f.next(), f.next()) {
+                (Some(Ok(host_id)), Some(Ok(size))) => Some(IdMapView { host_id, size }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// The fields of config.json that tell a new user namespace and its uid
 /// map; serde skips the rest.
 #[derive(serde::Deserialize)]
@@ -124,14 +167,24 @@ struct IdMapView {
 /// whatever the group: with POSIX ACLs those bits are the mask, which
 /// bounds what any named user or group may do.
 fn unwritable_from(view: &UsernsView) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
     let linux = view.linux.as_ref()?;
     let userns = linux.namespaces.iter().find(|n| n.typ == "user")?;
-    if userns.path.as_deref().is_some_and(|p| !p.is_empty()) || linux.uid_mappings.is_empty() {
+    if userns.path.as_deref().is_some_and(|p| !p.is_empty()) {
+        return None;
+    }
+    unwritable_through(&linux.uid_mappings)
+}
+
+/// Why processes in a user namespace with this uid map cannot write rt's
+/// binary, or None if they might (an empty map included: no namespace of
+/// its own, or nothing known).
+fn unwritable_through(uid_mappings: &[IdMapView]) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if uid_mappings.is_empty() {
         return None;
     }
     let meta = std::fs::metadata("/proc/self/exe").ok()?;
-    let owner_mapped = linux.uid_mappings.iter().any(|m| {
+    let owner_mapped = uid_mappings.iter().any(|m| {
         let first = u64::from(m.host_id);
         (first..first + u64::from(m.size)).contains(&u64::from(meta.uid()))
     });

@@ -197,9 +197,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             let (_, bundle) = commands::resolve_id_and_bundle(a)?;
             crate::exe_protection::ensure_for_bundle(&bundle)?;
         }
-        Command::Exec(_) => {
-            crate::exe_protection::ensure_then(crate::exe_protection::Release::InBackground)?
-        }
+        Command::Exec(a) => crate::exe_protection::ensure_for_container(&root, &a.id)?,
         _ => {}
     }
     if let Some(xdg_root) = cli.xdg_state_root() {
