@@ -8,7 +8,7 @@ use crate::fds::with_fds;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, symlink};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Lines `key=value` printed by a container script, as (key, value).
@@ -737,6 +737,36 @@ fn create_with(ctx: &TestCtx, binary: &Path, b: &mut Bundle, id: &str) -> u32 {
         .unwrap()
 }
 
+/// For the exe-protection tests with a user namespace: a private copy of
+/// rt (owned by the container's root when `owned_by_container`, else
+/// root's as installed) and a `sleep` bundle whose user namespace maps
+/// container ids 0..65536 to host 100000...
+fn private_rt_and_userns_bundle(
+    ctx: &TestCtx,
+    label: &str,
+    owned_by_container: bool,
+) -> (PathBuf, Bundle) {
+    const HOST_ID: u32 = 100000;
+    let private_bin = ctx.dir.join(format!("{label}-rt"));
+    fs::copy(rt_bin(), &private_bin).unwrap();
+    if owned_by_container {
+        std::os::unix::fs::chown(&private_bin, Some(HOST_ID), Some(HOST_ID)).unwrap();
+        fs::set_permissions(
+            &private_bin,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+    let mut b = ctx.bundle();
+    b.args(&["sleep", "1000"])
+        .namespace("user", None)
+        .set("/linux/uidMappings", map.clone())
+        .set("/linux/gidMappings", map)
+        .without_mount("/sys/fs/cgroup");
+    (private_bin, b)
+}
+
 /// `exec` into a container with a user namespace decides the exe
 /// protection by the rule `create` uses (the test above shows the open
 /// failing with EACCES where it skips): from the uid map of the namespace
@@ -745,7 +775,6 @@ fn create_with(ctx: &TestCtx, binary: &Path, b: &mut Bundle, id: &str) -> u32 {
 /// (no skip logged, and the exec still works).
 #[test]
 fn exec_skips_the_exe_move_only_where_the_user_namespace_cannot_write_rt() {
-    const HOST_ID: u32 = 100000;
     let ctx = TestCtx::new("security::exe_userns_exec");
     for owned_by_container in [false, true] {
         let label = if owned_by_container {
@@ -753,23 +782,7 @@ fn exec_skips_the_exe_move_only_where_the_user_namespace_cannot_write_rt() {
         } else {
             "xroot"
         };
-        let private_bin = ctx.dir.join(format!("{label}-rt"));
-        fs::copy(rt_bin(), &private_bin).unwrap();
-        if owned_by_container {
-            std::os::unix::fs::chown(&private_bin, Some(HOST_ID), Some(HOST_ID)).unwrap();
-            fs::set_permissions(
-                &private_bin,
-                std::os::unix::fs::PermissionsExt::from_mode(0o755),
-            )
-            .unwrap();
-        }
-        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
-        let mut b = ctx.bundle();
-        b.args(&["sleep", "1000"])
-            .namespace("user", None)
-            .set("/linux/uidMappings", map.clone())
-            .set("/linux/gidMappings", map)
-            .without_mount("/sys/fs/cgroup");
+        let (private_bin, mut b) = private_rt_and_userns_bundle(&ctx, label, owned_by_container);
         let id = ctx.id(label);
         create_with(&ctx, &private_bin, &mut b, &id);
         ctx.start(&id).ok();
@@ -857,7 +870,6 @@ fn runtime_binary_cannot_be_reopened_for_writing_once_the_init_is_gone() {
 #[test]
 fn userns_container_root_cannot_reopen_the_runtime_binary_for_writing() {
     use std::os::fd::AsRawFd;
-    const HOST_ID: u32 = 100000;
     let ctx = TestCtx::new("security::exe_userns");
     for owned_by_container in [false, true] {
         let label = if owned_by_container {
@@ -865,23 +877,7 @@ fn userns_container_root_cannot_reopen_the_runtime_binary_for_writing() {
         } else {
             "exeroot"
         };
-        let private_bin = ctx.dir.join(format!("{label}-rt"));
-        fs::copy(rt_bin(), &private_bin).unwrap();
-        if owned_by_container {
-            std::os::unix::fs::chown(&private_bin, Some(HOST_ID), Some(HOST_ID)).unwrap();
-            fs::set_permissions(
-                &private_bin,
-                std::os::unix::fs::PermissionsExt::from_mode(0o755),
-            )
-            .unwrap();
-        }
-        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
-        let mut b = ctx.bundle();
-        b.args(&["sleep", "1000"])
-            .namespace("user", None)
-            .set("/linux/uidMappings", map.clone())
-            .set("/linux/gidMappings", map)
-            .without_mount("/sys/fs/cgroup");
+        let (private_bin, mut b) = private_rt_and_userns_bundle(&ctx, label, owned_by_container);
         let id = ctx.id(label);
         let pid = create_with(&ctx, &private_bin, &mut b, &id);
         let held = hold_exe(pid);

@@ -527,36 +527,35 @@ pub fn mount_setattr_idmap(fd: RawFd, userns_fd: RawFd, recursive: bool) -> nix:
 /// move_mount(2) of the detached mount `from` onto the file or directory
 /// `onto` refers to (an O_PATH fd is enough).
 pub fn move_mount_onto(from: RawFd, onto: RawFd) -> nix::Result<()> {
-    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-    // SAFETY: empty paths with the EMPTY_PATH flags act on the two fds.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            from,
-            c"".as_ptr(),
-            onto,
-            c"".as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        )
-    };
-    check(rc).map(|_| ())
+    move_mount(from, onto, c"")
 }
 
 /// move_mount(2) of the detached mount `from` onto `name` in the directory
 /// `dir` (the final component is not followed if it is a symlink).
 pub fn move_mount_into(from: RawFd, dir: RawFd, name: &CStr) -> nix::Result<()> {
+    move_mount(from, dir, name)
+}
+
+/// move_mount(2) of `from` to `name` under `to`, or to `to` itself when
+/// `name` is empty.
+fn move_mount(from: RawFd, to: RawFd, name: &CStr) -> nix::Result<()> {
     const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-    // SAFETY: the empty source path with F_EMPTY_PATH acts on `from`; `name`
-    // is NUL-terminated and resolved relative to `dir`.
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    let mut flags = MOVE_MOUNT_F_EMPTY_PATH;
+    if name.is_empty() {
+        flags |= MOVE_MOUNT_T_EMPTY_PATH;
+    }
+    // SAFETY: the empty source path with F_EMPTY_PATH acts on `from`; the
+    // target is `name` (NUL-terminated) relative to `to`, or `to` itself
+    // with T_EMPTY_PATH.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             from,
             c"".as_ptr(),
-            dir,
+            to,
             name.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
+            flags,
         )
     };
     check(rc).map(|_| ())
