@@ -4,8 +4,8 @@
 #
 #   hack/bench/report.sh OUTDIR RUNTIME-NAME...
 #
-# RUNTIME-NAMEs give the row and ratio-column order (the floor, if measured,
-# comes last). Inputs in OUTDIR/raw: BENCH.roundN.json (hyperfine exports),
+# RUNTIME-NAMEs give the row and ratio-column order (the floor and the exec
+# floor, if measured, come last). Inputs in OUTDIR/raw: BENCH.roundN.json (hyperfine exports),
 # rss.NAME.tsv (create peak RSS, init VmHWM, init VmRSS in KiB per line),
 # excluded.tsv (bench, runtime, reason).
 set -euo pipefail
@@ -15,7 +15,7 @@ out=$1
 shift
 raw=$out/raw
 [ -d "$raw" ] || { echo "report: no $raw" >&2; exit 1; }
-order=$(jq -n '$ARGS.positional + ["floor"]' --args -- "$@")
+order=$(jq -n '$ARGS.positional + ["floor", "exec-floor"]' --args -- "$@")
 
 # Every round of every benchmark, tagged with its benchmark name.
 rounds() {
@@ -97,7 +97,8 @@ jq -r --argjson order "$order" '
 	def ratio($a; $b): if $a == null or $b == null or $b == 0 then "–"
 		else ($a / $b * 100 | round / 100 | tostring) end;
 	([.benchmarks[] | select(.name == "run") | .results[] | select(.runtime == "floor") | .median] | first) as $floor
-	| ($order - ["floor"]) as $rts
+	| ([.benchmarks[] | select(.name == "run") | .results[] | select(.runtime == "exec-floor") | .median] | first) as $exec_floor
+	| ($order - ["floor", "exec-floor"]) as $rts
 	| "Times in ms; median first. `÷ X` = this median / X'"'"'s median in the same benchmark (lower is faster).",
 	  "",
 	  "| benchmark | runtime | runs | median | mean ± σ | min … max | user / sys | "
@@ -110,6 +111,19 @@ jq -r --argjson order "$order" '
 		  + " | \(.min | ms) … \(.max | ms) | \(.user | ms) / \(.system | ms) | "
 		  + ([$rts[] as $r | ratio(.median; $med[$r])] | join(" | "))
 		  + " | " + (if ($b.name | endswith("run")) then ratio(.median; $floor) else "–" end) + " |"),
+	  (if $floor != null then
+		"",
+		"Beyond the floor: each `run` median minus the floor'"'"'s `run true`, i.e. what a runtime'"'"'s own work adds; `÷ X` compares these parts."
+			+ (if $exec_floor != null then " The exec floor (a static glibc program that does nothing) took \($exec_floor | ms) ms per exec: the floor pays it twice (itself and `true`), as does every runtime'"'"'s `run`." else "" end),
+		"",
+		"| benchmark | runtime | above floor | " + ($rts | map("÷ " + .) | join(" | ")) + " |",
+		"|---|---|---|" + ($rts | map("---|") | join("")),
+		(.benchmarks[] | select(.name | endswith("run")) | . as $b
+		 | ($b.results | map({key: .runtime, value: (.median - $floor)}) | from_entries) as $above
+		 | $b.results[] | select(.runtime as $r | $rts | index($r))
+		 | "| \($b.description) | \(.runtime) | \((.median - $floor) | ms) | "
+		   + ([$rts[] as $r | ratio(.median - $floor; $above[$r])] | join(" | ")) + " |")
+	  else empty end),
 	  (if (.rss | length) > 0 then
 		"",
 		"Memory (KiB, median over samples): peak RSS of the `create` process and the children it reaped (`/usr/bin/time %M`), and VmHWM / VmRSS of the container init while it waits in `created`.",

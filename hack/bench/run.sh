@@ -17,7 +17,7 @@
 #   -b LIST        comma-separated subset of the benchmarks (default: all)
 # Environment (defaults): RUNS (30) ROUNDS (3) WARMUP (3) RSS_SAMPLES (20)
 #   LIMIT_MEMORY (268435456) LIMIT_PIDS (128) USERNS_HOST_ID (100000)
-#   NO_FLOOR (unset: build the floor)
+#   NO_FLOOR (unset: build the floor and the exec floor)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -167,12 +167,23 @@ for i in "${!names[@]}"; do
 done
 
 # ---- the floor ------------------------------------------------------------------------
-floor=""
+floor="" exec_floor=""
 if [ -z "${NO_FLOOR:-}" ]; then
 	if command -v gcc >/dev/null && gcc -O2 -Wall -o "$out/bin/floor" "$here/floor.c" 2>"$out/raw/floor-build.err"; then
 		floor=$out/bin/floor
 	else
 		say "floor not built (see $out/raw/floor-build.err); no floor column"
+	fi
+	# The exec floor: a statically linked glibc program that does nothing,
+	# timed in the run benchmark. Every runtime pays one such start-up per
+	# invocation and the container's `true` pays another; on a VM, glibc's
+	# start-up executes CPUID dozens of times (the cache-size probe), each a
+	# trap to the hypervisor (about 9 µs here, 0.7 ms per exec).
+	if command -v gcc >/dev/null && printf 'int main(void) { return 0; }\n' |
+		gcc -O2 -static -x c -o "$out/bin/exec-floor" - 2>"$out/raw/exec-floor-build.err"; then
+		exec_floor=$out/bin/exec-floor
+	else
+		say "exec floor not built (see $out/raw/exec-floor-build.err)"
 	fi
 fi
 
@@ -187,6 +198,7 @@ fi
 		echo "runtime ${names[$i]}: ${paths[$i]} ($(rt "$i" --version 2>&1 | head -1))"
 	done
 	[ -z "$floor" ] || echo "floor: $floor (gcc $(gcc -dumpversion))"
+	[ -z "$exec_floor" ] || echo "exec floor: $exec_floor (static glibc $(ldd --version 2>/dev/null | head -1 | awk '{print $NF}'))"
 } >"$out/env.txt"
 sed 's/^/bench: /' "$out/env.txt" >&2
 
@@ -306,6 +318,9 @@ for b in $benches; do
 	done
 	if [ "$b" = run ] && [ -n "$floor" ]; then
 		contenders+=("floor"$'\t'"$(printf '%q ' "$floor" "$rootfs" true)")
+	fi
+	if [ "$b" = run ] && [ -n "$exec_floor" ]; then
+		contenders+=("exec-floor"$'\t'"$(printf '%q' "$exec_floor")")
 	fi
 	[ ${#contenders[@]} -gt 0 ] || { say "$b: no runtime could run it, skipped"; continue; }
 	n=${#contenders[@]}
