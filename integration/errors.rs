@@ -197,6 +197,36 @@ fn unified_writes_only_knobs_of_enabled_controllers() {
     }
 }
 
+/// rt starts making the container's v1 cgroup directories (a helper
+/// thread) and its network namespace before the steps that come before
+/// the clone are done; one of those failing (here: no console socket)
+/// must still take every directory away again. The helper only makes a
+/// directory whose parent exists: the parents are made first.
+#[test]
+fn failure_before_the_clone_removes_the_cgroups_under_way() {
+    let ctx = TestCtx::new("errors::before_clone");
+    for h in cgroups::hierarchies() {
+        fs::create_dir_all(h.join(&ctx.cgroup_parent)).unwrap();
+    }
+    let mut b = ctx.bundle();
+    b.terminal(true);
+    let socket = ctx.dir.join("no-such-console.sock");
+    for verb in ["create", "run"] {
+        let id = ctx.id("noconsole");
+        ctx.prepare(&mut b, &id);
+        let out = ctx.rt(&[
+            verb,
+            "--console-socket",
+            path(&socket),
+            "-b",
+            path(&b.dir),
+            &id,
+        ]);
+        out.fails_with(1).stderr_has("no-such-console.sock");
+        ctx.assert_nothing_left(&id);
+    }
+}
+
 #[test]
 fn duplicate_id_leaves_first_container_alone() {
     let ctx = TestCtx::new("errors::duplicate");

@@ -6,8 +6,9 @@
 //! hierarchy (a cpuset one gets its parent's cpus and mems) and opened the
 //! `tasks` files the init joins through. Done after clone3 returns, that
 //! took the parent longer than the init's own mounts, and the init waited
-//! about 0.25 ms. clone3 itself keeps the parent waiting 0.6-0.7 ms (the
-//! network namespace): a `raw_thread` does the work meanwhile, for the
+//! about 0.25 ms. A `raw_thread` does the work instead, from the moment
+//! the container's intent (which names the directories) is on record,
+//! through the rest of the parent's preparations and the clone, for the
 //! common case only: a directory whose parent exists and which did not
 //! exist. What it did not do, `Placement::create_dirs_after` does as
 //! `create_dirs` always has, so errors read the same and every directory

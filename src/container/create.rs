@@ -1,12 +1,14 @@
 //! `create`: from a bundle to an init process waiting for `start`.
 //!
-//! The steps, in order (`build`): load + validate config.json → reserve
-//! the state dir (locked until create returns) → `Plan`: decide the
-//! cgroup placement, namespaces and state record, making nothing →
+//! The steps, in order (`build`): load + validate config.json → a new
+//! network namespace started on a helper thread (process::netns_ahead) →
+//! reserve the state dir (locked until create returns) → `Plan`: decide
+//! the cgroup placement, namespaces and state record, making nothing →
 //! `record_intent`: a first record naming the cgroup directories about to
-//! be made → exec fifo, console → `make_cgroups_before_clone` →
-//! `clone_init` into its namespaces (`make_cgroups_during_clone` meanwhile
-//! on a helper thread) → `place_init`: id maps, cgroup entry,
+//! be made → the v1 directories started on another helper thread
+//! (`start_cgroups_ahead`) → exec fifo, console →
+//! `make_cgroups_before_clone` → `clone_init` into its namespaces (the
+//! network one made ahead is joined) → `place_init`: id maps, cgroup entry,
 //! limits → `record_container`: the full record, written while the init
 //! sets itself up → `wait_until_ready` (createRuntime hooks when the init
 //! asks) → pid file.
@@ -24,6 +26,7 @@ use crate::error::{Context, Error, Result};
 use crate::init::{self, CgroupEntry, InitConfig};
 use crate::mounts::sources::{self, BindSources, ContainerUserns, OpenedSources};
 use crate::process::namespaces::{ForChildren, NamespacePlan};
+use crate::process::netns_ahead::NetnsAhead;
 use crate::process::{Channel, Msg, idmap, userns_join};
 use crate::spec::{Bundle, load_bundle};
 use crate::state::{self, ContainerDir, ContainerState};
@@ -123,13 +126,15 @@ fn create_from(
     start: Start,
 ) -> Result<(ContainerState, Channel)> {
     state::validate_id(&opts.id)?;
+    // First, so that it overlaps everything up to the clone.
+    let netns_ahead = NetnsAhead::start(&bundle.spec);
     let dir = ContainerDir::create(&opts.root, &opts.id)?;
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: Placement::default(),
         child: None,
     };
-    let (st, chan) = build(opts, bundle, start, &mut undo)?;
+    let (st, chan) = build(opts, bundle, start, netns_ahead, &mut undo)?;
     let dir = undo.commit();
     if let Some(pf) = &opts.pid_file {
         if let Err(e) = write_pid_file(pf, st.pid) {
@@ -161,9 +166,10 @@ fn build(
     opts: &CreateOptions,
     bundle: &Bundle,
     start: Start,
+    netns_ahead: Option<NetnsAhead>,
     undo: &mut Undo,
 ) -> Result<(ContainerState, Channel)> {
-    let plan = Plan::new(opts, bundle)?;
+    let mut plan = Plan::new(opts, bundle)?;
     log::debug!(
         "create {}: bundle {}, cgroup {}",
         opts.id,
@@ -171,14 +177,19 @@ fn build(
         cgroups::describe(&plan.cgroup)
     );
     record_intent(undo.dir(), &plan)?;
-    let fifo = match start {
-        Start::OnRequest => Some(make_exec_fifo(&undo.dir().path)?),
-        Start::Now => None,
-    };
-    let console = connect_console(opts)?;
-    let sources = BindSources::prepare(plan.spec, &bundle.dir, plan.ns.userns(plan.spec))?;
     undo.cgroup = plan.cgroup.clone();
-    make_cgroups_before_clone(&plan, &mut undo.cgroup)?;
+    // As soon as the intent is on record: the directories it names may
+    // then exist.
+    let ahead = start_cgroups_ahead(&plan, &undo.cgroup);
+    let (fifo, console, sources) = match prepare_clone(&plan, bundle, opts, start, undo) {
+        Ok(made) => made,
+        Err(e) => {
+            if let Some(ahead) = ahead {
+                ahead.finish_into(&mut undo.cgroup);
+            }
+            return Err(e);
+        }
+    };
     let handles = InitHandles {
         state_lock_fd: undo.dir().lock_fd(),
         fifo: fifo.as_ref(),
@@ -192,7 +203,9 @@ fn build(
             && sources::has_binds(plan.spec)
             && crate::rootless::euid_is_root(),
     };
-    let ahead = make_cgroups_during_clone(&plan, &undo.cgroup);
+    if let Some(netns) = netns_ahead.and_then(NetnsAhead::finish) {
+        plan.ns.join_made_ahead(netns);
+    }
     let init = match clone_init(&plan, bundle, opts, &undo.cgroup, handles) {
         Ok(init) => init,
         Err(e) => {
@@ -217,6 +230,26 @@ fn build(
     wait_until_ready(&plan, &init)?;
     log::debug!("init pid {} is ready; state saved", init.pid);
     Ok((st, init.chan))
+}
+
+/// What the clone needs besides the plan: the exec fifo (`create`), the
+/// console socket, detached trees of idmapped bind sources, and the
+/// cgroup directories the init needs at birth.
+fn prepare_clone(
+    plan: &Plan,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    start: Start,
+    undo: &mut Undo,
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>, BindSources)> {
+    let fifo = match start {
+        Start::OnRequest => Some(make_exec_fifo(&undo.dir().path)?),
+        Start::Now => None,
+    };
+    let console = connect_console(opts)?;
+    let sources = BindSources::prepare(plan.spec, &bundle.dir, plan.ns.userns(plan.spec))?;
+    make_cgroups_before_clone(plan, &mut undo.cgroup)?;
+    Ok((fifo, console, sources))
 }
 
 /// What `create` decides before it makes anything: where the cgroup goes,
@@ -352,6 +385,13 @@ impl<'a> Plan<'a> {
 }
 
 impl Namespaces {
+    /// The new network namespace was made ahead of the clone (see
+    /// process::netns_ahead): the init joins it instead.
+    fn join_made_ahead(&mut self, netns: OwnedFd) {
+        self.clone_flags &= !libc::CLONE_NEWNET;
+        self.join.push((LinuxNamespaceType::Network, netns));
+    }
+
     /// A user namespace the container joins by path.
     fn joined_userns(&self) -> Option<&OwnedFd> {
         self.join
@@ -528,10 +568,11 @@ fn make_cgroups_before_clone(plan: &Plan, cgroup: &mut Placement) -> Result<()> 
 }
 
 /// The v1 directories `place_init` would make after the clone, started on
-/// a helper thread during it (cgroups::ahead). Not when rt joins
+/// a helper thread that works through the rest of the preparations and
+/// the clone (cgroups::ahead). Not when rt joins
 /// namespaces for its children: going back to its own time namespace
 /// after the clone needs a single thread.
-fn make_cgroups_during_clone(plan: &Plan, cgroup: &Placement) -> Option<cgroups::ahead::Ahead> {
+fn start_cgroups_ahead(plan: &Plan, cgroup: &Placement) -> Option<cgroups::ahead::Ahead> {
     if !plan.v1_dirs_after_clone() || !plan.ns.for_children.is_empty() {
         return None;
     }
@@ -829,7 +870,7 @@ fn create_cgroups(cgroup: &mut Placement, resources: &LinuxResources) -> Result<
     Ok(())
 }
 
-/// `create_cgroups` after the clone, taking what `make_cgroups_during_clone`
+/// `create_cgroups` after the clone, taking what `start_cgroups_ahead`
 /// made.
 fn create_cgroups_after(
     cgroup: &mut Placement,

@@ -4,6 +4,7 @@
 pub mod channel;
 pub mod idmap;
 pub mod namespaces;
+pub mod netns_ahead;
 pub mod userns_join;
 
 pub use channel::{Channel, Msg};
