@@ -198,6 +198,36 @@ fn readonly_root_refuses_writes() {
     assert!(b.rootfs().join("newfile").exists());
 }
 
+/// pivot_root(".", ".") leaves the host's root stacked on the container's
+/// until the init unmounts it: by the time the process runs, one mount is
+/// left at `/`, and it is the bundle's rootfs, not the host's root.
+#[test]
+fn the_old_root_is_gone_before_the_process_runs() {
+    let ctx = TestCtx::new("mounts::old_root_gone");
+    let mut b = ctx.bundle();
+    b.sh("cat /proc/self/mountinfo");
+    let out = ctx.output_of(&mut b, "oldroot");
+    let at_root: Vec<&str> = out
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/"))
+        .collect();
+    assert_eq!(at_root.len(), 1, "mounts at /:\n{out}");
+    // The rootfs is a bind of the bundle's directory: its root field (the
+    // directory within its filesystem) ends with it, where the host's root
+    // shows `/`.
+    let name = b
+        .rootfs()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let root_field = at_root[0].split(' ').nth(3).unwrap_or("");
+    assert!(
+        root_field.ends_with(&format!("/{name}")),
+        "the mount at / is not the rootfs ({root_field}):\n{out}"
+    );
+}
+
 #[test]
 fn default_devices_exist_with_right_numbers() {
     let ctx = TestCtx::new("mounts::default_devices");
