@@ -48,6 +48,58 @@ fn default_namespaces_are_new() {
     }
 }
 
+/// rt makes a container's new network namespace on a helper thread before
+/// the clone (process::netns_ahead) and the init joins it, unless the
+/// container has a user namespace, which must own it: then the clone makes
+/// it. Either way the container has a network namespace of its own with
+/// only lo; the debug log tells which way it was made.
+#[test]
+fn network_namespace_is_made_ahead_only_without_a_user_namespace() {
+    if skip_rt_only(
+        "network_namespace_is_made_ahead_only_without_a_user_namespace",
+        "rt's own debug record",
+    ) {
+        return;
+    }
+    let ctx = TestCtx::new("namespaces::netns_ahead");
+    for userns in [false, true] {
+        let mut b = ctx.bundle();
+        if userns {
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            b.namespace("user", None)
+                .set("/linux/uidMappings", map.clone())
+                .set("/linux/gidMappings", map)
+                .without_mount("/sys/fs/cgroup");
+        }
+        b.sh(
+            "echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ,); \
+              echo net=$(readlink /proc/self/ns/net)",
+        );
+        let id = ctx.id(if userns { "netu" } else { "net" });
+        ctx.prepare(&mut b, &id);
+        let log = ctx.dir.join(format!("{id}.log"));
+        let out = ctx.rt(&[
+            "--debug",
+            "--log",
+            path(&log),
+            "run",
+            "-b",
+            path(&b.dir),
+            &id,
+        ]);
+        out.ok();
+        ctx.assert_nothing_left(&id);
+        assert_eq!(field(&out.stdout, "ifaces"), "lo,", "userns {userns}");
+        assert_ne!(field(&out.stdout, "net"), host_ns("net"), "userns {userns}");
+        let logged = fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            logged.contains("network namespace made ahead"),
+            !userns,
+            "userns {userns}; log:\n{logged}"
+        );
+    }
+}
+
 /// runc 1.1.5 ignores `domainname` (added in runc 1.2); the spec sets it.
 #[test]
 fn uts_namespace_sets_domainname() {

@@ -286,6 +286,13 @@ pub fn unshare(flags: i32) -> nix::Result<()> {
     check(unsafe { libc::unshare(flags) } as libc::c_long).map(|_| ())
 }
 
+/// symlinkat(2): a link `name` in the directory `dir`, pointing at `target`.
+pub fn symlinkat(target: &CStr, dir: RawFd, name: &CStr) -> nix::Result<()> {
+    // SAFETY: NUL-terminated strings; `name` relative to the fd `dir`.
+    check(unsafe { libc::symlinkat(target.as_ptr(), dir, name.as_ptr()) } as libc::c_long)
+        .map(|_| ())
+}
+
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> nix::Result<()> {
     // SAFETY: NUL-terminated paths.
     check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })

@@ -388,6 +388,7 @@ impl Namespaces {
     /// The new network namespace was made ahead of the clone (see
     /// process::netns_ahead): the init joins it instead.
     fn join_made_ahead(&mut self, netns: OwnedFd) {
+        log::debug!("network namespace made ahead of the clone; the init joins it");
         self.clone_flags &= !libc::CLONE_NEWNET;
         self.join.push((LinuxNamespaceType::Network, netns));
     }
@@ -569,9 +570,9 @@ fn make_cgroups_before_clone(plan: &Plan, cgroup: &mut Placement) -> Result<()> 
 
 /// The v1 directories `place_init` would make after the clone, started on
 /// a helper thread that works through the rest of the preparations and
-/// the clone (cgroups::ahead). Not when rt joins
-/// namespaces for its children: going back to its own time namespace
-/// after the clone needs a single thread.
+/// the clone (cgroups::ahead). Not when rt joins namespaces for its
+/// children: going back to its own time namespace after the clone needs a
+/// single thread.
 fn start_cgroups_ahead(plan: &Plan, cgroup: &Placement) -> Option<cgroups::ahead::Ahead> {
     if !plan.v1_dirs_after_clone() || !plan.ns.for_children.is_empty() {
         return None;

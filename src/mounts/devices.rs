@@ -183,23 +183,15 @@ fn symlinks(dev: &OwnedFd) -> Result<()> {
     for (name, target) in links {
         let n = sys::cstr(name)?;
         let t = sys::cstr(target)?;
-        // SAFETY: symlinkat relative to the /dev fd with NUL-terminated strings.
-        let rc = unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), n.as_ptr()) };
-        if rc < 0 && nix::Error::last() != nix::Error::EEXIST {
-            return Err(Error::errno(
-                format!("symlink /dev/{name}"),
-                nix::Error::last(),
-            ));
+        match sys::symlinkat(&t, dev.as_raw_fd(), &n) {
+            Ok(()) | Err(nix::Error::EEXIST) => {}
+            Err(e) => return Err(Error::errno(format!("symlink /dev/{name}"), e)),
         }
     }
     // /dev/ptmx must be the devpts instance's ptmx of this container.
     let n = c"ptmx";
-    // SAFETY: as above.
-    unsafe {
-        libc::unlinkat(dev.as_raw_fd(), n.as_ptr(), 0);
-        if libc::symlinkat(c"pts/ptmx".as_ptr(), dev.as_raw_fd(), n.as_ptr()) < 0 {
-            return Err(Error::errno("symlink /dev/ptmx", nix::Error::last()));
-        }
-    }
-    Ok(())
+    // SAFETY: unlinkat of a NUL-terminated name relative to the /dev fd.
+    unsafe { libc::unlinkat(dev.as_raw_fd(), n.as_ptr(), 0) };
+    sys::symlinkat(c"pts/ptmx", dev.as_raw_fd(), n)
+        .map_err(|e| Error::errno("symlink /dev/ptmx", e))
 }

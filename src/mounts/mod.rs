@@ -502,19 +502,18 @@ fn link_combined_controllers(dir: &OwnedFd, name: &[u8]) -> Result<()> {
     let target = sys::cstr(name)?;
     for controller in name.split(|b| *b == b',').filter(|c| !c.is_empty()) {
         let link = sys::cstr(controller)?;
-        // SAFETY: symlinkat relative to the directory fd, NUL-terminated
-        // strings.
-        let rc = unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), link.as_ptr()) };
-        let err = nix::Error::last();
-        if rc < 0 && err != nix::Error::EEXIST {
-            return Err(Error::errno(
-                format!(
-                    "symlink {} -> {}",
-                    link.to_string_lossy(),
-                    target.to_string_lossy()
-                ),
-                err,
-            ));
+        match sys::symlinkat(&target, dir.as_raw_fd(), &link) {
+            Ok(()) | Err(nix::Error::EEXIST) => {}
+            Err(e) => {
+                return Err(Error::errno(
+                    format!(
+                        "symlink {} -> {}",
+                        link.to_string_lossy(),
+                        target.to_string_lossy()
+                    ),
+                    e,
+                ));
+            }
         }
     }
     Ok(())
