@@ -64,8 +64,28 @@ impl ContainerDir {
             Err(e) => return Err(Error::from(e).context(format!("create {}", path.display()))),
         }
         let lock = open_dir(&path).with_ctx(|| format!("open {}", path.display()))?;
+        Self::lock_reserved(path, lock, id)
+    }
+
+    /// Locks the directory `create` made and opened, and makes sure it is
+    /// still ours. Until the lock is held, a `delete --force` of the same
+    /// id sees a directory without a record (as a killed create leaves
+    /// one) and may remove it, and another `create` may then make a new
+    /// one at the path: the directory locked must still be the one at the
+    /// path, and hold no record.
+    fn lock_reserved(path: PathBuf, lock: File, id: &str) -> Result<ContainerDir> {
         flock(&lock, &path)?;
-        Ok(ContainerDir { path, lock })
+        let dir = ContainerDir { path, lock };
+        if !dir.still_at_path() {
+            return Err(Error::new(format!(
+                "create {id}: {} was removed by another command before it could be locked",
+                dir.path.display()
+            )));
+        }
+        if dir.read_record()?.is_some() {
+            return Err(Error::new(format!("container with id exists: {id}")));
+        }
+        Ok(dir)
     }
 
     /// Locks the id's directory and reads its record.
@@ -362,6 +382,67 @@ mod tests {
             ContainerDir::lookup(&root, "c2").unwrap(),
             Lookup::Absent
         ));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A `delete --force` that locks a new directory before its `create`
+    /// does (it sees no record, as of a killed create) and removes it
+    /// makes that create fail, and leaves nothing behind.
+    #[test]
+    fn create_whose_directory_was_removed_before_the_lock_fails() {
+        let root = temp_root("reserved-removed");
+        let path = root.join("c6");
+        std::fs::create_dir_all(&path).unwrap();
+        let opened = open_dir(&path).unwrap();
+        match ContainerDir::lookup(&root, "c6").unwrap() {
+            Lookup::Unfinished(d) => d.remove().unwrap(),
+            _ => panic!("expected an unfinished directory"),
+        }
+        let e = ContainerDir::lock_reserved(path.clone(), opened, "c6")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .contains("was removed by another command before it could be locked"),
+            "{e}"
+        );
+        assert!(!path.exists());
+        // The same, when another create has made the id's directory anew
+        // meanwhile: that container is left alone.
+        std::fs::create_dir_all(&path).unwrap();
+        let opened = open_dir(&path).unwrap();
+        match ContainerDir::lookup(&root, "c6").unwrap() {
+            Lookup::Unfinished(d) => d.remove().unwrap(),
+            _ => panic!("expected an unfinished directory"),
+        }
+        let other = ContainerDir::create(&root, "c6").unwrap();
+        other.save(&record("c6", 9)).unwrap();
+        drop(other);
+        assert!(ContainerDir::lock_reserved(path.clone(), opened, "c6").is_err());
+        let (d, st) = ContainerDir::open(&root, "c6").unwrap();
+        assert_eq!(st.pid, 9);
+        drop(d);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A create that opened the id's directory only after another create
+    /// had made it anew waits for that create's lock, then finds its
+    /// record: the id is taken.
+    #[test]
+    fn create_that_locked_another_creates_directory_fails() {
+        let root = temp_root("reserved-taken");
+        let other = ContainerDir::create(&root, "c7").unwrap();
+        other.save(&record("c7", 11)).unwrap();
+        let path = root.join("c7");
+        let opened = open_dir(&path).unwrap();
+        drop(other);
+        let e = ContainerDir::lock_reserved(path.clone(), opened, "c7")
+            .err()
+            .unwrap();
+        assert_eq!(e.to_string(), "container with id exists: c7");
+        let (d, st) = ContainerDir::open(&root, "c7").unwrap();
+        assert_eq!(st.pid, 11);
+        drop(d);
         std::fs::remove_dir_all(&root).unwrap();
     }
 
