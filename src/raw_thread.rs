@@ -141,6 +141,62 @@ impl<const N: usize> Slot<N> {
     }
 }
 
+/// Work for a helper thread, lent to it by `Running`.
+///
+/// # Safety
+/// `run` may only make system calls through `sys4` and read and write the
+/// job itself: no allocation, no libc call, no lock (see above).
+pub unsafe trait Job: Default + 'static {
+    fn run(&mut self);
+}
+
+/// A job lent to the thread of a slot until `finish` (or Drop) has waited
+/// for the thread. The job lives on the heap, so its address stays put
+/// while its owner moves.
+pub struct Running<J: Job, const N: usize> {
+    slot: &'static Slot<N>,
+    job: Box<J>,
+}
+
+impl<J: Job, const N: usize> Running<J, N> {
+    /// Starts `job` on the slot's thread, or gives it back when no thread
+    /// could be started (or one still runs in the slot).
+    pub fn start(slot: &'static Slot<N>, job: J) -> Result<Self, J> {
+        let mut job = Box::new(job);
+        let arg = &mut *job as *mut J as *mut libc::c_void;
+        // SAFETY: run_job only calls J::run, which the Job contract limits
+        // to sys4 system calls on the job; the box is neither touched nor
+        // freed before the thread has been joined (finish, Drop).
+        if unsafe { slot.spawn(run_job::<J>, arg) } {
+            Ok(Running { slot, job })
+        } else {
+            Err(*job)
+        }
+    }
+
+    /// Waits for the thread, then hands back the job as the thread left it.
+    pub fn finish(mut self) -> J {
+        self.slot.join();
+        std::mem::take(&mut *self.job)
+    }
+}
+
+impl<J: Job, const N: usize> Drop for Running<J, N> {
+    fn drop(&mut self) {
+        // The thread writes the job until it ends; the job's own Drop runs
+        // after this.
+        self.slot.join();
+    }
+}
+
+extern "C" fn run_job<J: Job>(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: Running::start passes its boxed job, which no one else
+    // touches until this thread has ended.
+    let job = unsafe { &mut *(arg as *mut J) };
+    job.run();
+    0
+}
+
 /// A system call with up to four arguments, made directly: the kernel's
 /// return value (a negative errno on failure), no `errno` written.
 ///
@@ -258,6 +314,42 @@ mod tests {
         unsafe { libc::syscall(libc::SYS_futex, gate.as_ptr(), libc::FUTEX_WAKE, 1) };
         GATE_SLOT.join();
         assert!(!GATE_SLOT.busy());
+    }
+
+    static JOB_SLOT: Slot<16384> = Slot::new();
+    static JOB_GATE: AtomicI32 = AtomicI32::new(0);
+
+    /// Waits for JOB_GATE, then notes its own thread id.
+    #[derive(Default)]
+    struct TidJob {
+        tid: isize,
+    }
+
+    // SAFETY: run reads a static atomic and makes futex and gettid calls
+    // through sys4, writing only the job.
+    unsafe impl Job for TidJob {
+        fn run(&mut self) {
+            wait_for_gate(&JOB_GATE as *const AtomicI32 as *mut libc::c_void);
+            // SAFETY: gettid has no arguments and touches no memory.
+            self.tid = unsafe { sys4(libc::SYS_gettid, 0, 0, 0, 0) };
+        }
+    }
+
+    /// `finish` hands back what the thread wrote into the job; a slot whose
+    /// thread still runs gives a second job back unstarted.
+    #[test]
+    fn a_job_comes_back_with_what_its_thread_wrote() {
+        let running = Running::start(&JOB_SLOT, TidJob::default()).ok().unwrap();
+        let refused = Running::start(&JOB_SLOT, TidJob { tid: 7 }).err().unwrap();
+        assert_eq!(refused.tid, 7);
+        JOB_GATE.store(1, Ordering::Release);
+        // SAFETY: FUTEX_WAKE on the gate.
+        unsafe { libc::syscall(libc::SYS_futex, JOB_GATE.as_ptr(), libc::FUTEX_WAKE, 1) };
+        let done = running.finish();
+        assert!(!JOB_SLOT.busy());
+        // SAFETY: gettid has no arguments and touches no memory.
+        let ours = unsafe { libc::syscall(libc::SYS_gettid) } as isize;
+        assert!(done.tid > 0 && done.tid != ours, "thread id {}", done.tid);
     }
 
     #[test]

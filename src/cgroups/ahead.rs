@@ -19,13 +19,14 @@
 //! directories and their limits, and then joins through the same files.
 
 use super::{CgroupDir, Placement};
-use crate::raw_thread::{Slot, sys4};
+use crate::raw_thread::{Running, Slot, sys4};
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The helper's stack: its frames are small, the kernel's work runs on the
 /// kernel stack.
-static HELPER: Slot<{ 16 * 1024 }> = Slot::new();
+static HELPER: Slot<STACK> = Slot::new();
+const STACK: usize = 16 * 1024;
 
 /// Largest cpuset.cpus / cpuset.mems the helper copies; longer lists are
 /// left to the parent's own copy.
@@ -47,13 +48,14 @@ struct DirJob {
     tasks_fd: isize,
 }
 
+#[derive(Default)]
 struct Job {
     dirs: Vec<DirJob>,
 }
 
 /// The helper at work; `finish_into` (or Drop) waits for it.
 pub struct Ahead {
-    job: Box<Job>,
+    running: Running<Job, STACK>,
 }
 
 /// What the helper did, per entry of `Placement::dirs`.
@@ -85,26 +87,22 @@ impl Ahead {
             }
             dirs.push(plan_dir(index, d)?);
         }
-        if dirs.is_empty() || HELPER.busy() {
+        if dirs.is_empty() {
             return None;
         }
-        let mut job = Box::new(Job { dirs });
-        let arg = &mut *job as *mut Job as *mut libc::c_void;
-        // SAFETY: `make` only makes system calls through sys4 and works on
-        // the job, which the returned Ahead owns and does not touch or free
-        // before joining the thread (`finish`, Drop).
-        unsafe { HELPER.spawn(make, arg) }.then_some(Ahead { job })
+        let running = Running::start(&HELPER, Job { dirs }).ok()?;
+        Some(Ahead { running })
     }
 
     /// Waits for the helper and records in `placement` the directories
     /// it made, so that they are removed with the rest whatever happens
     /// next; returns what it did for `create_dirs_after`.
-    pub fn finish_into(mut self, placement: &mut Placement) -> Done {
-        HELPER.join();
+    pub fn finish_into(self, placement: &mut Placement) -> Done {
+        let job = self.running.finish();
         let mut done = Done::default();
         done.dirs
             .resize_with(placement.dirs.len(), Default::default);
-        for j in std::mem::take(&mut self.job.dirs) {
+        for j in job.dirs {
             if j.made != 0 {
                 continue;
             }
@@ -118,13 +116,6 @@ impl Ahead {
             };
         }
         done
-    }
-}
-
-impl Drop for Ahead {
-    fn drop(&mut self) {
-        // The thread writes the job until it ends.
-        HELPER.join();
     }
 }
 
@@ -149,11 +140,17 @@ fn plan_dir(index: usize, d: &CgroupDir) -> Option<DirJob> {
     })
 }
 
-/// The helper thread: system calls only (see raw_thread).
-extern "C" fn make(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `start` passes its job, alive and untouched by anyone else
-    // until the thread has ended.
-    let job = unsafe { &mut *(arg as *mut Job) };
+// SAFETY: `run` makes system calls through sys4 only, on the job's own
+// paths, buffers and results.
+unsafe impl crate::raw_thread::Job for Job {
+    /// On the helper thread.
+    fn run(&mut self) {
+        make(self)
+    }
+}
+
+/// The helper thread's work: system calls only (see raw_thread).
+fn make(job: &mut Job) {
     let mut buf = [0u8; CPUSET_MAX];
     for j in job.dirs.iter_mut() {
         // SAFETY: mkdirat(AT_FDCWD, NUL-terminated absolute path), with
@@ -178,7 +175,6 @@ extern "C" fn make(arg: *mut libc::c_void) -> libc::c_int {
             j.tasks_fd = open(&j.tasks, libc::O_WRONLY);
         }
     }
-    0
 }
 
 /// Copies a cgroup file's list (a new v1 cpuset starts empty and refuses

@@ -17,12 +17,13 @@
 //! Where the thread cannot run or unshare fails, the clone makes the
 //! namespace as before, so errors read the same.
 
-use crate::raw_thread::{Slot, sys4};
+use crate::raw_thread::{Running, Slot, sys4};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The helper's stack: two system calls, no frames to speak of.
-static HELPER: Slot<{ 8 * 1024 }> = Slot::new();
+static HELPER: Slot<STACK> = Slot::new();
+const STACK: usize = 8 * 1024;
 
 /// The namespace file of the calling thread, which is the helper's own
 /// after its unshare.
@@ -33,9 +34,27 @@ struct Job {
     result: isize,
 }
 
+impl Default for Job {
+    fn default() -> Self {
+        Job {
+            result: -(libc::EAGAIN as isize),
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // An fd nobody took is closed, and with it goes the namespace.
+        if self.result >= 0 {
+            // SAFETY: the helper's fd, which no one else owns.
+            drop(unsafe { OwnedFd::from_raw_fd(self.result as i32) });
+        }
+    }
+}
+
 /// The helper at work; `finish` (or Drop) waits for it.
 pub struct NetnsAhead {
-    job: Box<Job>,
+    running: Running<Job, STACK>,
 }
 
 /// Whether `spec` asks for a network namespace that can be made ahead: a
@@ -59,24 +78,18 @@ impl NetnsAhead {
     /// Starts making the namespace for `spec`, or None when it is not
     /// `wanted` or no helper could start.
     pub fn start(spec: &Spec) -> Option<NetnsAhead> {
-        if !wanted(spec) || HELPER.busy() {
+        if !wanted(spec) {
             return None;
         }
-        let mut job = Box::new(Job {
-            result: -(libc::EAGAIN as isize),
-        });
-        let arg = &mut *job as *mut Job as *mut libc::c_void;
-        // SAFETY: `make` only makes system calls through sys4 and writes
-        // the job, which the returned NetnsAhead owns and does not touch or
-        // free before joining the thread (`finish`, Drop).
-        unsafe { HELPER.spawn(make, arg) }.then_some(NetnsAhead { job })
+        let running = Running::start(&HELPER, Job::default()).ok()?;
+        Some(NetnsAhead { running })
     }
 
     /// Waits for the helper: the new namespace, or None when it could not
     /// be made (the caller then has the clone make it).
-    pub fn finish(mut self) -> Option<OwnedFd> {
-        HELPER.join();
-        let fd = std::mem::replace(&mut self.job.result, -(libc::EBADF as isize));
+    pub fn finish(self) -> Option<OwnedFd> {
+        let mut job = self.running.finish();
+        let fd = std::mem::replace(&mut job.result, -(libc::EBADF as isize));
         if fd < 0 {
             log::debug!(
                 "network namespace ahead of the clone: {}",
@@ -89,24 +102,19 @@ impl NetnsAhead {
     }
 }
 
-impl Drop for NetnsAhead {
-    fn drop(&mut self) {
-        // The thread writes the job until it ends; an fd nobody took is
-        // closed, and with it goes the namespace.
-        HELPER.join();
-        if self.job.result >= 0 {
-            // SAFETY: the helper's fd, which no one else owns.
-            drop(unsafe { OwnedFd::from_raw_fd(self.job.result as i32) });
-        }
+// SAFETY: `run` makes system calls through sys4 only and writes the job's
+// result.
+unsafe impl crate::raw_thread::Job for Job {
+    /// On the helper thread.
+    fn run(&mut self) {
+        make(self)
     }
 }
 
-/// The helper thread: system calls only (see raw_thread). The thread ends
-/// right after, so its own move into the new namespace needs no undoing.
-extern "C" fn make(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `start` passes its job, alive and untouched by anyone else
-    // until the thread has ended.
-    let job = unsafe { &mut *(arg as *mut Job) };
+/// The helper thread's work: system calls only (see raw_thread). The
+/// thread ends right after, so its own move into the new namespace needs
+/// no undoing.
+fn make(job: &mut Job) {
     // SAFETY: unshare of this thread's network namespace only.
     let r = unsafe { sys4(libc::SYS_unshare, libc::CLONE_NEWNET as usize, 0, 0, 0) };
     job.result = if r < 0 {
@@ -123,7 +131,6 @@ extern "C" fn make(arg: *mut libc::c_void) -> libc::c_int {
             )
         }
     };
-    0
 }
 
 #[cfg(test)]
