@@ -56,8 +56,7 @@ if [ -z "${RT_LINK_ORDER_NS:-}" ]; then
 fi
 
 work=$(mktemp -d /tmp/rt-link-order.XXXXXX)
-# The user-namespace container's root (an unmapped stranger) walks to its rootfs.
-chmod 0755 "$work"
+. "$here/link-order-workload.sh"
 inst=$tracefs/instances/rt-link-order-$$
 # One write per line: tracefs parses each write on its own, and a line
 # split between two writes is refused.
@@ -93,21 +92,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Bundles: true, sleep, and true with seccomp, limits, a user namespace.
-"$repo/hack/mkbundle.sh" "$work/true" true >/dev/null
-"$repo/hack/mkbundle.sh" "$work/sleep" sleep 3600 >/dev/null
-"$repo/hack/bench/docker-seccomp.sh" >"$work/seccomp.json"
-variant() {
-	mkdir -p "$work/$1"
-	jq --arg rootfs "$work/true/rootfs" "$2" --slurpfile s "$work/seccomp.json" \
-		'.root.path = $rootfs | '"$3" "$work/true/config.json" >"$work/$1/config.json"
-}
-variant seccomp -c '.linux.seccomp = $s[0]'
-variant limits -c '.linux.resources.memory.limit = 268435456 | .linux.resources.pids.limit = 128'
-variant userns -c '.linux.namespaces += [{"type": "user"}]
-	| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-	| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-	| .mounts |= map(select(.destination != "/sys/fs/cgroup"))'
+link_order_bundles "$work"
 
 # A uprobe at the entry of every function: its file offset in the text.
 read -r text_vaddr text_off < <(readelf -l -W "$bin" |
@@ -133,17 +118,7 @@ rt=("$bin" --root "$work/state")
 (
 	echo "$BASHPID" >"$inst/set_event_pid"
 	echo 1 >"$inst/tracing_on"
-	"${rt[@]}" run -b "$work/true" order-run
-	"${rt[@]}" create -b "$work/sleep" order-life
-	"${rt[@]}" start order-life
-	"${rt[@]}" state order-life >/dev/null
-	"${rt[@]}" exec order-life true
-	"${rt[@]}" list >/dev/null
-	"${rt[@]}" kill order-life KILL
-	"${rt[@]}" delete -f order-life
-	"${rt[@]}" run -b "$work/seccomp" order-seccomp
-	"${rt[@]}" run -b "$work/limits" order-limits
-	"${rt[@]}" run -b "$work/userns" order-userns
+	link_order_workload "${rt[@]}" "$work"
 )
 echo 0 >"$inst/tracing_on"
 cp "$inst/trace" "$work/trace"
