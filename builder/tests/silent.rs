@@ -190,6 +190,62 @@ fn dockerignored_directories_are_not_copied_empty() {
     }
 }
 
+/// BuildKit: an ARG with a value declared after an ENV of the same name is
+/// what later instructions and RUNs see (in the RUN's environment too),
+/// until the next ENV; the image's Env keeps the ENV's value. (buildah lets
+/// the ENV win, so the differential corpus cannot hold this.)
+#[test]
+fn an_arg_after_an_env_is_what_runs_see() {
+    if !can_build() {
+        return;
+    }
+    let (dir, store) = store_with_busybox("arg-after-env");
+    let ctx = context(
+        &dir,
+        "FROM busybox AS a
+ENV V=env
+ARG V=arg
+RUN echo \"$V\" > /v1 && env | grep '^V=' > /v1env
+LABEL v=$V
+FROM a AS b
+ENV V=env2
+RUN echo \"$V\" > /v2 && env | grep '^V=' > /v2env
+",
+        &[],
+    );
+    for target in ["a", "b"] {
+        let out = build(&store, &ctx, &["-t", target, "--target", target]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let config = |name: &str| inspect(&store, name)["config"]["config"].clone();
+    let env_v = |name: &str| {
+        config(name)["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.as_str())
+            .filter(|e| e.starts_with("V="))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(env_v("a"), vec!["V=env"]);
+    assert_eq!(config("a")["Labels"]["v"], "arg");
+    assert_eq!(env_v("b"), vec!["V=env2"]);
+    let root = dir.join("out");
+    let u = run(bin()
+        .arg("--root")
+        .arg(&store)
+        .arg("unpack")
+        .arg("b")
+        .arg(&root));
+    assert_eq!(u.code, 0, "{}", u.stderr);
+    let read = |f: &str| std::fs::read_to_string(root.join("rootfs").join(f)).unwrap();
+    assert_eq!(read("v1"), "arg\n");
+    assert_eq!(read("v1env"), "V=arg\n");
+    assert_eq!(read("v2"), "env2\n");
+    assert_eq!(read("v2env"), "V=env2\n");
+}
+
 #[test]
 fn env_words_see_the_base_images_env() {
     if !can_build() {

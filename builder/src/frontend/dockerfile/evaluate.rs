@@ -155,7 +155,12 @@ impl<'a> Ctx<'a> {
                         // Re-declaring a global ARG brings its value in.
                         (None, None) => self.global.arg_value(&decl.name),
                     };
-                    scope.declare(&decl.name, value.clone());
+                    // Without a value, an ARG leaves the build's
+                    // environment as it was (BuildKit adds only a value):
+                    // a value declared before stays, an ENV stays in front.
+                    if value.is_some() || !scope.is_declared(&decl.name) {
+                        scope.declare(&decl.name, value.clone());
+                    }
                     resolved.push(ArgDecl {
                         name: decl.name.clone(),
                         default: value,
@@ -380,14 +385,38 @@ mod tests {
         );
     }
 
+    /// BuildKit's rules: of an ENV and an ARG with a value, the later one;
+    /// an ARG without a value changes nothing.
     #[test]
-    fn env_overrides_arg_whatever_the_order() {
+    fn the_later_of_env_and_arg_wins() {
+        let df = "FROM a\nARG A=arg\nENV A=env\nARG A=again\nLABEL l=$A\n";
+        assert_eq!(label(df, &[("A", "cli")]), "cli");
+        assert_eq!(label(df, &[]), "again");
         assert_eq!(
-            label(
-                "FROM a\nARG A=arg\nENV A=env\nARG A=again\nLABEL l=$A\n",
-                &[("A", "cli")]
-            ),
+            label("FROM a\nARG A=arg\nENV A=env\nLABEL l=$A\n", &[]),
             "env"
+        );
+        assert_eq!(label("FROM a\nENV A=env\nARG A\nLABEL l=$A\n", &[]), "env");
+        assert_eq!(label("FROM a\nARG A=1\nARG A\nLABEL l=$A\n", &[]), "1");
+        assert_eq!(
+            label("FROM a\nARG A=1\nENV A=env\nARG A\nLABEL l=$A\n", &[]),
+            "env"
+        );
+        let stages = run(
+            "FROM a\nENV A=env\nARG A=arg\nRUN true\nENV A=env2\nRUN true\n",
+            &[],
+        )
+        .unwrap();
+        let runs: Vec<_> = stages[0]
+            .steps
+            .iter()
+            .filter_map(|s| s.run_env.as_ref())
+            .map(|e| (e.env.clone(), e.shadowing.clone()))
+            .collect();
+        let kv = |v: &str| vec![("A".to_string(), v.to_string())];
+        assert_eq!(
+            runs,
+            vec![(kv("arg"), vec!["A".to_string()]), (kv("env2"), vec![])]
         );
     }
 

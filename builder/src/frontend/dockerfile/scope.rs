@@ -3,12 +3,16 @@
 //! Rules (BuildKit's): ARGs before the first FROM form the global scope,
 //! usable only in FROM lines; inside a stage an ARG is visible from its
 //! declaration on, and a global ARG must be re-declared (`ARG NAME`) to be
-//! seen; ENV beats an ARG of the same name whatever their order; a stage
-//! built FROM another stage starts with that stage's ARGs and ENV.
+//! seen; an ARG with a value is set in the build's environment as an ENV
+//! is, so of an ENV and an ARG of the same name the later one wins (until
+//! the next ENV of that name), while the image's Env keeps the ENV's value
+//! (BuildKit's dispatchArg adds the ARG to its state's env; buildah and the
+//! classic builder let the ENV win whatever the order); a stage built FROM
+//! another stage starts with that stage's ARGs and ENV.
 
 use super::expand::Vars;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Proxy variables usable without an ARG declaration. When only passed as
 /// `--build-arg` they reach RUN's environment but not the cache key.
@@ -106,6 +110,10 @@ pub struct Scope {
     pub args: Vec<(String, Option<String>)>,
     /// ENV variables in the order first set.
     pub env: Vec<(String, String)>,
+    /// ENV names whose value in the build's environment is, for now, that
+    /// of an ARG declared after the ENV.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub arg_over_env: BTreeSet<String>,
     #[serde(skip)]
     arg_index: HashMap<String, usize>,
     #[serde(skip)]
@@ -115,7 +123,7 @@ pub struct Scope {
 /// The maps are a cache of the vectors: equality is the vectors'.
 impl PartialEq for Scope {
     fn eq(&self, other: &Self) -> bool {
-        self.args == other.args && self.env == other.env
+        self.args == other.args && self.env == other.env && self.arg_over_env == other.arg_over_env
     }
 }
 
@@ -156,16 +164,25 @@ impl Scope {
         position(&self.arg_index, &self.args, |(k, _)| k, name)
     }
 
-    /// ENV first, then ARGs that have a value; borrowed, so testing a
+    /// The value in the build's environment: an ARG that shadows an ENV,
+    /// else the ENV, else an ARG that has a value; borrowed, so testing a
     /// large value costs nothing.
     pub fn get(&self, name: &str) -> Option<&str> {
+        if let Some(v) = self
+            .arg_over_env
+            .contains(name)
+            .then(|| self.arg_str(name))
+            .flatten()
+        {
+            return Some(v);
+        }
         match self.env_position(name) {
             Some(i) => Some(&self.env[i].1),
             None => self.arg_str(name),
         }
     }
 
-    /// ENV first, then ARGs that have a value.
+    /// `get`, owned.
     pub fn lookup(&self, name: &str) -> Option<String> {
         self.get(name).map(str::to_string)
     }
@@ -187,7 +204,12 @@ impl Scope {
         self.env_position(name).is_some()
     }
 
+    /// An ARG declaration. With a value, the ARG shadows an ENV of the
+    /// same name set before it.
     pub fn declare(&mut self, name: &str, value: Option<String>) {
+        if value.is_some() && self.is_env(name) {
+            self.arg_over_env.insert(name.to_string());
+        }
         match self.arg_position(name) {
             Some(i) => self.args[i].1 = value,
             None => {
@@ -197,7 +219,15 @@ impl Scope {
         }
     }
 
+    /// An ENV instruction: its value wins over any ARG declared before.
     pub fn set_env(&mut self, name: &str, value: String) {
+        self.arg_over_env.remove(name);
+        self.seed_env(name, value);
+    }
+
+    /// An ENV value the stage starts with (its base image's Env), which
+    /// leaves an ARG that shadows it in place.
+    pub fn seed_env(&mut self, name: &str, value: String) {
         match self.env_position(name) {
             Some(i) => self.env[i].1 = value,
             None => {
@@ -235,9 +265,10 @@ impl Scope {
         args + env
     }
 
-    /// Environment of a RUN: ENV plus ARGs with values (ENV wins), in a
-    /// stable order. Proxy build args that were never declared are returned
-    /// separately because they must stay out of the cache key.
+    /// Environment of a RUN: ENV plus ARGs with values (the later of an ENV
+    /// and an ARG of one name wins), in a stable order. Proxy build args
+    /// that were never declared are returned separately because they must
+    /// stay out of the cache key.
     pub fn run_environment(&self, build_args: &BTreeMap<String, String>) -> RunEnvironment {
         let mut env: Vec<(String, String)> = self
             .args
@@ -245,13 +276,26 @@ impl Scope {
             .filter(|(k, _)| !self.is_env(k))
             .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
             .collect();
-        env.extend(self.env.iter().cloned());
+        let mut shadowing = Vec::new();
+        for (k, v) in &self.env {
+            match self.get(k) {
+                Some(arg) if self.arg_over_env.contains(k) => {
+                    shadowing.push(k.clone());
+                    env.push((k.clone(), arg.to_string()));
+                }
+                _ => env.push((k.clone(), v.clone())),
+            }
+        }
         let proxy = PROXY_ARGS
             .iter()
             .filter(|p| !self.is_declared(p) && !self.is_env(p))
             .filter_map(|p| build_args.get(*p).map(|v| (p.to_string(), v.clone())))
             .collect();
-        RunEnvironment { env, proxy }
+        RunEnvironment {
+            env,
+            proxy,
+            shadowing,
+        }
     }
 }
 
@@ -267,20 +311,44 @@ pub struct RunEnvironment {
     pub env: Vec<(String, String)>,
     /// Passed to the process but kept out of the cache key and history.
     pub proxy: Vec<(String, String)>,
+    /// Names in `env` whose value is an ARG's that replaces the image's
+    /// ENV value for this RUN (in place, as BuildKit's environment does).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub shadowing: Vec<String>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// BuildKit: of an ENV and an ARG with a value, the later one is what
+    /// the build sees, until the next ENV; an ARG without a value changes
+    /// nothing; the ENV's own value stays (it is the image's Env).
     #[test]
-    fn env_overrides_arg_regardless_of_order() {
+    fn the_later_of_env_and_arg_wins_until_the_next_env() {
         let mut s = Scope::default();
-        s.set_env("V", "env".into());
         s.declare("V", Some("arg".into()));
+        s.set_env("V", "env".into());
         assert_eq!(s.lookup("V").as_deref(), Some("env"));
+        s.declare("V", Some("arg2".into()));
+        assert_eq!(s.lookup("V").as_deref(), Some("arg2"));
         let run = s.run_environment(&BTreeMap::new());
-        assert_eq!(run.env, vec![("V".to_string(), "env".to_string())]);
+        assert_eq!(run.env, vec![("V".to_string(), "arg2".to_string())]);
+        assert_eq!(run.shadowing, vec!["V".to_string()]);
+        assert_eq!(s.env, vec![("V".to_string(), "env".to_string())]);
+        // A base image's Env seeded later leaves the ARG in front.
+        s.seed_env("V", "base".into());
+        assert_eq!(s.lookup("V").as_deref(), Some("arg2"));
+        s.set_env("V", "env2".into());
+        assert_eq!(s.lookup("V").as_deref(), Some("env2"));
+        let run = s.run_environment(&BTreeMap::new());
+        assert_eq!(run.env, vec![("V".to_string(), "env2".to_string())]);
+        assert!(run.shadowing.is_empty());
+        // An ENV set before an ARG without a value stays.
+        let mut s = Scope::default();
+        s.set_env("W", "env".into());
+        s.declare("W", None);
+        assert_eq!(s.lookup("W").as_deref(), Some("env"));
     }
 
     #[test]

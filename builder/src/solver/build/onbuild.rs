@@ -77,7 +77,7 @@ pub fn steps_with_triggers(
     // replaced by the ones the parent's build produced.
     for kv in base_env {
         if let Some((k, v)) = kv.split_once('=') {
-            scope.set_env(k, v.to_string());
+            scope.seed_env(k, v.to_string());
         }
     }
     let mut all = triggers.to_vec();

@@ -178,15 +178,20 @@ impl Builder<'_> {
                 .unwrap_or(crate::frontend::dockerfile::scope::RunEnvironment {
                     env: vec![],
                     proxy: vec![],
+                    shadowing: vec![],
                 });
         let mut env: Vec<String> = c.env.clone().unwrap_or_default();
-        let has = |env: &[String], k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
+        let position =
+            |env: &[String], k: &str| env.iter().position(|e| e.split('=').next() == Some(k));
         for (k, v) in &run_env.env {
-            if !has(&env, k) {
-                env.push(format!("{k}={v}"));
+            match position(&env, k) {
+                // An ARG declared after the image's ENV of that name.
+                Some(i) if run_env.shadowing.contains(k) => env[i] = format!("{k}={v}"),
+                Some(_) => {}
+                None => env.push(format!("{k}={v}")),
             }
         }
-        if !has(&env, "PATH") {
+        if position(&env, "PATH").is_none() {
             env.insert(0, format!("PATH={}", crate::image::DEFAULT_PATH));
         }
         let cwd = c
@@ -245,7 +250,7 @@ impl Builder<'_> {
             }
             let u = crate::solver::users::resolve(&snap.merged, &user)
                 .map_err(|e| format!("USER {user:?}: {e}"))?;
-            if !has(&env, "HOME") {
+            if position(&env, "HOME").is_none() {
                 env.push(format!(
                     "HOME={}",
                     u.home.clone().unwrap_or_else(|| "/".into())
