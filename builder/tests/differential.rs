@@ -32,11 +32,11 @@
 //!
 //! Blind spots: a difference rt-build and buildah share is invisible here,
 //! and where buildah differs from BuildKit rt-build follows BuildKit, out of
-//! this corpus. Checked by hand against Docker 20.10's BuildKit (0.8): an
-//! `ARG X=...` (or a --build-arg X) after `ENV X=...` gives later
-//! instructions and RUNs the ARG's value in BuildKit (its dispatchArg adds
-//! the ARG to the state's env; the image's Env keeps the ENV's), the ENV's
-//! in buildah: rt-build does as BuildKit (scope.rs; args_build_arg keeps the
+//! this corpus. An `ARG X=...` (or a --build-arg X) after `ENV X=...`
+//! gives later RUNs the ARG's value in BuildKit (checked by hand against
+//! Docker 20.10's BuildKit 0.8; its dispatchArg adds the ARG to the state's
+//! env, which later words are expanded with too, and the image's Env keeps
+//! the ENV's), the ENV's in buildah: rt-build does as BuildKit (scope.rs; args_build_arg keeps the
 //! case where both agree, an ARG without a value after the ENV). BuildKit
 //! 0.8 also drops setuid/setgid/sticky bits from `COPY --chmod=4755`, where
 //! rt-build and buildah keep them.
