@@ -2,7 +2,7 @@
 # Which of rt's functions run without a place in hack/link-order.txt,
 # found without uprobes (link-order.sh's uprobes hang on kernel 6.18.44).
 #
-#   hack/link-order-check.sh [--apply] [RT_BINARY]   (default: the release build)
+#   hack/link-order-check.sh [--apply | --fail] [RT_BINARY]   (default: the release build)
 #
 # Why: lld places the listed functions first and together; a function the
 # list lacks (new, renamed, or a monomorph the list never saw) lands past
@@ -25,6 +25,9 @@
 # init or exec's helper; or a command) and its demangled name. --apply
 # inserts each into hack/link-order.txt right after the listed function
 # that faulted last before it in the same process (else at the end).
+# --fail exits 1 when any of them is a Rust function (integration/layout.rs
+# runs it so): glibc's functions are listed but not judged, as which IFUNC
+# variant runs depends on the CPU.
 #
 # Needs root, perf (Debian: linux-perf), python3, jq, nm, busybox-static.
 set -euo pipefail
@@ -34,7 +37,10 @@ repo=$(cd "$here/.." && pwd)
 fail() { echo "link-order-check: $*" >&2; exit 1; }
 
 apply=0
-if [ "${1:-}" = --apply ]; then apply=1; shift; fi
+case "${1:-}" in
+--apply) apply=1; shift ;;
+--fail) apply=fail; shift ;;
+esac
 [ "$(id -u)" = 0 ] || fail "must run as root"
 bin=$(realpath "${1:-$repo/target/x86_64-unknown-linux-gnu/release/rt}")
 [ -x "$bin" ] || fail "no rt binary at $bin (build with cargo build --release first, the whole workspace)"
@@ -43,16 +49,19 @@ for c in perf python3 jq nm; do command -v "$c" >/dev/null || fail "$c is needed
 if [ -z "${RT_LINK_ORDER_NS:-}" ]; then
 	export RT_LINK_ORDER_NS=1
 	args=("$bin")
-	[ "$apply" = 0 ] || args=(--apply "$bin")
+	[ "$apply" = 1 ] && args=(--apply "$bin")
+	[ "$apply" = fail ] && args=(--fail "$bin")
 	exec unshare --mount --propagation private -- "$0" "${args[@]}"
 fi
 
 work=$(mktemp -d /tmp/rt-link-order-check.XXXXXX)
+parent=rt-link-order-check-$$
 cleanup() {
 	local c
 	for c in "$work/state"/*; do
 		[ -e "$c" ] && "$bin" --root "$work/state" delete -f "$(basename "$c")" >/dev/null 2>&1
 	done
+	link_order_cgroups_gone "$parent"
 	rm -rf "$work"
 	return 0
 }
@@ -60,7 +69,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 . "$here/link-order-workload.sh"
-link_order_bundles "$work"
+link_order_bundles "$work" "$parent"
+# perf reads tracepoints through tracefs; mounted here, in this private
+# mount namespace, if the host has not.
+[ -e /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing ||
+	fail "no tracefs at /sys/kernel/tracing"
 export -f link_order_workload
 # Once untraced, so that what runs traced is rt's code, not first reads of
 # the bundle or the binary from disk.
@@ -155,6 +168,12 @@ demangled = subprocess.run(["c++filt"], input="\n".join(order), capture_output=T
 for name, d in zip(order, demangled):
     count, who, _ = faults[name]
     print(f"{name}\t{count}\t{who}\t{d}")
+if apply == "fail":
+    rust = [n for n in order if n.startswith(("_ZN", "_R"))]
+    if rust:
+        print(f"{len(rust)} Rust functions ran outside hack/link-order.txt: run "
+              "hack/link-order-check.sh --apply, rebuild, and check again")
+        sys.exit(1)
 if apply == "1" and order:
     for name in order:
         after = faults[name][2]

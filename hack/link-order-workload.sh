@@ -1,17 +1,20 @@
 # Sourced by hack/link-order.sh and hack/link-order-check.sh: the workload
 # whose code the layout list is about, so both look at the same thing.
 #
-#   link_order_bundles WORK        bundles under WORK: true, sleep, and
+#   link_order_bundles WORK [PARENT]
+#                                  bundles under WORK: true, sleep, and
 #                                  true with Docker's seccomp profile, with
 #                                  memory and pids limits, with a user
-#                                  namespace
+#                                  namespace; with PARENT, each container's
+#                                  cgroup is /PARENT/<bundle> (remove the
+#                                  PARENT dirs with link_order_cgroups_gone)
 #   link_order_workload RT... WORK run of each `true` bundle; create /
 #                                  start / state / exec / list / kill /
 #                                  delete of the `sleep` one (RT is the
 #                                  command with its global flags)
 
 link_order_bundles() {
-	local work=$1 repo
+	local work=$1 parent=${2:-} repo b
 	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	"$repo/hack/mkbundle.sh" "$work/true" true >/dev/null
 	"$repo/hack/mkbundle.sh" "$work/sleep" sleep 3600 >/dev/null
@@ -22,8 +25,23 @@ link_order_bundles() {
 		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 		| .mounts |= map(select(.destination != "/sys/fs/cgroup"))'
+	if [ -n "$parent" ]; then
+		for b in true sleep seccomp limits userns; do
+			jq --arg p "/$parent/$b" '.linux.cgroupsPath = $p' "$work/$b/config.json" >"$work/$b/config.json.new"
+			mv "$work/$b/config.json.new" "$work/$b/config.json"
+		done
+	fi
 	# The user-namespace container's root (an unmapped stranger) walks to its rootfs.
 	chmod 0755 "$work"
+}
+
+# Removes the PARENT cgroup directories link_order_bundles' containers
+# left (rt removes each container's own).
+link_order_cgroups_gone() {
+	local parent=$1
+	[ -n "$parent" ] || return 0
+	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -depth -type d -name "$parent" \
+		-exec rmdir {} + 2>/dev/null || true
 }
 
 _link_order_variant() {
