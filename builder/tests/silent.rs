@@ -246,6 +246,48 @@ RUN echo \"$V\" > /v2 && env | grep '^V=' > /v2env
     assert_eq!(read("v2env"), "V=env2\n");
 }
 
+/// BuildKit's RUN environment lists names in the order they first entered
+/// it (the base image's Env, then ENV and ARG with a value as they come),
+/// where rt-build put the image's Env first and the ARGs after: a RUN that
+/// records its environment wrote another file. Read without a shell (ash
+/// rebuilds the environment in its own order).
+#[test]
+fn a_runs_environment_is_in_buildkits_order() {
+    if !can_build() {
+        return;
+    }
+    let (dir, store) = store_with_busybox("env-order");
+    let ctx = context(
+        &dir,
+        "FROM busybox
+ARG B=2
+ENV A=1
+ARG C
+ENV C=3
+RUN [\"cp\", \"/proc/self/environ\", \"/environ\"]
+",
+        &[],
+    );
+    let out = build(&store, &ctx, &["-t", "order"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let root = dir.join("out");
+    let u = run(bin()
+        .arg("--root")
+        .arg(&store)
+        .arg("unpack")
+        .arg("order")
+        .arg(&root));
+    assert_eq!(u.code, 0, "{}", u.stderr);
+    let environ = std::fs::read(root.join("rootfs/environ")).unwrap();
+    let names: Vec<String> = environ
+        .split(|b| *b == 0)
+        .filter_map(|e| std::str::from_utf8(e).ok())
+        .filter_map(|e| e.split_once('=').map(|(k, _)| k.to_string()))
+        .filter(|k| ["PATH", "A", "B", "C", "HOME"].contains(&k.as_str()))
+        .collect();
+    assert_eq!(names, ["PATH", "B", "A", "C", "HOME"]);
+}
+
 #[test]
 fn env_words_see_the_base_images_env() {
     if !can_build() {

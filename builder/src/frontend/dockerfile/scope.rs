@@ -114,6 +114,13 @@ pub struct Scope {
     /// of an ARG declared after the ENV.
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub arg_over_env: BTreeSet<String>,
+    /// Names in the order they first entered the build's environment (an
+    /// ENV, a base image's Env, an ARG with a value): BuildKit's order of a
+    /// RUN's environment, where a later value replaces in place.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub order: Vec<String>,
+    #[serde(skip)]
+    ordered: std::collections::HashSet<String>,
     #[serde(skip)]
     arg_index: HashMap<String, usize>,
     #[serde(skip)]
@@ -123,7 +130,10 @@ pub struct Scope {
 /// The maps are a cache of the vectors: equality is the vectors'.
 impl PartialEq for Scope {
     fn eq(&self, other: &Self) -> bool {
-        self.args == other.args && self.env == other.env && self.arg_over_env == other.arg_over_env
+        self.args == other.args
+            && self.env == other.env
+            && self.arg_over_env == other.arg_over_env
+            && self.order == other.order
     }
 }
 
@@ -207,8 +217,11 @@ impl Scope {
     /// An ARG declaration. With a value, the ARG shadows an ENV of the
     /// same name set before it.
     pub fn declare(&mut self, name: &str, value: Option<String>) {
-        if value.is_some() && self.is_env(name) {
-            self.arg_over_env.insert(name.to_string());
+        if value.is_some() {
+            if self.is_env(name) {
+                self.arg_over_env.insert(name.to_string());
+            }
+            self.note_order(name);
         }
         match self.arg_position(name) {
             Some(i) => self.args[i].1 = value,
@@ -228,12 +241,22 @@ impl Scope {
     /// An ENV value the stage starts with (its base image's Env), which
     /// leaves an ARG that shadows it in place.
     pub fn seed_env(&mut self, name: &str, value: String) {
+        self.note_order(name);
         match self.env_position(name) {
             Some(i) => self.env[i].1 = value,
             None => {
                 self.env.push((name.to_string(), value));
                 self.reindex_tail();
             }
+        }
+    }
+
+    fn note_order(&mut self, name: &str) {
+        if self.ordered.len() != self.order.len() {
+            self.ordered = self.order.iter().cloned().collect();
+        }
+        if self.ordered.insert(name.to_string()) {
+            self.order.push(name.to_string());
         }
     }
 
@@ -266,26 +289,32 @@ impl Scope {
     }
 
     /// Environment of a RUN: ENV plus ARGs with values (the later of an ENV
-    /// and an ARG of one name wins), in a stable order. Proxy build args
-    /// that were never declared are returned separately because they must
-    /// stay out of the cache key.
+    /// and an ARG of one name wins), in the order the names first entered
+    /// it. Proxy build args that were never declared are returned
+    /// separately because they must stay out of the cache key.
     pub fn run_environment(&self, build_args: &BTreeMap<String, String>) -> RunEnvironment {
-        let mut env: Vec<(String, String)> = self
-            .args
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        // Then whatever a caller pushed to the public vectors directly.
+        let rest = self
+            .env
             .iter()
-            .filter(|(k, _)| !self.is_env(k))
-            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-            .collect();
-        let mut shadowing = Vec::new();
-        for (k, v) in &self.env {
-            match self.get(k) {
-                Some(arg) if self.arg_over_env.contains(k) => {
-                    shadowing.push(k.clone());
-                    env.push((k.clone(), arg.to_string()));
-                }
-                _ => env.push((k.clone(), v.clone())),
+            .map(|(k, _)| k)
+            .chain(self.args.iter().map(|(k, _)| k));
+        for k in self.order.iter().chain(rest) {
+            if !seen.insert(k.as_str()) {
+                continue;
+            }
+            if let Some(v) = self.get(k) {
+                env.push((k.clone(), v.to_string()));
             }
         }
+        let shadowing = self
+            .arg_over_env
+            .iter()
+            .filter(|k| self.is_env(k) && self.arg_str(k).is_some())
+            .cloned()
+            .collect();
         let proxy = PROXY_ARGS
             .iter()
             .filter(|p| !self.is_declared(p) && !self.is_env(p))
@@ -349,6 +378,23 @@ mod tests {
         s.set_env("W", "env".into());
         s.declare("W", None);
         assert_eq!(s.lookup("W").as_deref(), Some("env"));
+    }
+
+    /// BuildKit's order: names as they first entered the environment (the
+    /// base image's Env, ENV, ARG with a value), a later value in place.
+    #[test]
+    fn run_environment_keeps_the_order_names_first_came_in() {
+        let mut s = Scope::default();
+        s.seed_env("PATH", "/bin".into());
+        s.declare("NOVALUE", None);
+        s.declare("B", Some("2".into()));
+        s.set_env("A", "1".into());
+        s.declare("NOVALUE", Some("now".into()));
+        s.set_env("B", "3".into());
+        let run = s.run_environment(&BTreeMap::new());
+        let names: Vec<&str> = run.env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["PATH", "B", "A", "NOVALUE"]);
+        assert_eq!(run.env[1], ("B".to_string(), "3".to_string()));
     }
 
     #[test]

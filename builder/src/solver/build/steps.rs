@@ -180,15 +180,22 @@ impl Builder<'_> {
                     proxy: vec![],
                     shadowing: vec![],
                 });
-        let mut env: Vec<String> = c.env.clone().unwrap_or_default();
+        // BuildKit's RUN environment: the names in the order they first
+        // entered it (the base image's Env, ENV, ARG with a value), each
+        // with its latest value (an ARG declared after an ENV of its name
+        // replaces it in place); the image's Env fills in any name the
+        // stage's scope did not see.
         let position =
             |env: &[String], k: &str| env.iter().position(|e| e.split('=').next() == Some(k));
-        for (k, v) in &run_env.env {
-            match position(&env, k) {
-                // An ARG declared after the image's ENV of that name.
-                Some(i) if run_env.shadowing.contains(k) => env[i] = format!("{k}={v}"),
-                Some(_) => {}
-                None => env.push(format!("{k}={v}")),
+        let mut env: Vec<String> = run_env
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        for e in c.env.iter().flatten() {
+            let k = e.split('=').next().unwrap_or_default();
+            if position(&env, k).is_none() {
+                env.push(e.clone());
             }
         }
         if position(&env, "PATH").is_none() {
