@@ -309,22 +309,12 @@ impl Scope {
                 env.push((k.clone(), v.to_string()));
             }
         }
-        let shadowing = self
-            .arg_over_env
-            .iter()
-            .filter(|k| self.is_env(k) && self.arg_str(k).is_some())
-            .cloned()
-            .collect();
         let proxy = PROXY_ARGS
             .iter()
             .filter(|p| !self.is_declared(p) && !self.is_env(p))
             .filter_map(|p| build_args.get(*p).map(|v| (p.to_string(), v.clone())))
             .collect();
-        RunEnvironment {
-            env,
-            proxy,
-            shadowing,
-        }
+        RunEnvironment { env, proxy }
     }
 }
 
@@ -340,10 +330,6 @@ pub struct RunEnvironment {
     pub env: Vec<(String, String)>,
     /// Passed to the process but kept out of the cache key and history.
     pub proxy: Vec<(String, String)>,
-    /// Names in `env` whose value is an ARG's that replaces the image's
-    /// ENV value for this RUN (in place, as BuildKit's environment does).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub shadowing: Vec<String>,
 }
 
 #[cfg(test)]
@@ -363,7 +349,6 @@ mod tests {
         assert_eq!(s.lookup("V").as_deref(), Some("arg2"));
         let run = s.run_environment(&BTreeMap::new());
         assert_eq!(run.env, vec![("V".to_string(), "arg2".to_string())]);
-        assert_eq!(run.shadowing, vec!["V".to_string()]);
         assert_eq!(s.env, vec![("V".to_string(), "env".to_string())]);
         // A base image's Env seeded later leaves the ARG in front.
         s.seed_env("V", "base".into());
@@ -372,7 +357,6 @@ mod tests {
         assert_eq!(s.lookup("V").as_deref(), Some("env2"));
         let run = s.run_environment(&BTreeMap::new());
         assert_eq!(run.env, vec![("V".to_string(), "env2".to_string())]);
-        assert!(run.shadowing.is_empty());
         // An ENV set before an ARG without a value stays.
         let mut s = Scope::default();
         s.set_env("W", "env".into());
