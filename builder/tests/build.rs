@@ -552,13 +552,7 @@ fn outputs_checked_by_their_consumers() {
     let list = run(bin().arg("--root").arg(&store).arg("images"));
     assert!(!list.stdout.contains("again"), "{}", list.stdout);
     let unpack_dir = dir.join("unpacked");
-    let u = run(bin()
-        .arg("--root")
-        .arg(&store)
-        .arg("unpack")
-        .arg("out:1")
-        .arg(&unpack_dir));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(&store, "out:1", &unpack_dir);
     assert!(unpack_dir.join("rootfs/msg").exists() && unpack_dir.join("config.json").exists());
 }
 

@@ -150,13 +150,7 @@ RUN grep -q '127.0.0.1.*localhost' /etc/hosts && test -s /etc/resolv.conf && ech
         .arg(&ctx));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let root = dir.join("out");
-    let u = run(bin()
-        .arg("--root")
-        .arg(&store)
-        .arg("unpack")
-        .arg("net")
-        .arg(&root));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(&store, "net", &root);
     let read = |p: &str| std::fs::read_to_string(root.join("rootfs").join(p)).unwrap_or_default();
     assert_eq!(
         read("loopback"),

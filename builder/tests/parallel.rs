@@ -27,13 +27,7 @@ if [ -e /sync/{other} ]; then echo together; else echo alone; fi > /{me}
 
 fn read_both(dir: &std::path::Path, store: &std::path::Path, name: &str) -> (String, String) {
     let out = dir.join(format!("out-{name}"));
-    let u = run(bin()
-        .arg("--root")
-        .arg(store)
-        .arg("unpack")
-        .arg(name)
-        .arg(&out));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(store, name, &out);
     let read = |p: &str| std::fs::read_to_string(out.join("rootfs").join(p)).unwrap();
     (read("a"), read("b"))
 }

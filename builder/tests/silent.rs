@@ -61,13 +61,7 @@ B
     let out = build(&store, &ctx, &["-t", "hd"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let root = dir.join("out");
-    let u = run(bin()
-        .arg("--root")
-        .arg(&store)
-        .arg("unpack")
-        .arg("hd")
-        .arg(&root));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(&store, "hd", &root);
     let read = |p: &str| std::fs::read_to_string(root.join("rootfs").join(p)).unwrap_or_default();
     assert_eq!(read("plain"), "one\ntwo\n");
     assert_eq!(
@@ -232,13 +226,7 @@ RUN echo \"$V\" > /v2 && env | grep '^V=' > /v2env
     assert_eq!(config("a")["Labels"]["v"], "arg");
     assert_eq!(env_v("b"), vec!["V=env2"]);
     let root = dir.join("out");
-    let u = run(bin()
-        .arg("--root")
-        .arg(&store)
-        .arg("unpack")
-        .arg("b")
-        .arg(&root));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(&store, "b", &root);
     let read = |f: &str| std::fs::read_to_string(root.join("rootfs").join(f)).unwrap();
     assert_eq!(read("v1"), "arg\n");
     assert_eq!(read("v1env"), "V=arg\n");
@@ -271,13 +259,7 @@ RUN [\"cp\", \"/proc/self/environ\", \"/environ\"]
     let out = build(&store, &ctx, &["-t", "order"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let root = dir.join("out");
-    let u = run(bin()
-        .arg("--root")
-        .arg(&store)
-        .arg("unpack")
-        .arg("order")
-        .arg(&root));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(&store, "order", &root);
     let environ = std::fs::read(root.join("rootfs/environ")).unwrap();
     let names: Vec<String> = environ
         .split(|b| *b == 0)
@@ -317,13 +299,7 @@ ENV PATH=$PATH:/s
         serde_json::json!([format!("PATH=/opt/bin:{default}:/z")])
     );
     let root = dir.join("out");
-    let u = run(bin()
-        .arg("--root")
-        .arg(&store)
-        .arg("unpack")
-        .arg("b")
-        .arg(&root));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(&store, "b", &root);
     let p = std::fs::read_to_string(root.join("rootfs/p")).unwrap();
     assert_eq!(p, format!("/opt/bin:{default}:/z\n"));
     let out = build(&store, &ctx, &["-t", "s", "--target", "s"]);
@@ -401,13 +377,7 @@ ADD t.tar /x/
     );
     // ADD keeps the archive's directory mtime.
     let root = dir.join("out");
-    let u = run(bin()
-        .arg("--root")
-        .arg(&store)
-        .arg("unpack")
-        .arg("mk")
-        .arg(&root));
-    assert_eq!(u.code, 0, "{}", u.stderr);
+    unpack_rootfs(&store, "mk", &root);
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(root.join("rootfs/x/top")).unwrap();
     assert_eq!(m.mtime(), 1_600_000_000);

@@ -219,6 +219,19 @@ pub fn build(store: &Path, ctx: &Path, args: &[&str]) -> Ran {
 }
 
 /// The JSON `rt-build inspect NAME` prints.
+/// `rt-build unpack NAME DEST` into the store's image; returns DEST's
+/// rootfs.
+pub fn unpack_rootfs(store: &Path, name: &str, dest: &Path) -> PathBuf {
+    let u = run(bin()
+        .arg("--root")
+        .arg(store)
+        .arg("unpack")
+        .arg(name)
+        .arg(dest));
+    assert_eq!(u.code, 0, "unpack {name}: {}", u.stderr);
+    dest.join("rootfs")
+}
+
 pub fn inspect(store: &Path, name: &str) -> serde_json::Value {
     let out = run(bin().arg("--root").arg(store).arg("inspect").arg(name));
     assert_eq!(out.code, 0, "inspect {name}: {}", out.stderr);
